@@ -1,0 +1,29 @@
+// The dltrain subcommands. Each setup_* adds one subcommand to the app and stores, when that
+// subcommand is chosen, the function that runs it (returning the process exit code).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace dltrain::cli {
+
+using Action = std::function<int()>;
+
+// What every spec-reading subcommand takes: the spec, -c overlays and --set overrides.
+struct SpecOptions {
+  std::string spec;
+  std::vector<std::string> overlays;
+  std::vector<std::string> overrides;
+};
+void add_spec_options(CLI::App& cmd, SpecOptions& options);
+
+void setup_check(CLI::App& app, Action& action);
+void setup_summary(CLI::App& app, Action& action);
+void setup_graph(CLI::App& app, Action& action);
+// Subcommands registered but not built yet: they say so and exit 1.
+void setup_pending(CLI::App& app, Action& action, const std::string& name, const std::string& description);
+
+}  // namespace dltrain::cli

@@ -1,0 +1,69 @@
+// dltrain: trains deep-learning models from YAML specs. This file only wires the CLI: global
+// options, subcommands, and the one place where errors become messages and exit codes
+// (0 ok, 1 runtime failure, 2 usage or spec error).
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+#include "commands.h"
+#include "runtime.h"
+#include "util/error.h"
+
+int main(int argc, char** argv) {
+  using namespace dltrain;
+  CLI::App app{"dltrain: train deep-learning models from declarative YAML specs", "dltrain"};
+  app.require_subcommand(0, 1);
+  int verbose = 0;
+  bool quiet = false;
+  int threads = 0;
+  bool version = false;
+  app.add_flag("-v,--verbose", verbose, "More detail (debug messages)");
+  app.add_flag("-q,--quiet", quiet, "Only warnings and errors");
+  app.add_option("--threads", threads, "Compute threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--version", version, "Print versions (dltrain, LibTorch, OpenCV, CUDA) and threads");
+
+  cli::Action action;
+  cli::setup_pending(app, action, "fit", "Train a model from a spec");
+  cli::setup_check(app, action);
+  cli::setup_summary(app, action);
+  cli::setup_graph(app, action);
+  cli::setup_pending(app, action, "eval", "Evaluate a checkpoint on a data split");
+  cli::setup_pending(app, action, "predict", "Write predictions for images, a folder or a CSV");
+  cli::setup_pending(app, action, "bench", "Benchmark the training step or the data pipeline");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  try {
+    cli::setup_logging(verbose, quiet);
+    cli::setup_threads(threads);
+    if (version) {
+      std::cout << cli::version_report();
+      return 0;
+    }
+    if (!action) {
+      std::cout << app.help();
+      return 2;
+    }
+    return action();
+  } catch (const ErrorList& list) {
+    for (const auto& e : list.errors()) std::cerr << e.report() << "\n";
+    std::cerr << list.errors().size() << " errors\n";
+    return 2;
+  } catch (const Error& e) {
+    std::cerr << e.report() << "\n";
+    return e.kind() == ErrorKind::Spec ? 2 : 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs dltrain's build and test dependencies from Debian's packages.
+# Idempotent: only missing packages are installed, and `apt-get update` runs at most once.
+# Usage: scripts/setup.sh [--python]   (--python adds the Python peers used by parity tests and benchmarks)
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libgloo-dev libopenblas0-pthread
+  libopencv-dev libturbojpeg0-dev libyaml-cpp-dev
+  libcli11-dev libspdlog-dev catch2
+  dataset-fashion-mnist
+)
+if [[ "${1:-}" == "--python" ]]; then
+  packages+=(python3-torch python3-torchvision python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

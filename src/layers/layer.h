@@ -1,0 +1,43 @@
+// layers: the registry of layer kinds. Each kind is one .cpp that owns its parameters, shape
+// rule and LibTorch module (see builtin.cpp for the list). Tensors are [N, C, H, W] for images
+// and [N, F] for vectors; shapes without N.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <vector>
+
+#include "graph/layer_config.h"
+
+namespace dltrain::layers {
+
+using graph::Shape;
+
+// A built layer: a module whose forward takes the node's inputs in order.
+class Layer : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const std::vector<torch::Tensor>& inputs) = 0;
+};
+
+// A layer kind's parsed parameters that can also build its module.
+class LayerDef : public graph::LayerConfig {
+ public:
+  // Builds the module for inputs of these shapes (already checked by infer_shape).
+  virtual std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const = 0;
+};
+
+// Convenience base for the many one-input layers.
+class UnaryLayer : public Layer {
+ public:
+  torch::Tensor forward(const std::vector<torch::Tensor>& inputs) final { return forward_one(inputs[0]); }
+  virtual torch::Tensor forward_one(const torch::Tensor& x) = 0;
+};
+
+// Requires an image shape [C, H, W]; `what` names the kind in the message.
+void expect_image(const std::vector<Shape>& inputs, const char* what);
+// Requires a vector shape [F].
+void expect_vector(const std::vector<Shape>& inputs, const char* what);
+
+}  // namespace dltrain::layers

@@ -1,0 +1,131 @@
+// Pooling: max_pool2d and avg_pool2d (kernel_size, stride = kernel_size, padding valid|same|int;
+// `same` pads like Keras: max ignores the padding, avg divides by the pixels inside the image),
+// and global_avg_pool / global_max_pool ([C, H, W] -> [C]).
+#include <torch/nn/functional/padding.h>
+#include <torch/nn/functional/pooling.h>
+
+#include "layers/padding.h"
+#include "layers/registry.h"
+
+namespace dltrain::layers {
+namespace {
+
+namespace F = torch::nn::functional;
+
+class PoolLayer : public UnaryLayer {
+ public:
+  PoolLayer(bool max, std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> pad_lrtb)
+      : max_(max), kernel_(std::move(kernel)), stride_(std::move(stride)), pad_(std::move(pad_lrtb)) {}
+
+  torch::Tensor forward_one(const torch::Tensor& x) override {
+    const bool padded = pad_[0] || pad_[1] || pad_[2] || pad_[3];
+    if (max_) {
+      torch::Tensor in = padded ? F::pad(x, F::PadFuncOptions(pad_).value(-std::numeric_limits<double>::infinity())) : x;
+      return torch::max_pool2d(in, kernel_, stride_);
+    }
+    if (!padded) return torch::avg_pool2d(x, kernel_, stride_);
+    // Average over the pixels inside the image only: pool the padded sums and the padded mask.
+    torch::Tensor sums = torch::avg_pool2d(F::pad(x, F::PadFuncOptions(pad_)), kernel_, stride_);
+    torch::Tensor mask = torch::ones({1, 1, x.size(2), x.size(3)}, x.options());
+    torch::Tensor counts = torch::avg_pool2d(F::pad(mask, F::PadFuncOptions(pad_)), kernel_, stride_);
+    return sums / counts;
+  }
+
+ private:
+  bool max_;
+  std::vector<int64_t> kernel_, stride_, pad_;
+};
+
+struct PoolDef : LayerDef {
+  bool max = true;
+  std::vector<int64_t> kernel, stride;
+  PaddingSpec padding;
+
+  std::array<Pad1d, 2> pads(const Shape& in) const {
+    return {pad_for(padding, 0, in[1], kernel[0], stride[0], 1), pad_for(padding, 1, in[2], kernel[1], stride[1], 1)};
+  }
+  Shape infer_shape(const std::vector<Shape>& inputs) const override {
+    const char* what = max ? "max_pool2d" : "avg_pool2d";
+    expect_image(inputs, what);
+    const Shape& in = inputs[0];
+    auto p = pads(in);
+    if (padding.mode == "explicit" && (p[0].before * 2 > kernel[0] || p[1].before * 2 > kernel[1]))
+      throw Error(std::string(what) + " padding must be at most half the kernel size");
+    return {in[0], window_output(in[1], p[0], kernel[0], stride[0], 1, what),
+            window_output(in[2], p[1], kernel[1], stride[1], 1, what)};
+  }
+  int64_t macs(const std::vector<Shape>&, const Shape& out) const override {
+    return out[0] * out[1] * out[2] * kernel[0] * kernel[1];
+  }
+  std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
+    auto p = pads(inputs[0]);
+    return std::make_shared<PoolLayer>(max, kernel, stride,
+                                       std::vector<int64_t>{p[1].before, p[1].after, p[0].before, p[0].after});
+  }
+};
+
+class GlobalPoolLayer : public UnaryLayer {
+ public:
+  explicit GlobalPoolLayer(bool max) : max_(max) {}
+  torch::Tensor forward_one(const torch::Tensor& x) override {
+    return max_ ? std::get<0>(x.flatten(2).max(2)) : x.mean({2, 3});
+  }
+
+ private:
+  bool max_;
+};
+
+struct GlobalPoolDef : LayerDef {
+  bool max = false;
+  Shape infer_shape(const std::vector<Shape>& inputs) const override {
+    expect_image(inputs, max ? "global_max_pool" : "global_avg_pool");
+    return {inputs[0][0]};
+  }
+  int64_t macs(const std::vector<Shape>& inputs, const Shape&) const override {
+    return inputs[0][0] * inputs[0][1] * inputs[0][2];
+  }
+  std::shared_ptr<Layer> create(const std::vector<Shape>&) const override { return std::make_shared<GlobalPoolLayer>(max); }
+};
+
+graph::KindInfo pool_kind(const std::string& name, bool max, std::vector<std::string> aliases) {
+  graph::KindInfo info;
+  info.name = name;
+  info.help = std::string(max ? "max" : "average") + " pooling: kernel_size, stride (= kernel_size), padding (valid|same|int)";
+  info.aliases = std::move(aliases);
+  info.parse = [max](spec::ParamReader& p) {
+    auto def = std::make_shared<PoolDef>();
+    def->max = max;
+    def->kernel = p.get_ints("kernel_size", 2);
+    def->stride = p.get_ints("stride", 2, def->kernel);
+    for (const auto* list : {&def->kernel, &def->stride})
+      for (int64_t v : *list)
+        if (v < 1) throw Error("kernel_size and stride must be at least 1", p.loc());
+    def->padding = parse_padding(p);
+    return def;
+  };
+  return info;
+}
+
+graph::KindInfo global_kind(const std::string& name, bool max, std::vector<std::string> aliases) {
+  graph::KindInfo info;
+  info.name = name;
+  info.help = std::string("global ") + (max ? "max" : "average") + " over height and width: [C, H, W] -> [C]";
+  info.aliases = std::move(aliases);
+  info.parse = [max](spec::ParamReader&) {
+    auto def = std::make_shared<GlobalPoolDef>();
+    def->max = max;
+    return def;
+  };
+  return info;
+}
+
+}  // namespace
+
+void register_pooling(LayerRegistry& registry) {
+  registry.add(pool_kind("max_pool2d", true, {"MaxPooling2D", "maxpool", "max_pool"}));
+  registry.add(pool_kind("avg_pool2d", false, {"AveragePooling2D", "avgpool", "avg_pool"}));
+  registry.add(global_kind("global_avg_pool", false, {"GlobalAveragePooling2D", "adaptive_avg_pool2d"}));
+  registry.add(global_kind("global_max_pool", true, {"GlobalMaxPooling2D"}));
+}
+
+}  // namespace dltrain::layers

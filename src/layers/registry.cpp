@@ -1,0 +1,59 @@
+#include "layers/registry.h"
+
+#include <mutex>
+
+#include "util/strings.h"
+
+namespace dltrain::layers {
+
+void LayerRegistry::add(graph::KindInfo info) {
+  DLT_ASSERT(!kinds_.count(info.name), "layer kind registered twice: ", info.name);
+  std::string name = info.name;
+  kinds_.emplace(std::move(name), std::move(info));
+}
+
+const graph::KindInfo* LayerRegistry::find(const std::string& name) const {
+  auto it = kinds_.find(name);
+  return it == kinds_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> LayerRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, info] : kinds_) out.push_back(name);
+  return out;
+}
+
+const LayerRegistry& layer_registry() {
+  static LayerRegistry registry;
+  static std::once_flag once;
+  std::call_once(once, [] { register_builtin_layers(registry); });
+  return registry;
+}
+
+graph::KindLookup kind_lookup() {
+  const LayerRegistry& registry = layer_registry();
+  return {[&registry](const std::string& name) { return registry.find(name); },
+          [&registry] { return registry.names(); }};
+}
+
+const LayerDef& as_layer_def(const graph::LayerConfig& config) {
+  const auto* def = dynamic_cast<const LayerDef*>(&config);
+  DLT_ASSERT(def != nullptr, "layer config is not a LayerDef");
+  return *def;
+}
+
+void expect_image(const std::vector<Shape>& inputs, const char* what) {
+  const Shape& s = inputs.at(0);
+  if (s.size() != 3)
+    throw Error(std::string(what) + " expects an image [C, H, W], got " + graph::to_string(s) +
+                (s.size() == 1 ? "; it cannot follow a flatten, pooling-to-vector or linear layer" : ""));
+}
+
+void expect_vector(const std::vector<Shape>& inputs, const char* what) {
+  const Shape& s = inputs.at(0);
+  if (s.size() != 1)
+    throw Error(std::string(what) + " expects a vector [features], got " + graph::to_string(s) +
+                (s.size() == 3 ? "; insert a flatten or global_avg_pool before it" : ""));
+}
+
+}  // namespace dltrain::layers

@@ -1,0 +1,107 @@
+#include "spec/params.h"
+
+#include "util/strings.h"
+
+namespace dltrain::spec {
+
+template <>
+bool value_as<bool>(const Value& v) { return v.as_bool(); }
+template <>
+int64_t value_as<int64_t>(const Value& v) { return v.as_int(); }
+template <>
+int value_as<int>(const Value& v) {
+  int64_t i = v.as_int();
+  if (i < INT32_MIN || i > INT32_MAX) throw Error("integer out of range: " + v.to_text(), v.loc());
+  return static_cast<int>(i);
+}
+template <>
+double value_as<double>(const Value& v) { return v.as_double(); }
+template <>
+std::string value_as<std::string>(const Value& v) { return v.as_string(); }
+template <>
+std::vector<int64_t> value_as<std::vector<int64_t>>(const Value& v) {
+  std::vector<int64_t> out;
+  for (const auto& item : v.items()) out.push_back(item.as_int());
+  return out;
+}
+template <>
+std::vector<double> value_as<std::vector<double>>(const Value& v) {
+  std::vector<double> out;
+  for (const auto& item : v.items()) out.push_back(item.as_double());
+  return out;
+}
+template <>
+std::vector<std::string> value_as<std::vector<std::string>>(const Value& v) {
+  if (v.is_string()) return {v.as_string()};
+  std::vector<std::string> out;
+  for (const auto& item : v.items()) out.push_back(item.as_string());
+  return out;
+}
+
+ParamReader::ParamReader(const Value& params, std::string what)
+    : params_(params), what_(std::move(what)) {
+  if (!params_.is_null() && !params_.is_map())
+    throw Error(what_ + " takes a map of parameters, got " + params_.describe(), params_.loc());
+}
+
+bool ParamReader::has(const std::string& key) {
+  const Value* v = find(key);
+  return v && !v->is_null();
+}
+
+const Value* ParamReader::find(const std::string& key) {
+  known_.insert(key);
+  return params_.find(key);
+}
+
+const Value& ParamReader::require(const std::string& key) {
+  const Value* v = find(key);
+  if (!v || v->is_null()) throw Error(what_ + " needs '" + key + "'", params_.loc());
+  return *v;
+}
+
+std::vector<int64_t> ParamReader::get_ints(const std::string& key, size_t size,
+                                           std::optional<std::vector<int64_t>> fallback) {
+  const Value* v = find(key);
+  if (!v || v->is_null()) {
+    if (!fallback) throw Error(what_ + " needs '" + key + "'", params_.loc());
+    return *fallback;
+  }
+  if (!v->is_list()) return std::vector<int64_t>(size, v->as_int());
+  auto out = value_as<std::vector<int64_t>>(*v);
+  if (out.size() != size)
+    throw Error("'" + key + "' needs " + std::to_string(size) + " integers, got " +
+                    std::to_string(out.size()),
+                v->loc());
+  return out;
+}
+
+std::string ParamReader::get_choice(const std::string& key, const std::vector<std::string>& choices,
+                                    const std::string& fallback) {
+  const Value* v = find(key);
+  if (!v || v->is_null()) return fallback;
+  const std::string& s = v->as_string();
+  for (const auto& c : choices)
+    if (c == s) return s;
+  throw Error("'" + key + "' must be one of " + join(choices) + ", got '" + s + "'" +
+                  did_you_mean(s, choices),
+              v->loc());
+}
+
+SourceLoc ParamReader::loc_of(const std::string& key) const {
+  const Value* v = params_.find(key);
+  return v ? v->loc() : params_.loc();
+}
+
+void ParamReader::finish() const {
+  if (!params_.is_map()) return;
+  std::vector<std::string> known(known_.begin(), known_.end());
+  for (const auto& e : params_.entries()) {
+    if (known_.count(e.key)) continue;
+    std::string message = "unknown parameter '" + e.key + "' for " + what_ + did_you_mean(e.key, known);
+    message += known.empty() ? std::string("; it takes no parameters") : "; known: " + join(known);
+    throw Error(message, e.key_loc);
+  }
+}
+
+}  // namespace dltrain::spec

@@ -1,0 +1,141 @@
+#include "spec/yaml_io.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace dltrain::spec {
+namespace {
+
+SourceLoc loc_of(const YAML::Node& node, const std::string& origin) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return {origin, 0, 0};
+  return {origin, mark.line + 1, mark.column + 1};
+}
+
+// YAML 1.2 core-schema resolution of a plain (unquoted) scalar.
+Value plain_scalar(const std::string& s, SourceLoc loc) {
+  static const std::regex int_re("[-+]?[0-9]+");
+  static const std::regex float_re("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value::null(loc);
+  if (s == "true" || s == "True" || s == "TRUE") return Value::boolean(true, loc);
+  if (s == "false" || s == "False" || s == "FALSE") return Value::boolean(false, loc);
+  if (std::regex_match(s, int_re)) {
+    try {
+      return Value::integer(std::stoll(s), loc);
+    } catch (const std::out_of_range&) {
+      throw Error("integer out of range: " + s, loc);
+    }
+  }
+  if (std::regex_match(s, float_re)) return Value::real(std::stod(s), loc);
+  if (s == ".inf" || s == "+.inf") return Value::real(HUGE_VAL, loc);
+  if (s == "-.inf") return Value::real(-HUGE_VAL, loc);
+  if (s == ".nan") return Value::real(NAN, loc);
+  return Value::string(s, loc);
+}
+
+Value convert(const YAML::Node& node, const std::string& origin) {
+  SourceLoc loc = loc_of(node, origin);
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null: return Value::null(loc);
+    case YAML::NodeType::Scalar:
+      if (node.Tag() == "!") return Value::string(node.Scalar(), loc);  // quoted
+      return plain_scalar(node.Scalar(), loc);
+    case YAML::NodeType::Sequence: {
+      std::vector<Value> items;
+      for (const auto& item : node) items.push_back(convert(item, origin));
+      return Value::list(std::move(items), loc);
+    }
+    case YAML::NodeType::Map: {
+      Value map = Value::map(loc);
+      std::set<std::string> seen;
+      for (const auto& kv : node) {
+        SourceLoc key_loc = loc_of(kv.first, origin);
+        if (!kv.first.IsScalar()) throw Error("map keys must be plain names", key_loc);
+        const std::string key = kv.first.Scalar();
+        if (!seen.insert(key).second) throw Error("duplicate key '" + key + "'", key_loc);
+        map.entries().push_back({key, key_loc, convert(kv.second, origin)});
+      }
+      return map;
+    }
+  }
+  return Value::null(loc);
+}
+
+Value parse(const std::string& text, const std::string& origin) {
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.empty()) return Value::null({origin, 1, 1});
+    if (docs.size() > 1) throw Error("expected one YAML document, found " + std::to_string(docs.size()), SourceLoc{origin, 1, 1});
+    return convert(docs[0], origin);
+  } catch (const YAML::Exception& e) {
+    SourceLoc loc{origin, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
+    throw Error("YAML syntax error: " + e.msg, loc);
+  }
+}
+
+bool needs_quotes(const std::string& s) {
+  if (plain_scalar(s, {}).type() != Value::Type::String) return true;
+  if (s.empty() || s.front() == ' ' || s.back() == ' ') return true;
+  return s.find_first_of(":#{}[],&*!|>'\"%@`") != std::string::npos || s.front() == '-' ||
+         s.front() == '?';
+}
+
+void emit(YAML::Emitter& out, const Value& v) {
+  switch (v.type()) {
+    case Value::Type::Null: out << YAML::Null; break;
+    case Value::Type::Bool: out << (v.as_bool() ? "true" : "false"); break;
+    case Value::Type::Int:
+    case Value::Type::Float: out << v.to_text(); break;
+    case Value::Type::String:
+      if (needs_quotes(v.as_string())) out << YAML::DoubleQuoted;
+      out << v.as_string();
+      break;
+    case Value::Type::List: {
+      bool flat = true;
+      for (const auto& item : v.items()) flat = flat && item.is_scalar();
+      if (flat) out << YAML::Flow;
+      out << YAML::BeginSeq;
+      for (const auto& item : v.items()) emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    }
+    case Value::Type::Map:
+      out << YAML::BeginMap;
+      for (const auto& e : v.entries()) {
+        out << YAML::Key << e.key << YAML::Value;
+        emit(out, e.value);
+      }
+      out << YAML::EndMap;
+      break;
+  }
+}
+
+}  // namespace
+
+Value parse_yaml_string(const std::string& text, const std::string& origin) {
+  return parse(text, origin);
+}
+
+Value parse_yaml_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read spec file: " + std::string(std::strerror(errno)), SourceLoc{path, 0, 0});
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
+}
+
+std::string to_yaml(const Value& value) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  emit(out, value);
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace dltrain::spec

@@ -1,0 +1,58 @@
+#include "util/error.h"
+
+namespace dltrain {
+
+std::string SourceLoc::str() const {
+  if (file.empty()) return {};
+  if (line <= 0) return file;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+Error::Error(std::string message, std::optional<SourceLoc> loc, std::string node, ErrorKind kind)
+    : std::runtime_error(format(message, loc, node, kind)),
+      message_(std::move(message)),
+      loc_(loc && loc->known() ? loc : std::nullopt),
+      node_(std::move(node)),
+      kind_(kind) {}
+
+Error Error::with_node(const std::string& node) const {
+  if (!node_.empty() || node.empty()) return *this;
+  return Error(message_, loc_, node, kind_);
+}
+
+Error Error::with_loc(const SourceLoc& loc) const {
+  if (loc_) return *this;
+  return Error(message_, loc, node_, kind_);
+}
+
+std::string Error::report(const char* severity) const {
+  std::string out = loc_ ? loc_->str() + ": " : std::string();
+  out += std::string(severity) + ": ";
+  if (!node_.empty()) out += "layer " + node_ + ": ";
+  return out + message_;
+}
+
+std::string Error::format(const std::string& message, const std::optional<SourceLoc>& loc,
+                          const std::string& node, ErrorKind kind) {
+  std::string out;
+  if (loc && loc->known()) out += loc->str() + ": ";
+  if (!node.empty()) out += "layer " + node + ": ";
+  out += message;
+  return out;
+}
+
+namespace {
+std::string join_errors(const std::vector<Error>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty()) out += "\n";
+    out += e.what();
+  }
+  return out;
+}
+}  // namespace
+
+ErrorList::ErrorList(std::vector<Error> errors)
+    : std::runtime_error(join_errors(errors)), errors_(std::move(errors)) {}
+
+}  // namespace dltrain

@@ -1,0 +1,44 @@
+# Finds dltrain's dependencies. On Debian 12 they all come from scripts/setup.sh; elsewhere see
+# third_party/README.md. LibTorch may be Debian's 1.13 (CPU) or any 2.x given via CMAKE_PREFIX_PATH.
+
+find_package(Torch REQUIRED)
+find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+find_package(yaml-cpp REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+
+# yaml-cpp 0.8 exports yaml-cpp::yaml-cpp, older releases plain yaml-cpp.
+if(TARGET yaml-cpp::yaml-cpp)
+  set(DLTRAIN_YAML_TARGET yaml-cpp::yaml-cpp)
+else()
+  set(DLTRAIN_YAML_TARGET yaml-cpp)
+endif()
+
+# The C++ ABI LibTorch was built with applies to every dltrain target, so std::string can cross
+# from torch-free libraries (spec, graph) into torch ones.
+if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=([01])")
+  set(DLTRAIN_CXX11_ABI ${CMAKE_MATCH_1})
+else()
+  set(DLTRAIN_CXX11_ABI 1)
+endif()
+if(DLTRAIN_CXX11_ABI EQUAL 0)
+  message(WARNING "dltrain: LibTorch uses the pre-C++11 string ABI; OpenCV, yaml-cpp and spdlog "
+                  "must be built the same way (see third_party/README.md)")
+endif()
+
+# CUDA code paths compile only where LibTorch was built with CUDA.
+if(TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA)
+  set(DLTRAIN_WITH_CUDA ON)
+else()
+  set(DLTRAIN_WITH_CUDA OFF)
+endif()
+message(STATUS "dltrain: LibTorch ${Torch_VERSION} at ${Torch_DIR}, CUDA ${DLTRAIN_WITH_CUDA}, "
+               "C++11 ABI ${DLTRAIN_CXX11_ABI}")
+
+# LibTorch's imported target carries its flags; keep only the link interface and includes, and
+# let dltrain_options own the ABI definition.
+add_library(dltrain_torch INTERFACE)
+target_link_libraries(dltrain_torch INTERFACE ${TORCH_LIBRARIES})
