@@ -74,7 +74,7 @@ void DagModel::check_input(size_t k, const torch::Tensor& t) const {
                 node.loc, {}, ErrorKind::Runtime);
 }
 
-DagModel::Result DagModel::run(const std::vector<torch::Tensor>& inputs) {
+DagModel::Result DagModel::run(const std::vector<torch::Tensor>& inputs, bool keep_all) {
   DLT_ASSERT(inputs.size() == graph_.inputs.size(), "model takes ", graph_.inputs.size(), " inputs, got ", inputs.size());
   const size_t count = graph_.nodes.size();
   std::vector<torch::Tensor> slots(count), pre_activation(count);
@@ -101,10 +101,12 @@ DagModel::Result DagModel::run(const std::vector<torch::Tensor>& inputs) {
       throw Error("while running " + node.kind + " on inputs " + join(shapes) + ": " + e.what_without_backtrace(),
                   node.loc, node.name, ErrorKind::Runtime);
     }
+    if (keep_all) continue;
     for (int in : node.inputs)
       if (graph_.nodes[static_cast<size_t>(in)].last_use == static_cast<int>(i)) slots[static_cast<size_t>(in)] = torch::Tensor();
   }
   Result result;
+  if (keep_all) result.nodes = slots;
   for (const auto& out : graph_.outputs) {
     const size_t n = static_cast<size_t>(out.node);
     result.outputs.push_back(slots[n]);

@@ -23,10 +23,12 @@ class DagModel : public torch::nn::Module {
   struct Result {
     std::vector<torch::Tensor> outputs;  // per graph output, in declaration order
     std::vector<torch::Tensor> logits;   // the same before a fused activation (softmax/sigmoid...)
+    std::vector<torch::Tensor> nodes;    // every node's output, only when asked for (inspection)
   };
   // Inputs in graph input order, [N, ...shape]. Throws Error naming the input or the layer (with
-  // its spec location) when a tensor does not fit.
-  Result run(const std::vector<torch::Tensor>& inputs);
+  // its spec location) when a tensor does not fit. Intermediates are freed after their last
+  // reader unless `keep_all`.
+  Result run(const std::vector<torch::Tensor>& inputs, bool keep_all = false);
   // The same, by input and output names.
   std::map<std::string, torch::Tensor> forward(const std::map<std::string, torch::Tensor>& inputs);
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <queue>
 #include <set>
+#include <tuple>
 
 #include "graph/expr.h"
 #include "util/strings.h"
@@ -79,6 +80,13 @@ class GraphBuilder {
     resolve_aliases();
     infer(topological_order());
     attach_outputs();
+    // Report in file order, whichever stage found them.
+    std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
+      auto key = [](const Error& e) {
+        return e.loc() ? std::make_tuple(e.loc()->file, e.loc()->line, e.loc()->column) : std::make_tuple(std::string(), 0, 0);
+      };
+      return key(a) < key(b);
+    });
     if (errors_.size() == 1) throw errors_[0];
     if (!errors_.empty()) throw ErrorList(errors_);
     prune_and_plan();
@@ -141,10 +149,12 @@ class GraphBuilder {
     std::vector<std::string> inputs;
     for (const auto& ref : n.from) inputs.push_back(resolve_ref(ref, *scope));
     if (n.from.empty()) {
-      if (previous.empty())
-        throw Error("the first layer must say which input it reads: add `from:` (inputs: " +
-                        join(scope->local_names()) + ")",
+      if (previous.empty()) {
+        std::vector<std::string> inputs_declared;
+        for (const auto& in : model_.inputs) inputs_declared.push_back(in.name);
+        throw Error("the first layer must say which input it reads: add `from:` (inputs: " + join(inputs_declared) + ")",
                     n.loc);
+      }
       inputs.push_back(previous);
     }
     std::optional<bool> trainable = n.trainable ? n.trainable : scope->trainable;
@@ -351,14 +361,15 @@ class GraphBuilder {
         }
       }
     }
+    // The cycle is path[first..], walked against the data flow; print it along the flow,
+    // starting from the node written first in the spec.
+    std::vector<size_t> cycle(std::find(path.begin(), path.end(), current), path.end());
+    std::reverse(cycle.begin(), cycle.end());
+    std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
     std::vector<std::string> names;
-    auto first = std::find(path.begin(), path.end(), current);
-    for (auto it = path.rbegin(); it != path.rend(); ++it) {
-      names.push_back(pending_[*it].name);
-      if (it.base() - 1 == first) break;
-    }
+    for (size_t i : cycle) names.push_back(pending_[i].name);
     names.push_back(names.front());
-    const Pending& p = pending_[current];
+    const Pending& p = pending_[cycle.front()];
     errors_.emplace_back("cycle: " + join(names, " -> "), p.spec->loc, p.name);
     for (size_t i = 0; i < pending_.size(); ++i)
       if (missing[i] > 0) poisoned_.insert(pending_[i].name);
@@ -453,7 +464,13 @@ class GraphBuilder {
     try {
       node.shape = node.config->infer_shape(shapes);
     } catch (const Error& e) {
-      throw e.with_loc(n.loc);
+      // Say where each input came from, so a mismatch can be traced to both ends.
+      std::vector<std::string> origins;
+      for (int in : inputs) {
+        const Node& source = graph_.nodes[static_cast<size_t>(in)];
+        origins.push_back(source.name + " " + to_string(source.shape) + " (" + source.loc.str() + ")");
+      }
+      throw Error(e.message() + "; inputs: " + join(origins), e.loc() ? e.loc() : n.loc, e.node());
     }
 
     if (!n.activation.empty() && p.share.empty()) {

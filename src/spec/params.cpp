@@ -56,15 +56,28 @@ const Value* ParamReader::find(const std::string& key) {
 
 const Value& ParamReader::require(const std::string& key) {
   const Value* v = find(key);
-  if (!v || v->is_null()) throw Error(what_ + " needs '" + key + "'", params_.loc());
-  return *v;
+  if (v && !v->is_null()) return *v;
+  missing(key);
+}
+
+void ParamReader::missing(const std::string& key) const {
+  // A near miss among the given keys is most likely the user's spelling of this one.
+  if (params_.is_map()) {
+    for (const auto& e : params_.entries()) {
+      if (known_.count(e.key) || closest_match(e.key, {key}).empty()) continue;
+      throw Error(what_ + " needs '" + key + "'; '" + e.key + "' is not a " + what_ + " parameter (did you mean '" +
+                      key + "'?)",
+                  e.key_loc);
+    }
+  }
+  throw Error(what_ + " needs '" + key + "'", params_.loc());
 }
 
 std::vector<int64_t> ParamReader::get_ints(const std::string& key, size_t size,
                                            std::optional<std::vector<int64_t>> fallback) {
   const Value* v = find(key);
   if (!v || v->is_null()) {
-    if (!fallback) throw Error(what_ + " needs '" + key + "'", params_.loc());
+    if (!fallback) missing(key);
     return *fallback;
   }
   if (!v->is_list()) return std::vector<int64_t>(size, v->as_int());

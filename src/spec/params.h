@@ -44,6 +44,9 @@ class ParamReader {
   void finish() const;
 
  private:
+  // Throws the error for a required key that is absent, pointing at a misspelling if present.
+  [[noreturn]] void missing(const std::string& key) const;
+
   const Value& params_;
   std::string what_;
   std::set<std::string> known_;

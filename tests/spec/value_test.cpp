@@ -1,0 +1,52 @@
+#include <catch2/catch.hpp>
+
+#include "spec/yaml_io.h"
+#include "support/helpers.h"
+
+using namespace dltrain;
+using spec::Value;
+
+TEST_CASE("YAML scalars resolve to the core schema's types, quoted ones stay strings", "[spec]") {
+  Value v = test::yaml("a: 3\nb: 0.5\nc: true\nd: ~\ne: abc\nf: \"3\"\ng: 1/255\nh: 1e-3\n");
+  CHECK(v.find("a")->type() == Value::Type::Int);
+  CHECK(v.find("b")->as_double() == 0.5);
+  CHECK(v.find("c")->as_bool());
+  CHECK(v.find("d")->is_null());
+  CHECK(v.find("e")->as_string() == "abc");
+  CHECK(v.find("f")->as_string() == "3");
+  CHECK(v.find("g")->as_string() == "1/255");
+  CHECK(v.find("h")->as_double() == Approx(1e-3));
+}
+
+TEST_CASE("every value keeps its 1-based line and column", "[spec]") {
+  Value v = test::yaml("model:\n  - conv2d: {out_channels: 8}\n");
+  const Value& entry = v.find("model")->items()[0];
+  CHECK(entry.loc().line == 2);
+  CHECK(entry.loc().column == 5);
+  const auto& kv = entry.entries()[0];
+  CHECK(kv.key_loc.str() == "test.yaml:2:5");
+  CHECK(kv.value.find("out_channels")->loc().str() == "test.yaml:2:28");
+}
+
+TEST_CASE("type errors name the expected and the found type with the location", "[spec]") {
+  Value v = test::yaml("epochs: ten\n");
+  try {
+    v.find("epochs")->as_int();
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()) == "test.yaml:1:9: expected an integer, got string 'ten'");
+  }
+}
+
+TEST_CASE("duplicate keys and syntax errors are located", "[spec]") {
+  CHECK_THROWS_WITH(test::yaml("a: 1\na: 2\n"), Catch::Contains("test.yaml:2:1") && Catch::Contains("duplicate key 'a'"));
+  CHECK_THROWS_WITH(test::yaml("a: [1, 2\n"), Catch::Contains("test.yaml:") && Catch::Contains("YAML syntax error"));
+}
+
+TEST_CASE("to_yaml round-trips values, quoting strings that would change type", "[spec]") {
+  Value v = test::yaml("name: x\nn: 3\nf: 0.1\ns: \"3\"\nt: \"true\"\nlist: [1, 2]\nnested: {a: [x, {b: 1}]}\nempty: ~\n");
+  Value back = spec::parse_yaml_string(spec::to_yaml(v), "round.yaml");
+  CHECK(back == v);
+  CHECK(back.find("s")->is_string());
+  CHECK(back.find("t")->is_string());
+}

@@ -1,0 +1,58 @@
+#include "support/helpers.h"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "layers/registry.h"
+#include "spec/yaml_io.h"
+
+namespace dltrain::test {
+
+std::string source_path(const std::string& relative) { return std::string(DLTRAIN_SOURCE_DIR) + "/" + relative; }
+
+spec::Value yaml(const std::string& text) { return spec::parse_yaml_string(text, "test.yaml"); }
+
+spec::RunSpec run_spec(const std::string& text) { return spec::parse_run_spec(yaml(text)); }
+
+graph::Graph graph_of(const std::string& text) {
+  return graph::build_graph(run_spec(text).model, layers::kind_lookup());
+}
+
+std::vector<std::string> errors_of(const std::string& text) {
+  try {
+    graph_of(text);
+  } catch (const ErrorList& list) {
+    std::vector<std::string> out;
+    for (const auto& e : list.errors()) out.push_back(e.report());
+    return out;
+  } catch (const Error& e) {
+    return {e.report()};
+  }
+  return {};
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = (std::filesystem::temp_directory_path() / ("dltrain-test-" + std::to_string(rd()))).string();
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::file(const std::string& name, const std::string& contents) const {
+  std::string p = path_ + "/" + name;
+  std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+  std::ofstream(p) << contents;
+  return p;
+}
+
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.sizes() != b.sizes()) throw std::runtime_error("shapes differ");
+  return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
+}
+
+}  // namespace dltrain::test

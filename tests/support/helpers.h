@@ -1,0 +1,42 @@
+// Test helpers: specs from inline YAML, error expectations with locations, tensor comparison.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+
+#include "graph/graph.h"
+#include "spec/spec.h"
+#include "spec/value.h"
+
+namespace dltrain::test {
+
+// The repository root (for specs/ and tests/fixtures/).
+std::string source_path(const std::string& relative);
+
+// Parses inline YAML (locations report the file as "test.yaml").
+spec::Value yaml(const std::string& text);
+spec::RunSpec run_spec(const std::string& text);
+// Parses and builds the graph with the built-in layer kinds.
+graph::Graph graph_of(const std::string& text);
+
+// Every error (one, or each of an ErrorList) that building `text` throws, rendered by report();
+// empty when it builds.
+std::vector<std::string> errors_of(const std::string& text);
+
+// A temporary directory removed at scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name, const std::string& contents) const;  // writes, returns path
+
+ private:
+  std::string path_;
+};
+
+// Max absolute difference; throws when shapes differ.
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
+
+}  // namespace dltrain::test
