@@ -3,6 +3,7 @@
 #include <torch/types.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -32,6 +33,9 @@ Loaded load(const SpecOptions& options) {
   loaded.run = spec::parse_run_spec(spec::compose(options.spec, options.overlays, options.overrides));
   loaded.graph = graph::build_graph(loaded.run.model, layers::kind_lookup());
   for (const auto& w : loaded.graph.warnings) spdlog::warn("{}", w.report("warning"));
+  for (const char* section : {"data", "train"})
+    if (const spec::Value* v = loaded.run.document.find(section))
+      spdlog::warn("{}: the '{}' section is not checked or used by this version yet", v->loc().str(), section);
   return loaded;
 }
 
@@ -126,6 +130,23 @@ void setup_graph(CLI::App& app, Action& action) {
       std::fwrite(dot.data(), 1, dot.size(), pipe);
       if (pclose(pipe) != 0) throw Error("dot failed to render " + *output, std::nullopt, {}, ErrorKind::Runtime);
       spdlog::info("wrote {}", *output);
+      return 0;
+    };
+  });
+}
+
+void setup_layers(CLI::App& app, Action& action) {
+  CLI::App* cmd = app.add_subcommand("layers", "List the layer kinds a spec can use, with their parameters");
+  cmd->callback([&action] {
+    action = [] {
+      const auto& registry = layers::layer_registry();
+      size_t width = 0;
+      for (const auto& name : registry.names()) width = std::max(width, name.size());
+      for (const auto& name : registry.names()) {
+        const graph::KindInfo* info = registry.find(name);
+        std::cout << name << std::string(width + 2 - name.size(), ' ') << info->help
+                  << (info->is_activation ? " [activation]" : "") << "\n";
+      }
       return 0;
     };
   });

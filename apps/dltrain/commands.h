@@ -23,6 +23,7 @@ void add_spec_options(CLI::App& cmd, SpecOptions& options);
 void setup_check(CLI::App& app, Action& action);
 void setup_summary(CLI::App& app, Action& action);
 void setup_graph(CLI::App& app, Action& action);
+void setup_layers(CLI::App& app, Action& action);
 // Subcommands registered but not built yet: they say so and exit 1.
 void setup_pending(CLI::App& app, Action& action, const std::string& name, const std::string& description);
 

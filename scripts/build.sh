@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds dltrain (Release, Ninja, ccache when installed) into build/.
+# Usage: scripts/build.sh [extra cmake -D options]; DLTRAIN_BUILD_DIR picks another folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${DLTRAIN_BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+cmake --build "$build_dir"

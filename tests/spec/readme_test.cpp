@@ -1,0 +1,31 @@
+// The README's spec examples are real: every ```yaml block starting with `# spec:` must build.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "support/helpers.h"
+
+using namespace dltrain;
+
+TEST_CASE("the README's spec examples build", "[spec]") {
+  std::ifstream in(test::source_path("README.md"));
+  std::string line, block;
+  bool inside = false;
+  int built = 0;
+  while (std::getline(in, line)) {
+    if (!inside && line == "```yaml") {
+      inside = true;
+      block.clear();
+    } else if (inside && line == "```") {
+      inside = false;
+      if (block.rfind("# spec:", 0) != 0) continue;
+      INFO(block);
+      CHECK_NOTHROW(test::graph_of(block));
+      ++built;
+    } else if (inside) {
+      block += line + "\n";
+    }
+  }
+  CHECK(built >= 3);
+}
