@@ -38,7 +38,7 @@ TEST_CASE("lists are replaced whole by an overlay", "[spec]") {
   CHECK(base.find("ops")->items().size() == 1);
 }
 
-TEST_CASE("--set values parse as YAML and errors name the override", "[spec]") {
+TEST_CASE("overrides: --set values parse as YAML and errors name the override", "[spec]") {
   spec::Value doc = test::yaml("train: {epochs: 1}\nmodel: [relu]\n");
   spec::apply_override(doc, "data.train.ops=[decode, {resize: [32, 32]}]");
   CHECK(doc.find("data")->find("train")->find("ops")->items().size() == 2);
