@@ -1,0 +1,212 @@
+#include "data/data_spec.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "spec/params.h"
+#include "util/strings.h"
+
+namespace dltrain::data {
+namespace {
+
+namespace fs = std::filesystem;
+using spec::Value;
+
+const std::vector<std::string> kDefaultExtensions = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
+
+// A path as written: relative to the file that wrote it, or to the working folder for --set.
+std::string resolve_path(const Value& v) {
+  const std::string& written = v.as_string();
+  fs::path p(written);
+  if (p.is_absolute() || v.loc().line == 0) return p.lexically_normal().string();
+  return (fs::path(v.loc().file).parent_path() / p).lexically_normal().string();
+}
+
+int64_t auto_or_int(spec::ParamReader& p, const std::string& key) {
+  const Value* v = p.find(key);
+  if (!v || v->is_null()) return 0;
+  if (v->is_string() && v->as_string() == "auto") return 0;
+  int64_t n = v->as_int();
+  if (n < 1) throw Error("'" + key + "' must be auto or at least 1", v->loc());
+  return n;
+}
+
+SourceSpec parse_source(const Value& v) {
+  SourceSpec source;
+  source.loc = v.loc();
+  if (!v.is_map() || v.entries().empty())
+    throw Error("a source is {folder: PATH}, {csv: PATH, columns: {...}}, {synthetic: {size: N}} or "
+                "{split_of: SPLIT, fraction: F}",
+                v.loc());
+  spec::ParamReader p(v, "source");
+  if (const Value* folder = p.find("folder")) {
+    source.kind = SourceSpec::Kind::Folder;
+    source.path = resolve_path(*folder);
+    source.extensions = p.get_or<std::vector<std::string>>("extensions", kDefaultExtensions);
+  } else if (const Value* csv = p.find("csv")) {
+    source.kind = SourceSpec::Kind::Csv;
+    source.path = resolve_path(*csv);
+    std::string delimiter = p.get_or<std::string>("delimiter", fs::path(source.path).extension() == ".tsv" ? "\t" : ",");
+    if (delimiter.size() != 1) throw Error("delimiter must be one character", p.loc_of("delimiter"));
+    source.delimiter = delimiter[0];
+    if (const Value* columns = p.find("columns"))
+      for (const auto& e : columns->entries()) source.column_map[e.key] = e.value.as_string();
+  } else if (const Value* synthetic = p.find("synthetic")) {
+    source.kind = SourceSpec::Kind::Synthetic;
+    spec::ParamReader s(*synthetic, "synthetic");
+    source.synthetic_size = s.get<int64_t>("size");
+    if (source.synthetic_size < 1) throw Error("synthetic size must be at least 1", s.loc_of("size"));
+    s.finish();
+  } else if (const Value* split = p.find("split_of")) {
+    source.kind = SourceSpec::Kind::SplitOf;
+    source.split_of = split->as_string();
+    source.fraction = p.get<double>("fraction");
+    if (source.fraction <= 0 || source.fraction >= 1)
+      throw Error("fraction must be between 0 and 1 (exclusive)", p.loc_of("fraction"));
+  } else {
+    throw Error("a source needs one of folder, csv, synthetic or split_of; got " + join(v.keys()), v.loc());
+  }
+  p.finish();
+  return source;
+}
+
+std::vector<OpSpec> parse_ops(const Value& list) {
+  std::vector<OpSpec> ops;
+  for (const auto& entry : list.items()) {
+    OpSpec op;
+    op.loc = entry.loc();
+    if (entry.is_string()) {
+      op.kind = entry.as_string();
+    } else if (entry.is_map() && entry.entries().size() == 1) {
+      op.kind = entry.entries()[0].key;
+      op.loc = entry.entries()[0].key_loc;
+      op.params = entry.entries()[0].value;
+    } else {
+      throw Error("an op is a name or `name: parameters`, got " + entry.describe(), entry.loc());
+    }
+    ops.push_back(std::move(op));
+  }
+  return ops;
+}
+
+std::vector<ColumnSpec> model_columns(const spec::ModelSpec& model, const std::map<std::string, int64_t>& widths) {
+  std::vector<ColumnSpec> columns;
+  for (const auto& in : model.inputs) {
+    ColumnSpec c;
+    c.name = in.name;
+    c.loc = in.loc;
+    if (in.kind == spec::InputSpec::Kind::Image) {
+      c.kind = ColumnSpec::Kind::Image;
+      c.channels = in.channels;
+      c.height = in.height;
+      c.width_px = in.width;
+    } else {
+      c.kind = ColumnSpec::Kind::Vector;
+      c.width = in.size;
+    }
+    columns.push_back(c);
+  }
+  for (const auto& out : model.outputs) {
+    ColumnSpec c;
+    c.name = out.target;
+    c.loc = out.loc;
+    c.kind = is_class_loss(out.loss) ? ColumnSpec::Kind::ClassLabel : ColumnSpec::Kind::Number;
+    auto it = widths.find(out.name);
+    c.width = it == widths.end() ? 1 : it->second;
+    columns.push_back(c);
+  }
+  return columns;
+}
+
+SplitSpec parse_split(const std::string& name, const Value& v, const spec::ModelSpec& model,
+                      const std::vector<ColumnSpec>& columns) {
+  SplitSpec split;
+  split.name = name;
+  split.loc = v.loc();
+  split.columns = columns;
+  spec::ParamReader p(v, "data split '" + name + "'");
+  split.source = parse_source(p.require("source"));
+
+  std::vector<std::string> images;
+  for (const auto& c : columns)
+    if (c.kind == ColumnSpec::Kind::Image) images.push_back(c.name);
+  if (const Value* ops = p.find("ops"); ops && !ops->is_null()) {
+    if (ops->is_list()) {
+      if (images.size() != 1)
+        throw Error("with " + std::to_string(images.size()) + " image inputs, write ops per input: {" +
+                        join(images, ": [...], ") + ": [...]}",
+                    ops->loc());
+      split.ops[images[0]] = parse_ops(*ops);
+    } else {
+      for (const auto& e : ops->entries()) {
+        if (std::find(images.begin(), images.end(), e.key) == images.end())
+          throw Error("'" + e.key + "' is not an image input" + did_you_mean(e.key, images) +
+                          "; image inputs: " + join(images),
+                      e.key_loc);
+        split.ops[e.key] = parse_ops(e.value);
+      }
+    }
+  }
+  if (const Value* shuffle = p.find("shuffle"); shuffle && !shuffle->is_null()) {
+    if (shuffle->type() == Value::Type::Bool) {
+      split.shuffle_buffer = shuffle->as_bool() ? INT64_MAX : 0;
+    } else {
+      split.shuffle_buffer = shuffle->as_int();
+      if (split.shuffle_buffer < 0) throw Error("shuffle is a buffer size (>= 1), true or false", shuffle->loc());
+    }
+  }
+  split.batch_size = p.get_or<int64_t>("batch", 32);
+  if (split.batch_size < 1) throw Error("batch must be at least 1", p.loc_of("batch"));
+  split.drop_remainder = p.get_or<bool>("drop_remainder", false);
+  split.workers = auto_or_int(p, "workers");
+  split.prefetch = auto_or_int(p, "prefetch");
+  split.cache = p.get_or<bool>("cache", false);
+  split.skip_bad = p.get_choice("on_error", {"skip", "fail"}, "skip") == "skip";
+  split.max_pixels = p.get_or<int64_t>("max_pixels", split.max_pixels);
+  p.finish();
+  return split;
+}
+
+}  // namespace
+
+bool is_class_loss(const spec::Value& loss) {
+  std::string name;
+  if (loss.is_string()) name = loss.as_string();
+  else if (loss.is_map() && !loss.entries().empty()) name = loss.entries()[0].key;
+  return name == "sparse_categorical_crossentropy" || name == "categorical_crossentropy";
+}
+
+const SplitSpec* DataSpec::find(const std::string& name) const {
+  auto it = splits.find(name);
+  return it == splits.end() ? nullptr : &it->second;
+}
+
+DataSpec parse_data_spec(const spec::Value& data, const spec::ModelSpec& model,
+                         const std::map<std::string, int64_t>& output_widths) {
+  DataSpec spec;
+  if (data.is_null()) return spec;
+  std::vector<ColumnSpec> columns = model_columns(model, output_widths);
+  std::vector<Error> errors;
+  for (const auto& e : data.entries()) {
+    try {
+      spec.splits[e.key] = parse_split(e.key, e.value, model, columns);
+    } catch (const Error& err) {
+      errors.push_back(err);
+    }
+  }
+  for (const auto& [name, split] : spec.splits) {
+    if (split.source.kind != SourceSpec::Kind::SplitOf) continue;
+    const SplitSpec* parent = spec.find(split.source.split_of);
+    std::vector<std::string> names;
+    for (const auto& [n, s] : spec.splits) names.push_back(n);
+    if (!parent || parent->source.kind == SourceSpec::Kind::SplitOf)
+      errors.emplace_back("split_of names '" + split.source.split_of + "', which is not a split with its own source" +
+                              did_you_mean(split.source.split_of, names),
+                          split.source.loc);
+  }
+  if (errors.size() == 1) throw errors[0];
+  if (!errors.empty()) throw ErrorList(errors);
+  return spec;
+}
+
+}  // namespace dltrain::data

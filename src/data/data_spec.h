@@ -1,0 +1,76 @@
+// data: the `data:` section of a spec, typed. One SplitSpec per split (train, val, test): where
+// samples come from, the per-sample ops on each image input, and how batches are formed.
+// Paths written in a spec file are relative to that file; paths from --set to the working folder.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spec/spec.h"
+
+namespace dltrain::data {
+
+// How a model input or a target is filled from a source.
+struct ColumnSpec {
+  enum class Kind { Image, Vector, ClassLabel, Number };
+  std::string name;                   // model input or output target name
+  Kind kind = Kind::Number;
+  std::vector<std::string> columns;   // CSV columns; one column may hold a whole vector ("1 2 3")
+  int64_t width = 1;                  // values per sample; classes for a ClassLabel
+  int64_t channels = 0, height = 0, width_px = 0;  // images
+  SourceLoc loc;
+};
+
+struct SourceSpec {
+  enum class Kind { Folder, Csv, Synthetic, SplitOf };
+  Kind kind = Kind::Folder;
+  std::string path;                   // folder or manifest, resolved
+  char delimiter = ',';
+  std::vector<std::string> extensions;
+  std::map<std::string, std::string> column_map;  // target name -> CSV column or pattern
+  int64_t synthetic_size = 0;
+  std::string split_of;               // SplitOf: the split this one is carved from
+  double fraction = 0;
+  SourceLoc loc;
+};
+
+struct OpSpec {
+  std::string kind;
+  spec::Value params;
+  SourceLoc loc;
+};
+
+struct SplitSpec {
+  std::string name;                   // train, val, test
+  SourceSpec source;
+  std::vector<ColumnSpec> columns;    // every model input and every output target
+  std::map<std::string, std::vector<OpSpec>> ops;  // per image input
+  int64_t shuffle_buffer = 0;         // 0: file order; tf.data semantics otherwise
+  int64_t batch_size = 32;
+  bool drop_remainder = false;
+  int64_t workers = 0;                // 0: one per core
+  int64_t prefetch = 0;               // batches ready ahead; 0: auto (2 per worker)
+  bool cache = false;                 // keep decoded samples (before the first random op)
+  bool skip_bad = true;               // on_error: skip | fail
+  int64_t max_pixels = 100'000'000;   // images declaring more are refused before decoding
+  SourceLoc loc;
+};
+
+struct DataSpec {
+  std::map<std::string, SplitSpec> splits;
+  const SplitSpec* find(const std::string& name) const;
+};
+
+// Parses `data:` against the model's inputs and outputs (each becomes a column).
+// `output_widths` gives each output's feature count (classes for class outputs), as the model
+// computes it. Throws Error (or ErrorList) with locations.
+DataSpec parse_data_spec(const spec::Value& data, const spec::ModelSpec& model,
+                         const std::map<std::string, int64_t>& output_widths);
+
+// Whether an output's loss wants class labels (an index per sample) rather than numbers.
+bool is_class_loss(const spec::Value& loss);
+
+}  // namespace dltrain::data

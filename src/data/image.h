@@ -1,0 +1,40 @@
+// The image a worker carries through decode and ops: an OpenCV matrix (H x W x C, RGB order,
+// CV_8U or CV_32F) and the value that means full intensity in it. Internal to src/data (and
+// its tests): OpenCV does not leave this module.
+#pragma once
+
+#include <opencv2/core/mat.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace dltrain::data {
+
+struct Image {
+  cv::Mat mat;
+  // 255 after decode, 1 after `scale: 1/255`, 0 once normalized (colour ops then refuse).
+  float unit = 255.f;
+};
+
+// Why a sample could not be decoded; the loader adds the path and applies on_error.
+struct DecodeError {
+  std::string reason;
+};
+
+struct DecodeOptions {
+  int channels = 3;             // 1 gray, 3 RGB, 4 RGBA
+  int min_height = 0;           // a JPEG may decode at a reduced DCT scale down to this size
+  int min_width = 0;
+  int64_t max_pixels = 100'000'000;
+};
+
+// Decodes an encoded image (JPEG through TurboJPEG, everything else through OpenCV) to 8-bit
+// RGB/gray/RGBA. Gray, RGBA, CMYK and 16-bit inputs are converted to `channels`. Returns false
+// and fills `error` for empty, truncated, corrupt, non-image and over-large data; never throws
+// for bad data.
+bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& options, Image& out, DecodeError& error);
+
+// Reads a whole file into `buffer` (reused); false with the OS reason on failure.
+bool read_file(const std::string& path, std::vector<uint8_t>& buffer, DecodeError& error);
+
+}  // namespace dltrain::data

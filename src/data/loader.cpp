@@ -1,0 +1,449 @@
+#include "data/loader.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/core/utility.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "data/image.h"
+#include "data/ops.h"
+
+namespace dltrain::data {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// SplitMix64 over (seed, epoch, row): independent, well-mixed per-sample generator seeds.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t row) {
+  return mix(mix(mix(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(row));
+}
+
+struct ImagePipeline {
+  const Column* column = nullptr;
+  std::vector<std::shared_ptr<const Op>> ops;
+  size_t deterministic_prefix = 0;  // ops before the first random one (cacheable)
+  DecodeOptions decode;
+  std::vector<Image> cache;
+  std::vector<char> cached;
+};
+
+class StageTimer {
+ public:
+  explicit StageTimer(std::atomic<int64_t>& total) : total_(total), start_(Clock::now()) {}
+  ~StageTimer() {
+    total_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start_).count();
+  }
+
+ private:
+  std::atomic<int64_t>& total_;
+  Clock::time_point start_;
+};
+
+}  // namespace
+
+struct Loader::State {
+  SplitSpec split;
+  Table table;
+  LoaderOptions options;
+  std::vector<ImagePipeline> images;
+  int workers = 1;
+  int64_t prefetch = 2;
+
+  // Epoch plan.
+  int64_t epoch = 0;
+  std::vector<int64_t> order;
+  std::vector<std::pair<int64_t, int64_t>> batches;  // [begin, end) into order
+
+  // Shared between workers and the consumer, under `mutex`.
+  std::mutex mutex;
+  std::condition_variable work_cv, ready_cv;
+  size_t next_to_take = 0, next_to_deliver = 0;
+  std::map<size_t, Batch> ready;
+  std::exception_ptr error;
+  std::atomic<bool> stopping{false};
+  std::vector<std::map<std::string, torch::Tensor>> pool;  // recycled full-size batch buffers
+  std::vector<std::thread> threads;
+
+  // Statistics.
+  std::atomic<int64_t> read_ns{0}, decode_ns{0}, augment_ns{0}, collate_ns{0};
+  int64_t samples_done = 0, batches_done = 0, skipped = 0, max_in_flight = 0;
+  double wait_s = 0, ready_sum = 0;
+  Clock::time_point epoch_start = Clock::now();
+
+  std::map<std::string, torch::Tensor> acquire_buffers();
+  Batch assemble(size_t b);
+  bool load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image& image, std::string& failure);
+  void write_image(const ImagePipeline& pipe, const Image& image, int64_t row, float* slot);
+  void work();
+  void halt();
+};
+
+std::vector<int64_t> shuffle_order(int64_t rows, int64_t buffer, uint64_t seed) {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(rows));
+  if (buffer <= 1) {
+    for (int64_t r = 0; r < rows; ++r) out.push_back(r);
+    return out;
+  }
+  Rng rng(seed);
+  std::vector<int64_t> window;
+  int64_t next = 0;
+  const int64_t size = std::min(buffer, rows);
+  while (next < size) window.push_back(next++);
+  while (!window.empty()) {
+    size_t pick = std::uniform_int_distribution<size_t>(0, window.size() - 1)(rng);
+    out.push_back(window[pick]);
+    if (next < rows) {
+      window[pick] = next++;
+    } else {
+      window[pick] = window.back();
+      window.pop_back();
+    }
+  }
+  return out;
+}
+
+Loader::Loader(const SplitSpec& split, Table table, LoaderOptions options) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.split = split;
+  s.table = std::move(table);
+  s.options = options;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  s.workers = split.workers > 0 ? static_cast<int>(split.workers) : cores;
+  s.prefetch = split.prefetch > 0 ? split.prefetch : 2 * s.workers;
+  cv::setNumThreads(0);  // our workers are the parallelism; OpenCV's own pool would oversubscribe
+
+  for (const auto& column : s.table.columns) {
+    if (column.spec.kind != ColumnSpec::Kind::Image) continue;
+    ImagePipeline pipe;
+    pipe.column = &column;
+    auto it = split.ops.find(column.spec.name);
+    if (it != split.ops.end()) pipe.ops = build_ops(it->second);
+    while (pipe.deterministic_prefix < pipe.ops.size() && !pipe.ops[pipe.deterministic_prefix]->random())
+      ++pipe.deterministic_prefix;
+    pipe.decode.channels = static_cast<int>(column.spec.channels);
+    pipe.decode.max_pixels = split.max_pixels;
+    if (!pipe.ops.empty() && pipe.ops[0]->is_resize()) {
+      cv::Size target = *pipe.ops[0]->fixed_output_size();
+      pipe.decode.min_height = target.height;
+      pipe.decode.min_width = target.width;
+    }
+    std::optional<cv::Size> last;
+    for (const auto& op : pipe.ops)
+      if (auto size = op->fixed_output_size()) last = size;
+    if (last && (last->height != column.spec.height || last->width != column.spec.width_px)) {
+      const OpSpec& where = it->second.back();
+      throw Error("the ops end at " + std::to_string(last->height) + "x" + std::to_string(last->width) + ", but input '" +
+                      column.spec.name + "' is " + std::to_string(column.spec.height) + "x" +
+                      std::to_string(column.spec.width_px) + " (height x width)",
+                  where.loc);
+    }
+    if (split.cache) {
+      pipe.cache.resize(static_cast<size_t>(s.table.rows));
+      pipe.cached.assign(static_cast<size_t>(s.table.rows), 0);
+    }
+    s.images.push_back(std::move(pipe));
+  }
+}
+
+Loader::~Loader() { stop(); }
+
+int64_t Loader::samples() const { return state_->table.rows; }
+
+int64_t Loader::batches_per_epoch() const {
+  const int64_t rows = state_->table.rows, size = state_->split.batch_size;
+  int64_t total = state_->split.drop_remainder ? rows / size : (rows + size - 1) / size;
+  const int64_t world = state_->options.world_size, rank = state_->options.rank;
+  return total / world + (rank < total % world ? 1 : 0);
+}
+
+const Table& Loader::table() const { return state_->table; }
+
+void Loader::State::halt() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stopping = true;
+  }
+  work_cv.notify_all();
+  ready_cv.notify_all();
+  for (auto& t : threads)
+    if (t.joinable()) t.join();
+  threads.clear();
+}
+
+void Loader::stop() { state_->halt(); }
+
+void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
+  State& s = *state_;
+  s.halt();
+  s.epoch = epoch;
+  s.order = shuffle_order(s.table.rows, s.split.shuffle_buffer, sample_seed(s.options.seed, epoch, -1));
+  s.batches.clear();
+  const int64_t size = s.split.batch_size;
+  int64_t counter = 0;
+  for (int64_t begin = 0; begin < s.table.rows; begin += size, ++counter) {
+    int64_t end = std::min(begin + size, s.table.rows);
+    if (end - begin < size && s.split.drop_remainder) break;
+    if (counter % s.options.world_size == s.options.rank) s.batches.emplace_back(begin, end);
+  }
+  s.next_to_take = s.next_to_deliver = static_cast<size_t>(std::min<int64_t>(first_batch, static_cast<int64_t>(s.batches.size())));
+  s.ready.clear();
+  s.error = nullptr;
+  s.stopping = false;
+  s.read_ns = s.decode_ns = s.augment_ns = s.collate_ns = 0;
+  s.samples_done = s.batches_done = s.skipped = s.max_in_flight = 0;
+  s.wait_s = s.ready_sum = 0;
+  s.epoch_start = Clock::now();
+  for (int w = 0; w < s.workers; ++w) s.threads.emplace_back([&s] { s.work(); });
+}
+
+void Loader::State::work() {
+  while (true) {
+    size_t b;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      work_cv.wait(lock, [&] {
+        return stopping || next_to_take >= batches.size() ||
+               next_to_take < next_to_deliver + static_cast<size_t>(prefetch);
+      });
+      if (stopping || next_to_take >= batches.size()) return;
+      b = next_to_take++;
+      max_in_flight = std::max<int64_t>(max_in_flight, static_cast<int64_t>(next_to_take - next_to_deliver));
+    }
+    try {
+      Batch batch = assemble(b);
+      std::lock_guard<std::mutex> lock(mutex);
+      ready.emplace(b, std::move(batch));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!error) error = std::current_exception();
+      stopping = true;
+      work_cv.notify_all();
+    }
+    ready_cv.notify_all();
+  }
+}
+
+std::optional<Batch> Loader::next() {
+  State& s = *state_;
+  const auto start = Clock::now();
+  std::unique_lock<std::mutex> lock(s.mutex);
+  s.ready_sum += static_cast<double>(s.ready.size());
+  s.ready_cv.wait(lock, [&] {
+    return s.error || s.next_to_deliver >= s.batches.size() || s.ready.count(s.next_to_deliver) ||
+           (s.stopping && s.threads.empty());
+  });
+  s.wait_s += seconds_since(start);
+  if (s.error) {
+    std::exception_ptr error = s.error;
+    lock.unlock();
+    s.halt();
+    std::rethrow_exception(error);
+  }
+  auto it = s.ready.find(s.next_to_deliver);
+  if (it == s.ready.end()) return std::nullopt;
+  Batch batch = std::move(it->second);
+  s.ready.erase(it);
+  ++s.next_to_deliver;
+  ++s.batches_done;
+  s.samples_done += batch.size;
+  s.skipped += static_cast<int64_t>(batch.skipped.size());
+  lock.unlock();
+  s.work_cv.notify_all();
+  return batch;
+}
+
+LoaderStats Loader::stats() const {
+  const State& s = *state_;
+  LoaderStats out;
+  out.workers = s.workers;
+  out.prefetch = s.prefetch;
+  out.samples = s.samples_done;
+  out.batches = s.batches_done;
+  out.skipped = s.skipped;
+  out.read_s = static_cast<double>(s.read_ns) * 1e-9;
+  out.decode_s = static_cast<double>(s.decode_ns) * 1e-9;
+  out.augment_s = static_cast<double>(s.augment_ns) * 1e-9;
+  out.collate_s = static_cast<double>(s.collate_ns) * 1e-9;
+  out.wait_s = s.wait_s;
+  out.wall_s = seconds_since(s.epoch_start);
+  out.mean_ready = s.batches_done ? s.ready_sum / static_cast<double>(s.batches_done) : 0;
+  out.max_in_flight = s.max_in_flight;
+  return out;
+}
+
+// A full-size set of batch tensors whose storage nobody else holds any more (the consumer has
+// dropped the batch it was lent), or a new one.
+std::map<std::string, torch::Tensor> Loader::State::acquire_buffers() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& buffers : pool) {
+      bool free = true;
+      // Free when neither the tensor nor a view of its storage is held outside the pool.
+      for (const auto& [name, t] : buffers) free = free && t.use_count() == 1 && t.storage().use_count() == 1;
+      if (free) {
+        auto taken = std::move(buffers);
+        buffers = std::move(pool.back());
+        pool.pop_back();
+        return taken;
+      }
+    }
+  }
+  const int64_t n = split.batch_size;
+  auto options = torch::TensorOptions().pinned_memory(this->options.pin_memory);
+  std::map<std::string, torch::Tensor> buffers;
+  for (const auto& column : table.columns) {
+    const ColumnSpec& c = column.spec;
+    switch (c.kind) {
+      case ColumnSpec::Kind::Image:
+        buffers[c.name] = torch::empty({n, c.channels, c.height, c.width_px}, options.dtype(torch::kFloat));
+        break;
+      case ColumnSpec::Kind::ClassLabel: buffers[c.name] = torch::empty({n}, options.dtype(torch::kLong)); break;
+      default: buffers[c.name] = torch::empty({n, c.width}, options.dtype(torch::kFloat));
+    }
+  }
+  return buffers;
+}
+
+bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image& image, std::string& failure) {
+  const size_t r = static_cast<size_t>(row);
+  size_t first_op = 0;
+  if (!pipe.cache.empty() && pipe.cached[r]) {
+    image.mat = pipe.cache[r].mat.clone();
+    image.unit = pipe.cache[r].unit;
+    first_op = pipe.deterministic_prefix;
+  } else if (table.synthetic) {
+    const ColumnSpec& c = pipe.column->spec;
+    image.mat.create(static_cast<int>(c.height), static_cast<int>(c.width_px), CV_8UC(static_cast<int>(c.channels)));
+    cv::RNG generator(sample_seed(options.seed, 0, row));
+    generator.fill(image.mat, cv::RNG::UNIFORM, 0, 256);
+    image.unit = 255.f;
+  } else {
+    thread_local std::vector<uint8_t> bytes;
+    DecodeError error;
+    const std::string& path = pipe.column->paths[r];
+    bool ok;
+    {
+      StageTimer timer(read_ns);
+      ok = read_file(path, bytes, error);
+    }
+    if (ok) {
+      StageTimer timer(decode_ns);
+      ok = decode_image(bytes.data(), bytes.size(), pipe.decode, image, error);
+    }
+    if (!ok) {
+      failure = path + ": " + error.reason;
+      return false;
+    }
+  }
+  StageTimer timer(augment_ns);
+  for (size_t i = first_op; i < pipe.ops.size(); ++i) {
+    if (!pipe.cache.empty() && i == pipe.deterministic_prefix && !pipe.cached[r]) {
+      pipe.cache[r] = Image{image.mat.clone(), image.unit};
+      pipe.cached[r] = 1;
+    }
+    try {
+      pipe.ops[i]->apply(image, rng);
+    } catch (const cv::Exception& e) {
+      throw Error(pipe.column->paths[r] + ": op failed: " + e.err, std::nullopt, {}, ErrorKind::Runtime);
+    } catch (const Error& e) {
+      throw Error((table.synthetic ? std::string("synthetic sample ") + std::to_string(row) : pipe.column->paths[r]) +
+                      ": " + e.message(),
+                  e.loc(), {}, e.kind());
+    }
+  }
+  if (!pipe.cache.empty() && pipe.deterministic_prefix == pipe.ops.size() && !pipe.cached[r]) {
+    pipe.cache[r] = Image{image.mat.clone(), image.unit};
+    pipe.cached[r] = 1;
+  }
+  return true;
+}
+
+// Writes an H x W x C image into its [C, H, W] float slot of the batch tensor.
+void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, int64_t row, float* slot) {
+  const ColumnSpec& c = pipe.column->spec;
+  const int h = static_cast<int>(c.height), w = static_cast<int>(c.width_px), channels = static_cast<int>(c.channels);
+  if (image.mat.rows != h || image.mat.cols != w || image.mat.channels() != channels) {
+    std::string what = table.synthetic ? "a synthetic sample" : pipe.column->paths[static_cast<size_t>(row)];
+    throw Error("after its ops, '" + c.name + "' from " + what + " is " + std::to_string(image.mat.rows) + "x" +
+                    std::to_string(image.mat.cols) + " with " + std::to_string(image.mat.channels()) +
+                    " channels, but the input is " + std::to_string(h) + "x" + std::to_string(w) + " with " +
+                    std::to_string(channels) + "; add `resize: [" + std::to_string(h) + ", " + std::to_string(w) +
+                    "]` to its ops",
+                c.loc);
+  }
+  StageTimer timer(collate_ns);
+  const size_t plane = static_cast<size_t>(h) * static_cast<size_t>(w);
+  if (channels == 1) {
+    cv::Mat out(h, w, CV_32F, slot);
+    image.mat.convertTo(out, CV_32F);
+    return;
+  }
+  cv::Mat single;
+  for (int k = 0; k < channels; ++k) {
+    cv::Mat out(h, w, CV_32F, slot + plane * static_cast<size_t>(k));
+    cv::extractChannel(image.mat, single, k);
+    single.convertTo(out, CV_32F);
+  }
+}
+
+Batch Loader::State::assemble(size_t b) {
+  auto buffers = acquire_buffers();
+  Batch batch;
+  batch.index = static_cast<int64_t>(b);
+  const auto [begin, end] = batches[b];
+  int64_t filled = 0;
+  Image image;
+  for (int64_t i = begin; i < end; ++i) {
+    if (stopping) break;
+    const int64_t row = order[static_cast<size_t>(i)];
+    Rng rng(sample_seed(options.seed, epoch, row));
+    bool ok = true;
+    for (auto& pipe : images) {
+      std::string failure;
+      if (!load_image(pipe, row, rng, image, failure)) {
+        if (!split.skip_bad) throw Error(failure, std::nullopt, {}, ErrorKind::Runtime);
+        batch.skipped.push_back(failure);
+        ok = false;
+        break;
+      }
+      const ColumnSpec& c = pipe.column->spec;
+      float* base = buffers[c.name].data_ptr<float>();
+      write_image(pipe, image, row, base + filled * c.channels * c.height * c.width_px);
+    }
+    if (!ok) continue;
+    for (const auto& column : table.columns) {
+      const ColumnSpec& c = column.spec;
+      const size_t r = static_cast<size_t>(row);
+      if (c.kind == ColumnSpec::Kind::ClassLabel) {
+        buffers[c.name].data_ptr<int64_t>()[filled] = column.labels[r];
+      } else if (c.kind != ColumnSpec::Kind::Image) {
+        std::copy_n(column.values.begin() + static_cast<long>(r * static_cast<size_t>(c.width)), c.width,
+                    buffers[c.name].data_ptr<float>() + filled * c.width);
+      }
+    }
+    ++filled;
+  }
+  batch.size = filled;
+  for (const auto& [name, t] : buffers) batch.tensors[name] = filled == t.size(0) ? t : t.narrow(0, 0, filled);
+  std::lock_guard<std::mutex> lock(mutex);
+  pool.push_back(std::move(buffers));
+  return batch;
+}
+
+}  // namespace dltrain::data

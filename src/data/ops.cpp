@@ -1,0 +1,80 @@
+#include "data/ops.h"
+
+#include <mutex>
+
+#include "util/strings.h"
+
+namespace dltrain::data {
+
+void OpRegistry::add(OpKind kind) {
+  DLT_ASSERT(!kinds_.count(kind.name), "op registered twice: ", kind.name);
+  std::string name = kind.name;
+  kinds_.emplace(std::move(name), std::move(kind));
+}
+
+const OpKind* OpRegistry::find(const std::string& name) const {
+  auto it = kinds_.find(name);
+  return it == kinds_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> OpRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, kind] : kinds_) out.push_back(name);
+  return out;
+}
+
+const OpRegistry& op_registry() {
+  static OpRegistry registry;
+  static std::once_flag once;
+  std::call_once(once, [] { register_builtin_ops(registry); });
+  return registry;
+}
+
+std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& specs) {
+  std::vector<std::shared_ptr<const Op>> ops;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const OpSpec& s = specs[i];
+    if (s.kind == "decode") {
+      if (i != 0) throw Error("decode happens first; remove it or move it to the top", s.loc);
+      if (!s.params.is_null()) throw Error("decode takes no parameters (see channels on the input, max_pixels on the split)", s.loc);
+      continue;
+    }
+    const OpKind* kind = op_registry().find(s.kind);
+    if (!kind)
+      throw Error("unknown op '" + s.kind + "'" + did_you_mean(s.kind, op_registry().names()) + "; ops: " +
+                      join(op_registry().names()),
+                  s.loc);
+    // A shorthand value (`random_brightness: 0.2`) sets the op's primary parameter.
+    spec::Value params = s.params;
+    if (!params.is_null() && !params.is_map()) {
+      spec::Value map = spec::Value::map(params.loc());
+      map.set(kind->primary, params, params.loc());
+      params = map;
+    }
+    spec::ParamReader reader(params, s.kind);
+    try {
+      ops.push_back(kind->parse(reader));
+      reader.finish();
+    } catch (const Error& e) {
+      throw e.with_loc(s.loc);
+    }
+  }
+  return ops;
+}
+
+std::vector<int> size_param(spec::ParamReader& p, const std::string& key) {
+  std::vector<int64_t> hw = p.get_ints(key, 2);
+  if (hw[0] < 1 || hw[1] < 1) throw Error("'" + key + "' must be positive [height, width]", p.loc_of(key));
+  return {static_cast<int>(hw[0]), static_cast<int>(hw[1])};
+}
+
+void to_float(Image& image) {
+  if (image.mat.depth() != CV_32F) image.mat.convertTo(image.mat, CV_32F);
+}
+
+void require_unit(const Image& image, const char* op) {
+  if (image.unit <= 0)
+    throw Error(std::string(op) + " must come before normalize (it needs pixel values on a known scale)");
+}
+
+}  // namespace dltrain::data

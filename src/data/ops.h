@@ -1,0 +1,65 @@
+// Per-sample image ops (resize, crops, flips, rotations, tf.image colour jitter, scale,
+// normalize). Each op kind is a small registration in ops_*.cpp, listed in ops_builtin.cpp.
+// Random ops draw only from the sample's generator, seeded by (seed, epoch, sample index), so
+// results do not depend on the number of workers. Internal to src/data and its tests.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "data/data_spec.h"
+#include "data/image.h"
+#include "spec/params.h"
+
+namespace dltrain::data {
+
+using Rng = std::mt19937_64;
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual bool random() const { return false; }
+  // Transforms the image in place. Throws Error (a configuration problem, not bad data) when
+  // the op cannot apply, e.g. a crop larger than the image.
+  virtual void apply(Image& image, Rng& rng) const = 0;
+  // The size this op produces when it fixes one (resize, crops), else nullopt.
+  virtual std::optional<cv::Size> fixed_output_size() const { return std::nullopt; }
+  // True for a plain resize: the decoder may then decode a JPEG at a reduced scale.
+  virtual bool is_resize() const { return false; }
+};
+
+struct OpKind {
+  std::string name;
+  std::string help;
+  std::string primary;  // the parameter a shorthand value sets (`resize: [224, 224]` -> size)
+  std::function<std::shared_ptr<const Op>(spec::ParamReader&)> parse;
+};
+
+class OpRegistry {
+ public:
+  void add(OpKind kind);
+  const OpKind* find(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, OpKind> kinds_;
+};
+
+const OpRegistry& op_registry();
+void register_builtin_ops(OpRegistry& registry);
+
+// Builds the op chain for one image input; `decode` entries are accepted and skipped (decoding
+// always comes first). Throws Error with the op's location.
+std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& specs);
+
+// Helpers shared by the op files.
+std::vector<int> size_param(spec::ParamReader& p, const std::string& key);  // [h, w] or one int
+void to_float(Image& image);  // CV_32F, same values
+void require_unit(const Image& image, const char* op);  // colour ops need a known intensity scale
+
+}  // namespace dltrain::data

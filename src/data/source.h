@@ -1,0 +1,38 @@
+// Sources turn a SplitSpec's `source:` into a Table: one row per sample, one column per model
+// input and target. Image columns hold paths (decoded later, in the workers); everything else
+// is already numeric. Errors in a manifest name file:line and the column.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/data_spec.h"
+
+namespace dltrain::data {
+
+struct Column {
+  ColumnSpec spec;
+  std::vector<std::string> paths;        // Image: one per row (empty for synthetic images)
+  std::vector<float> values;             // Vector / Number: width per row
+  std::vector<int64_t> labels;           // ClassLabel: one per row
+  std::vector<std::string> class_names;  // ClassLabel: index -> name, when the source names classes
+};
+
+struct Table {
+  int64_t rows = 0;
+  std::vector<Column> columns;           // in SplitSpec::columns order
+  bool synthetic = false;                // images are generated from (seed, row)
+  std::string origin;                    // for messages
+
+  const Column* find(const std::string& name) const;
+};
+
+// Reads the source (lists a folder, parses a manifest, sizes a synthetic set). SplitOf sources
+// are resolved by the caller with split_rows().
+Table load_table(const SplitSpec& split);
+
+// Carves `fraction` of the rows (a seeded permutation) out of `table`: returns {rest, carved}.
+std::pair<Table, Table> split_rows(const Table& table, double fraction, uint64_t seed);
+
+}  // namespace dltrain::data

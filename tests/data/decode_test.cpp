@@ -1,0 +1,103 @@
+#include <catch2/catch.hpp>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <turbojpeg.h>
+
+#include "data/data_helpers.h"
+#include "data/image.h"
+
+using namespace dltrain;
+
+namespace {
+bool decode(const std::vector<uint8_t>& bytes, data::Image& out, int channels = 3, int min_h = 0, int min_w = 0) {
+  data::DecodeOptions options;
+  options.channels = channels;
+  options.min_height = min_h;
+  options.min_width = min_w;
+  data::DecodeError error;
+  bool ok = data::decode_image(bytes.data(), bytes.size(), options, out, error);
+  INFO(error.reason);
+  return ok;
+}
+double mean_abs(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat fa, fb;
+  a.convertTo(fa, CV_32F);
+  b.convertTo(fb, CV_32F);
+  return cv::mean(cv::abs(fa - fb))[0];
+}
+}  // namespace
+
+TEST_CASE("the TurboJPEG path matches OpenCV's decode", "[data]") {
+  cv::Mat bgr = test::picture(240, 320, 7);
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+  data::Image ours;
+  REQUIRE(decode(jpeg, ours));
+  cv::Mat reference;
+  cv::cvtColor(cv::imdecode(jpeg, cv::IMREAD_COLOR), reference, cv::COLOR_BGR2RGB);
+  REQUIRE(ours.mat.size() == reference.size());
+  CHECK(mean_abs(ours.mat, reference) < 2.0);  // both are 8-bit IDCTs; TurboJPEG's is the fast one
+
+  // Target at most half the source: a reduced DCT scale that still covers it.
+  data::Image scaled;
+  REQUIRE(decode(jpeg, scaled, 3, 100, 100));
+  CHECK(scaled.mat.rows == 120);
+  CHECK(scaled.mat.cols == 160);
+  data::Image quarter;
+  REQUIRE(decode(jpeg, quarter, 3, 60, 80));
+  CHECK(quarter.mat.size() == cv::Size(80, 60));
+  cv::Mat downsized;
+  cv::resize(reference, downsized, cv::Size(80, 60), 0, 0, cv::INTER_AREA);
+  CHECK(mean_abs(quarter.mat, downsized) < 4.0);
+}
+
+TEST_CASE("valid but unusual images are converted to the declared channels", "[data]") {
+  cv::Mat bgr = test::picture(16, 16, 3);
+  cv::Mat gray, bgra, deep;
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(bgr, bgra, cv::COLOR_BGR2BGRA);
+  bgr.convertTo(deep, CV_16U, 257.0);
+  std::vector<uint8_t> gray_png, rgba_png, deep_png, gray_jpg;
+  cv::imencode(".png", gray, gray_png);
+  cv::imencode(".png", bgra, rgba_png);
+  cv::imencode(".png", deep, deep_png);
+  cv::imencode(".jpg", gray, gray_jpg);
+
+  data::Image out;
+  REQUIRE(decode(gray_png, out, 3));
+  CHECK(out.mat.channels() == 3);
+  CHECK(out.mat.at<cv::Vec3b>(5, 5)[0] == gray.at<uchar>(5, 5));
+  REQUIRE(decode(rgba_png, out, 3));
+  CHECK(out.mat.at<cv::Vec3b>(5, 5) == cv::Vec3b(bgr.at<cv::Vec3b>(5, 5)[2], bgr.at<cv::Vec3b>(5, 5)[1], bgr.at<cv::Vec3b>(5, 5)[0]));
+  REQUIRE(decode(rgba_png, out, 4));
+  CHECK(out.mat.channels() == 4);
+  REQUIRE(decode(deep_png, out, 3));
+  CHECK(out.mat.depth() == CV_8U);
+  CHECK(out.mat.at<cv::Vec3b>(5, 5)[2] == bgr.at<cv::Vec3b>(5, 5)[0]);
+  REQUIRE(decode(gray_jpg, out, 1));
+  CHECK(out.mat.channels() == 1);
+  REQUIRE(decode(rgba_png, out, 1));
+  CHECK(out.mat.channels() == 1);
+}
+
+TEST_CASE("a CMYK JPEG decodes to RGB", "[data]") {
+  // Encode CMYK pixels with TurboJPEG (OpenCV cannot write CMYK JPEGs).
+  const int w = 16, h = 16;
+  std::vector<uint8_t> cmyk(static_cast<size_t>(w * h * 4));
+  for (size_t i = 0; i < cmyk.size(); i += 4) {
+    // Adobe-style inverted CMYK (as Photoshop writes): 255 = no ink. A pure red pixel.
+    cmyk[i] = 255, cmyk[i + 1] = 0, cmyk[i + 2] = 0, cmyk[i + 3] = 255;
+  }
+  tjhandle handle = tjInitCompress();
+  unsigned char* jpeg = nullptr;
+  unsigned long size = 0;
+  REQUIRE(tjCompress2(handle, cmyk.data(), w, 0, h, TJPF_CMYK, &jpeg, &size, TJSAMP_444, 95, 0) == 0);
+  std::vector<uint8_t> bytes(jpeg, jpeg + size);
+  tjFree(jpeg);
+  tjDestroy(handle);
+  data::Image out;
+  REQUIRE(decode(bytes, out, 3));
+  CHECK(out.mat.channels() == 3);
+  CHECK(out.mat.size() == cv::Size(w, h));
+}

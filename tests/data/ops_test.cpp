@@ -1,0 +1,180 @@
+// Each op on known images against hand-computed results (tf.image's formulas for colour).
+#include <catch2/catch.hpp>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "data/data_helpers.h"
+#include "data/ops.h"
+
+using namespace dltrain;
+
+namespace {
+std::shared_ptr<const data::Op> op(const std::string& yaml_entry) {
+  spec::Value list = test::yaml("[" + yaml_entry + "]");
+  std::vector<data::OpSpec> specs;
+  for (const auto& e : list.items()) {
+    if (e.is_string()) specs.push_back({e.as_string(), {}, e.loc()});
+    else specs.push_back({e.entries()[0].key, e.entries()[0].value, e.loc()});
+  }
+  auto ops = data::build_ops(specs);
+  REQUIRE(ops.size() == 1);
+  return ops[0];
+}
+data::Image image_of(const cv::Mat& m, float unit = 255.f) { return data::Image{m.clone(), unit}; }
+double max_diff(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat fa, fb;
+  a.convertTo(fa, CV_64F);
+  b.convertTo(fb, CV_64F);
+  return cv::norm(fa, fb, cv::NORM_INF);
+}
+// tf.image.rgb_to_hsv / hsv_to_rgb on one pixel, values in [0, 1], h in [0, 1).
+cv::Vec3d rgb_to_hsv(cv::Vec3d p) {
+  double r = p[0], g = p[1], b = p[2], v = std::max({r, g, b}), m = std::min({r, g, b}), d = v - m;
+  double s = v > 0 ? d / v : 0, h = 0;
+  if (d > 0) {
+    if (v == r) h = (g - b) / d;
+    else if (v == g) h = 2 + (b - r) / d;
+    else h = 4 + (r - g) / d;
+    h /= 6;
+    if (h < 0) h += 1;
+  }
+  return {h, s, v};
+}
+cv::Vec3d hsv_to_rgb(cv::Vec3d p) {
+  double h = p[0] * 6, s = p[1], v = p[2];
+  auto f = [&](double n) {
+    double k = std::fmod(n + h, 6.0);
+    return v - v * s * std::max(0.0, std::min({k, 4 - k, 1.0}));
+  };
+  return {f(5), f(3), f(1)};
+}
+}  // namespace
+
+TEST_CASE("random_flip: exact mirror images, horizontal and vertical", "[data]") {
+  cv::Mat img = test::picture(5, 7, 3);
+  cv::Mat mirrored, upside_down;
+  cv::flip(img, mirrored, 1);
+  cv::flip(img, upside_down, 0);
+  auto flip = op("{random_flip: {mode: horizontal, p: 1.0}}");
+  data::Rng rng(1);
+  data::Image a = image_of(img);
+  flip->apply(a, rng);
+  CHECK(max_diff(a.mat, mirrored) == 0);
+  auto vflip = op("{random_flip: {mode: vertical, p: 1.0}}");
+  data::Image b = image_of(img);
+  vflip->apply(b, rng);
+  CHECK(max_diff(b.mat, upside_down) == 0);
+  auto never = op("{random_flip: {p: 0.0}}");
+  data::Image c = image_of(img);
+  never->apply(c, rng);
+  CHECK(max_diff(c.mat, img) == 0);
+}
+
+TEST_CASE("random_brightness: x + delta, delta in full-intensity units (tf.image)", "[data]") {
+  cv::Mat img = test::picture(4, 4, 1);
+  auto brightness = op("{random_brightness: 0.2}");
+  data::Rng rng(9), replay(9);
+  const double delta = std::uniform_real_distribution<double>(-0.2, 0.2)(replay);
+  data::Image scaled = image_of(img);
+  op("{scale: 1/255}")->apply(scaled, rng);
+  brightness->apply(scaled, rng);
+  cv::Mat expected;
+  img.convertTo(expected, CV_32F, 1.0 / 255.0, delta);
+  CHECK(max_diff(scaled.mat, expected) < 1e-6);
+  // The same op before scaling adds delta * 255: the same image once scaled.
+  data::Rng rng2(9);
+  data::Image raw = image_of(img);
+  brightness->apply(raw, rng2);
+  cv::Mat raw_scaled;
+  raw.mat.convertTo(raw_scaled, CV_32F, 1.0 / 255.0);
+  CHECK(max_diff(raw_scaled, expected) < 1.0 / 255.0);
+}
+
+TEST_CASE("random_contrast: (x - channel mean) * factor + channel mean (tf.image)", "[data]") {
+  cv::Mat img = test::picture(6, 5, 2);
+  data::Rng rng(4), replay(4);
+  const double factor = std::uniform_real_distribution<double>(0.8, 1.2)(replay);
+  data::Image im = image_of(img);
+  op("{random_contrast: [0.8, 1.2]}")->apply(im, rng);
+  cv::Mat f;
+  img.convertTo(f, CV_64F);
+  cv::Scalar mean = cv::mean(f);
+  for (int y = 0; y < img.rows; ++y)
+    for (int x = 0; x < img.cols; ++x)
+      for (int c = 0; c < 3; ++c) {
+        double expected = (f.at<cv::Vec3d>(y, x)[c] - mean[c]) * factor + mean[c];
+        CHECK(std::abs(im.mat.at<cv::Vec3f>(y, x)[c] - expected) < 255.0 / 255.0 * 0.01);
+      }
+}
+
+TEST_CASE("random_saturation and random_hue follow tf.image's HSV formulas within 1/255", "[data]") {
+  cv::Mat img = test::picture(6, 6, 4);
+  for (const char* entry : {"{random_saturation: [0.5, 1.5]}", "{random_hue: 0.2}"}) {
+    INFO(entry);
+    const bool hue = std::string(entry).find("hue") != std::string::npos;
+    data::Rng rng(11), replay(11);
+    const double draw = hue ? std::uniform_real_distribution<double>(-0.2, 0.2)(replay)
+                            : std::uniform_real_distribution<double>(0.5, 1.5)(replay);
+    data::Image im = image_of(img);
+    op("{scale: 1/255}")->apply(im, rng);
+    op(entry)->apply(im, rng);
+    double worst = 0;
+    for (int y = 0; y < img.rows; ++y)
+      for (int x = 0; x < img.cols; ++x) {
+        cv::Vec3b p = img.at<cv::Vec3b>(y, x);
+        cv::Vec3d hsv = rgb_to_hsv({p[0] / 255.0, p[1] / 255.0, p[2] / 255.0});
+        if (hue) hsv[0] = std::fmod(hsv[0] + draw + 1.0, 1.0);
+        else hsv[1] = std::min(std::max(hsv[1] * draw, 0.0), 1.0);
+        cv::Vec3d expected = hsv_to_rgb(hsv);
+        cv::Vec3f got = im.mat.at<cv::Vec3f>(y, x);
+        for (int c = 0; c < 3; ++c) worst = std::max(worst, std::abs(got[c] - expected[c]));
+      }
+    CHECK(worst < 1.0 / 255.0);
+  }
+}
+
+TEST_CASE("geometry ops: sizes, center crop content, rotate90, resized crop", "[data]") {
+  cv::Mat img = test::picture(10, 12, 5);
+  data::Rng rng(3);
+  data::Image a = image_of(img);
+  op("{center_crop: [4, 6]}")->apply(a, rng);
+  CHECK(max_diff(a.mat, img(cv::Rect(3, 3, 6, 4))) == 0);
+  data::Image b = image_of(img);
+  op("{rotate90: 1}")->apply(b, rng);
+  CHECK(b.mat.rows == 12);
+  CHECK(b.mat.at<cv::Vec3b>(0, 0) == img.at<cv::Vec3b>(0, 11));  // counter-clockwise
+  data::Image c = image_of(img);
+  op("{random_resized_crop: {size: [8, 8]}}")->apply(c, rng);
+  CHECK(c.mat.size() == cv::Size(8, 8));
+  data::Image d = image_of(img);
+  op("{random_crop: {size: [10, 12], padding: 2}}")->apply(d, rng);
+  CHECK(d.mat.size() == cv::Size(12, 10));
+  data::Image e = image_of(img);
+  op("{resize: {size: [5, 6], interpolation: area}}")->apply(e, rng);
+  CHECK(e.mat.size() == cv::Size(6, 5));
+  data::Image f = image_of(img);
+  op("{random_rotate: 0}")->apply(f, rng);
+  CHECK(max_diff(f.mat, img) <= 1);
+  data::Image g = image_of(img);
+  CHECK_THROWS_WITH(op("{center_crop: 20}")->apply(g, rng), Catch::Contains("does not fit a 10x12 image"));
+}
+
+TEST_CASE("scale and normalize", "[data]") {
+  cv::Mat img(1, 1, CV_8UC3, cv::Scalar(255, 0, 51));
+  data::Rng rng(0);
+  data::Image im = image_of(img);
+  op("{normalize: {mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 0.2]}}")->apply(im, rng);
+  cv::Vec3f p = im.mat.at<cv::Vec3f>(0, 0);
+  CHECK(p[0] == Approx(1.0));
+  CHECK(p[1] == Approx(-2.0));
+  CHECK(p[2] == Approx(-1.5));
+  CHECK_THROWS_WITH(op("{random_brightness: 0.1}")->apply(im, rng), Catch::Contains("must come before normalize"));
+}
+
+TEST_CASE("op spec errors are located and suggest names", "[data]") {
+  CHECK_THROWS_WITH(op("{random_brightnes: 0.2}"), Catch::Contains("test.yaml:1:2") && Catch::Contains("did you mean 'random_brightness'?"));
+  CHECK_THROWS_WITH(op("{resize: {size: [2, 2], interp: area}}"), Catch::Contains("unknown parameter 'interp'"));
+  CHECK_THROWS_WITH(op("{scale: one/255}"), Catch::Contains("fraction like 1/255"));
+  CHECK_THROWS_WITH(op("{random_hue: 0.7}"), Catch::Contains("max_delta must be in [0, 0.5]"));
+}
