@@ -13,6 +13,7 @@
 #include "builder/dag_model.h"
 #include "builder/summary.h"
 #include "commands.h"
+#include "data/data_spec.h"
 #include "graph/dot.h"
 #include "layers/registry.h"
 #include "spec/compose.h"
@@ -33,9 +34,9 @@ Loaded load(const SpecOptions& options) {
   loaded.run = spec::parse_run_spec(spec::compose(options.spec, options.overlays, options.overrides));
   loaded.graph = graph::build_graph(loaded.run.model, layers::kind_lookup());
   for (const auto& w : loaded.graph.warnings) spdlog::warn("{}", w.report("warning"));
-  for (const char* section : {"data", "train"})
-    if (const spec::Value* v = loaded.run.document.find(section))
-      spdlog::warn("{}: the '{}' section is not checked or used by this version yet", v->loc().str(), section);
+  data::parse_data_spec(loaded.run.data, loaded.run.model, output_widths(loaded.graph));
+  if (const spec::Value* v = loaded.run.document.find("train"))
+    spdlog::warn("{}: the 'train' section is not checked or used by this version yet", v->loc().str());
   return loaded;
 }
 

@@ -4,9 +4,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
+
+namespace dltrain::graph {
+struct Graph;
+}
 
 namespace dltrain::cli {
 
@@ -24,6 +30,10 @@ void setup_check(CLI::App& app, Action& action);
 void setup_summary(CLI::App& app, Action& action);
 void setup_graph(CLI::App& app, Action& action);
 void setup_layers(CLI::App& app, Action& action);
+void setup_bench(CLI::App& app, Action& action);
+
+// Each output's feature count (classes for a class output), as the data module needs it.
+std::map<std::string, int64_t> output_widths(const graph::Graph& graph);
 // Subcommands registered but not built yet: they say so and exit 1.
 void setup_pending(CLI::App& app, Action& action, const std::string& name, const std::string& description);
 

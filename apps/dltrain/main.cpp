@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   cli::setup_layers(app, action);
   cli::setup_pending(app, action, "eval", "Evaluate a checkpoint on a data split");
   cli::setup_pending(app, action, "predict", "Write predictions for images, a folder or a CSV");
-  cli::setup_pending(app, action, "bench", "Benchmark the training step or the data pipeline");
+  cli::setup_bench(app, action);
 
   try {
     app.parse(argc, argv);

@@ -88,8 +88,8 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
   }
   const int channels = options.channels;
   const int format = channels == 1 ? TJPF_GRAY : channels == 3 ? TJPF_RGB : TJPF_RGBA;
+  out = Image{};
   out.mat.create(scaled_h, scaled_w, CV_8UC(channels));
-  out.unit = 255.f;
   if (tjDecompress2(turbo.handle, bytes, static_cast<unsigned long>(size), out.mat.data, scaled_w,
                     static_cast<int>(out.mat.step[0]), scaled_h, format, TJFLAG_STOPONWARNING | TJFLAG_FASTDCT) != 0) {
     error.reason = std::string("corrupt or truncated JPEG: ") + tjGetErrorStr2(turbo.handle);
@@ -148,8 +148,8 @@ bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& option
     error.reason = too_large(decoded.cols, decoded.rows, options.max_pixels);
     return false;
   }
+  out = Image{};
   out.mat = from_opencv(decoded, options.channels);
-  out.unit = 255.f;
   return true;
 }
 

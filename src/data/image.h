@@ -4,17 +4,26 @@
 #pragma once
 
 #include <opencv2/core/mat.hpp>
+#include <opencv2/core/types.hpp>
 
 #include <cstdint>
 #include <string>
 
 namespace dltrain::data {
 
+// Pixel values are gain[c] * mat + offset[c]: the per-channel affine ops (brightness,
+// contrast, scale, normalize) only update gain and offset, and the collate step applies them
+// while converting to float, in the same pass. Ops that are not affine call materialize().
 struct Image {
   cv::Mat mat;
   // 255 after decode, 1 after `scale: 1/255`, 0 once normalized (colour ops then refuse).
   float unit = 255.f;
+  cv::Scalar gain = cv::Scalar::all(1.0);
+  cv::Scalar offset = cv::Scalar::all(0.0);
 };
+
+// Applies a pending gain/offset to the pixels (as float32); a no-op when there is none.
+void materialize(Image& image);
 
 // Why a sample could not be decoded; the loader adds the path and applies on_error.
 struct DecodeError {

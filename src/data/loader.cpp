@@ -324,8 +324,8 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
   const size_t r = static_cast<size_t>(row);
   size_t first_op = 0;
   if (!pipe.cache.empty() && pipe.cached[r]) {
+    image = pipe.cache[r];
     image.mat = pipe.cache[r].mat.clone();
-    image.unit = pipe.cache[r].unit;
     first_op = pipe.deterministic_prefix;
   } else if (table.synthetic) {
     const ColumnSpec& c = pipe.column->spec;
@@ -333,6 +333,8 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
     cv::RNG generator(sample_seed(options.seed, 0, row));
     generator.fill(image.mat, cv::RNG::UNIFORM, 0, 256);
     image.unit = 255.f;
+    image.gain = cv::Scalar::all(1.0);
+    image.offset = cv::Scalar::all(0.0);
   } else {
     thread_local std::vector<uint8_t> bytes;
     DecodeError error;
@@ -354,7 +356,8 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
   StageTimer timer(augment_ns);
   for (size_t i = first_op; i < pipe.ops.size(); ++i) {
     if (!pipe.cache.empty() && i == pipe.deterministic_prefix && !pipe.cached[r]) {
-      pipe.cache[r] = Image{image.mat.clone(), image.unit};
+      pipe.cache[r] = image;
+      pipe.cache[r].mat = image.mat.clone();
       pipe.cached[r] = 1;
     }
     try {
@@ -368,7 +371,8 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
     }
   }
   if (!pipe.cache.empty() && pipe.deterministic_prefix == pipe.ops.size() && !pipe.cached[r]) {
-    pipe.cache[r] = Image{image.mat.clone(), image.unit};
+    pipe.cache[r] = image;
+    pipe.cache[r].mat = image.mat.clone();
     pipe.cached[r] = 1;
   }
   return true;
@@ -388,17 +392,17 @@ void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, i
                 c.loc);
   }
   StageTimer timer(collate_ns);
+  // One pass per channel: extract, apply the pending gain/offset, convert to float.
   const size_t plane = static_cast<size_t>(h) * static_cast<size_t>(w);
-  if (channels == 1) {
-    cv::Mat out(h, w, CV_32F, slot);
-    image.mat.convertTo(out, CV_32F);
-    return;
-  }
   cv::Mat single;
   for (int k = 0; k < channels; ++k) {
     cv::Mat out(h, w, CV_32F, slot + plane * static_cast<size_t>(k));
-    cv::extractChannel(image.mat, single, k);
-    single.convertTo(out, CV_32F);
+    if (channels == 1) {
+      image.mat.convertTo(out, CV_32F, image.gain[0], image.offset[0]);
+    } else {
+      cv::extractChannel(image.mat, single, k);
+      single.convertTo(out, CV_32F, image.gain[k], image.offset[k]);
+    }
   }
 }
 

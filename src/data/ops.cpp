@@ -1,5 +1,7 @@
 #include "data/ops.h"
 
+#include <opencv2/core.hpp>
+
 #include <mutex>
 
 #include "util/strings.h"
@@ -68,8 +70,14 @@ std::vector<int> size_param(spec::ParamReader& p, const std::string& key) {
   return {static_cast<int>(hw[0]), static_cast<int>(hw[1])};
 }
 
-void to_float(Image& image) {
+void materialize(Image& image) {
+  const bool pending = image.gain != cv::Scalar::all(1.0) || image.offset != cv::Scalar::all(0.0);
   if (image.mat.depth() != CV_32F) image.mat.convertTo(image.mat, CV_32F);
+  if (!pending) return;
+  cv::multiply(image.mat, image.gain, image.mat);
+  cv::add(image.mat, image.offset, image.mat);
+  image.gain = cv::Scalar::all(1.0);
+  image.offset = cv::Scalar::all(0.0);
 }
 
 void require_unit(const Image& image, const char* op) {

@@ -59,7 +59,6 @@ std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& spec
 
 // Helpers shared by the op files.
 std::vector<int> size_param(spec::ParamReader& p, const std::string& key);  // [h, w] or one int
-void to_float(Image& image);  // CV_32F, same values
 void require_unit(const Image& image, const char* op);  // colour ops need a known intensity scale
 
 }  // namespace dltrain::data

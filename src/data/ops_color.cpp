@@ -1,6 +1,7 @@
 // Colour jitter with tf.image's formulas, on float pixels (no clipping, as tf.image):
 // brightness x + delta; contrast (x - mean_c) * f + mean_c per channel; saturation and hue in
-// HSV (s * f clipped to [0, 1]; h + delta wrapped). Deltas are in units of full intensity, so
+// HSV (s * f clipped to [0, 1]; h + delta wrapped). Brightness and contrast are affine and only
+// update the image's pending gain/offset. Deltas are in units of full intensity, so
 // `random_brightness: 0.2` means the same before and after `scale: 1/255`.
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -16,8 +17,7 @@ struct RandomBrightness : Op {
   void apply(Image& image, Rng& rng) const override {
     require_unit(image, "random_brightness");
     double delta = std::uniform_real_distribution<double>(-max_delta, max_delta)(rng);
-    to_float(image);
-    image.mat += cv::Scalar::all(delta * image.unit);
+    image.offset += cv::Scalar::all(delta * image.unit);
   }
 };
 
@@ -26,10 +26,13 @@ struct RandomContrast : Op {
   bool random() const override { return true; }
   void apply(Image& image, Rng& rng) const override {
     double factor = std::uniform_real_distribution<double>(lower, upper)(rng);
-    to_float(image);
-    cv::Scalar mean = cv::mean(image.mat);
-    image.mat.convertTo(image.mat, CV_32F, factor);
-    image.mat += mean * (1.0 - factor);
+    // On the pending affine form: mean(g x + o) = g mean(x) + o, one pass over the pixels.
+    cv::Scalar raw = cv::mean(image.mat), mean;
+    for (int c = 0; c < 4; ++c) {
+      mean[c] = image.gain[c] * raw[c] + image.offset[c];
+      image.gain[c] *= factor;
+      image.offset[c] = (image.offset[c] - mean[c]) * factor + mean[c];
+    }
   }
 };
 
@@ -37,7 +40,7 @@ struct RandomContrast : Op {
 void adjust_hsv(Image& image, double saturation_factor, double hue_delta, const char* op) {
   require_unit(image, op);
   if (image.mat.channels() != 3) throw Error(std::string(op) + " needs an RGB image (channels: 3)");
-  to_float(image);
+  materialize(image);
   cv::Mat hsv;
   cv::cvtColor(image.mat * (1.0 / image.unit), hsv, cv::COLOR_RGB2HSV);
   for (int y = 0; y < hsv.rows; ++y) {

@@ -1,5 +1,5 @@
 // Geometry ops: resize, center_crop, random_crop, random_resized_crop, random_flip, rotate90,
-// random_rotate.
+// random_rotate. Resizing, cropping and flipping commute with a pending per-channel gain/offset.
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -49,6 +49,7 @@ struct RandomCrop : Op {
   int h = 0, w = 0, padding = 0;
   bool random() const override { return true; }
   void apply(Image& image, Rng& rng) const override {
+    if (padding > 0) materialize(image);  // zero padding does not commute with a pending offset
     if (padding > 0) cv::copyMakeBorder(image.mat, image.mat, padding, padding, padding, padding, cv::BORDER_CONSTANT);
     check_fits(image, h, w, "random_crop");
     int y = std::uniform_int_distribution<int>(0, image.mat.rows - h)(rng);
@@ -121,6 +122,7 @@ struct RandomRotate : Op {
   bool random() const override { return true; }
   void apply(Image& image, Rng& rng) const override {
     double angle = std::uniform_real_distribution<double>(-degrees, degrees)(rng);
+    if (!reflect) materialize(image);  // the zero fill does not commute with a pending offset
     cv::Point2f center(static_cast<float>(image.mat.cols - 1) / 2.f, static_cast<float>(image.mat.rows - 1) / 2.f);
     cv::Mat rotation = cv::getRotationMatrix2D(center, angle, 1.0);
     cv::warpAffine(image.mat, image.mat, rotation, image.mat.size(), cv::INTER_LINEAR,

@@ -11,7 +11,8 @@ namespace {
 struct Scale : Op {
   double factor = 1;
   void apply(Image& image, Rng&) const override {
-    image.mat.convertTo(image.mat, CV_32F, factor);
+    image.gain *= factor;
+    image.offset *= factor;
     image.unit *= static_cast<float>(factor);
   }
 };
@@ -23,14 +24,12 @@ struct Normalize : Op {
     const int channels = image.mat.channels();
     if (static_cast<int>(mean.size()) != channels && mean.size() != 1)
       throw Error("normalize has " + std::to_string(mean.size()) + " means for a " + std::to_string(channels) + "-channel image");
-    image.mat.convertTo(image.mat, CV_32F, 1.0 / image.unit);
-    cv::Scalar m, s;
     for (int c = 0; c < channels; ++c) {
-      m[c] = mean[mean.size() == 1 ? 0 : static_cast<size_t>(c)];
-      s[c] = 1.0 / std[std.size() == 1 ? 0 : static_cast<size_t>(c)];
+      const double m = mean[mean.size() == 1 ? 0 : static_cast<size_t>(c)];
+      const double s = std[std.size() == 1 ? 0 : static_cast<size_t>(c)];
+      image.gain[c] /= image.unit * s;
+      image.offset[c] = (image.offset[c] / image.unit - m) / s;
     }
-    cv::subtract(image.mat, m, image.mat);
-    cv::multiply(image.mat, s, image.mat);
     image.unit = 0;
   }
 };

@@ -287,6 +287,26 @@ Table load_table(const SplitSpec& split) {
   return {};
 }
 
+Table load_split_table(const DataSpec& data, const std::string& name, uint64_t seed) {
+  const SplitSpec* split = data.find(name);
+  if (!split) {
+    std::vector<std::string> names;
+    for (const auto& [n, s] : data.splits) names.push_back(n);
+    throw Error("the spec has no data split '" + name + "'" + did_you_mean(name, names) +
+                (names.empty() ? std::string("; add a `data:` section") : "; splits: " + join(names)));
+  }
+  if (split->source.kind == SourceSpec::Kind::SplitOf) {
+    const SplitSpec& parent = data.splits.at(split->source.split_of);
+    Table whole = load_table(parent);
+    return split_rows(whole, split->source.fraction, seed).second;
+  }
+  Table table = load_table(*split);
+  for (const auto& [other, s] : data.splits)  // a split carved out of this one takes its rows away
+    if (s.source.kind == SourceSpec::Kind::SplitOf && s.source.split_of == name)
+      table = split_rows(table, s.source.fraction, seed).first;
+  return table;
+}
+
 std::pair<Table, Table> split_rows(const Table& table, double fraction, uint64_t seed) {
   std::vector<int64_t> order(static_cast<size_t>(table.rows));
   std::iota(order.begin(), order.end(), 0);

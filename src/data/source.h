@@ -32,6 +32,10 @@ struct Table {
 // are resolved by the caller with split_rows().
 Table load_table(const SplitSpec& split);
 
+// The table of a named split, resolving `split_of` (the parent split loses the carved rows).
+// Throws Error when the split does not exist.
+Table load_split_table(const DataSpec& data, const std::string& split, uint64_t seed);
+
 // Carves `fraction` of the rows (a seeded permutation) out of `table`: returns {rest, carved}.
 std::pair<Table, Table> split_rows(const Table& table, double fraction, uint64_t seed);
 

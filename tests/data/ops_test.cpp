@@ -79,6 +79,7 @@ TEST_CASE("random_brightness: x + delta, delta in full-intensity units (tf.image
   data::Image scaled = image_of(img);
   op("{scale: 1/255}")->apply(scaled, rng);
   brightness->apply(scaled, rng);
+  data::materialize(scaled);
   cv::Mat expected;
   img.convertTo(expected, CV_32F, 1.0 / 255.0, delta);
   CHECK(max_diff(scaled.mat, expected) < 1e-6);
@@ -86,6 +87,7 @@ TEST_CASE("random_brightness: x + delta, delta in full-intensity units (tf.image
   data::Rng rng2(9);
   data::Image raw = image_of(img);
   brightness->apply(raw, rng2);
+  data::materialize(raw);
   cv::Mat raw_scaled;
   raw.mat.convertTo(raw_scaled, CV_32F, 1.0 / 255.0);
   CHECK(max_diff(raw_scaled, expected) < 1.0 / 255.0);
@@ -97,6 +99,7 @@ TEST_CASE("random_contrast: (x - channel mean) * factor + channel mean (tf.image
   const double factor = std::uniform_real_distribution<double>(0.8, 1.2)(replay);
   data::Image im = image_of(img);
   op("{random_contrast: [0.8, 1.2]}")->apply(im, rng);
+  data::materialize(im);
   cv::Mat f;
   img.convertTo(f, CV_64F);
   cv::Scalar mean = cv::mean(f);
@@ -160,11 +163,29 @@ TEST_CASE("geometry ops: sizes, center crop content, rotate90, resized crop", "[
   CHECK_THROWS_WITH(op("{center_crop: 20}")->apply(g, rng), Catch::Contains("does not fit a 10x12 image"));
 }
 
+TEST_CASE("affine ops compose: brightness, contrast, scale and normalize in one pass equal step by step", "[data]") {
+  cv::Mat img = test::picture(5, 6, 8);
+  const char* chain[] = {"{random_brightness: 0.3}", "{random_contrast: [0.5, 1.5]}", "{scale: 1/255}",
+                         "{random_brightness: 0.1}", "{random_contrast: [0.7, 0.9]}",
+                         "{normalize: {mean: [0.4, 0.5, 0.6], std: [0.2, 0.3, 0.4]}}"};
+  data::Rng fused_rng(21), step_rng(21);
+  data::Image fused = image_of(img), stepped = image_of(img);
+  for (const char* entry : chain) {
+    auto o = op(entry);
+    o->apply(fused, fused_rng);
+    o->apply(stepped, step_rng);
+    data::materialize(stepped);
+  }
+  data::materialize(fused);
+  CHECK(max_diff(fused.mat, stepped.mat) < 1e-4);
+}
+
 TEST_CASE("scale and normalize", "[data]") {
   cv::Mat img(1, 1, CV_8UC3, cv::Scalar(255, 0, 51));
   data::Rng rng(0);
   data::Image im = image_of(img);
   op("{normalize: {mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 0.2]}}")->apply(im, rng);
+  data::materialize(im);
   cv::Vec3f p = im.mat.at<cv::Vec3f>(0, 0);
   CHECK(p[0] == Approx(1.0));
   CHECK(p[1] == Approx(-2.0));
