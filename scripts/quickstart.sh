@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The newcomer's first command: installs the dependencies, builds dltrain, and runs it on the
-# default example (Fashion-MNIST from Debian's dataset-fashion-mnist package).
+# The newcomer's first command: installs the dependencies, builds dltrain, turns Debian's
+# Fashion-MNIST package into an image folder, trains the default example on it and prints the
+# test accuracy. Extra arguments go to `dltrain fit` (e.g. --set train.epochs=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -8,8 +9,10 @@ scripts/build.sh
 dltrain=${DLTRAIN_BUILD_DIR:-build}/apps/dltrain/dltrain
 
 "$dltrain" --version
-"$dltrain" check specs/fashion_mnist.yaml
-"$dltrain" summary specs/fashion_mnist.yaml
+scripts/prepare-fashion-mnist.py data/fashion_mnist
+run_dir=runs/FashionMNIST/quickstart-$(date +%Y%m%d-%H%M%S)
+start=$(date +%s)
+"$dltrain" fit specs/fashion_mnist.yaml --run-dir "$run_dir" "$@"
 echo
-echo "quickstart: dltrain is built and the Fashion-MNIST model checks out."
-echo "quickstart: training (dltrain fit) is not built yet in this version, so the run stops here."
+echo "quickstart: trained in $(( $(date +%s) - start )) s; test-split accuracy of the last epoch's weights:"
+"$dltrain" -q eval specs/fashion_mnist.yaml --weights "$run_dir" --split val "$@" | grep accuracy

@@ -8,8 +8,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libgloo-dev libopenblas0-pthread
   libopencv-dev libturbojpeg0-dev libyaml-cpp-dev
-  libcli11-dev libspdlog-dev catch2
-  dataset-fashion-mnist
+  libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev
+  dataset-fashion-mnist python3 python3-pil
 )
 if [[ "${1:-}" == "--python" ]]; then
   packages+=(python3-torch python3-torchvision python3-numpy)

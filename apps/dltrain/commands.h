@@ -31,6 +31,8 @@ void setup_summary(CLI::App& app, Action& action);
 void setup_graph(CLI::App& app, Action& action);
 void setup_layers(CLI::App& app, Action& action);
 void setup_bench(CLI::App& app, Action& action);
+void setup_fit(CLI::App& app, Action& action, const std::string& command_line);
+void setup_eval(CLI::App& app, Action& action);
 
 // Each output's feature count (classes for a class output), as the data module needs it.
 std::map<std::string, int64_t> output_widths(const graph::Graph& graph);

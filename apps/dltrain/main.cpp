@@ -25,12 +25,14 @@ int main(int argc, char** argv) {
   app.add_flag("--version", version, "Print versions (dltrain, LibTorch, OpenCV, CUDA) and threads");
 
   cli::Action action;
-  cli::setup_pending(app, action, "fit", "Train a model from a spec");
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  cli::setup_fit(app, action, command_line);
   cli::setup_check(app, action);
   cli::setup_summary(app, action);
   cli::setup_graph(app, action);
   cli::setup_layers(app, action);
-  cli::setup_pending(app, action, "eval", "Evaluate a checkpoint on a data split");
+  cli::setup_eval(app, action);
   cli::setup_pending(app, action, "predict", "Write predictions for images, a folder or a CSV");
   cli::setup_bench(app, action);
 

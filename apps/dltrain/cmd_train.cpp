@@ -1,0 +1,82 @@
+// fit and eval: the subcommands that train and evaluate.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "data/source.h"
+#include "graph/graph.h"
+#include "layers/registry.h"
+#include "spec/compose.h"
+#include "train/trainer.h"
+#include "train/train_spec.h"
+
+namespace dltrain::cli {
+namespace {
+
+struct FitCommand {
+  SpecOptions spec;
+  train::FitOptions fit;
+  int64_t seed = -1;
+};
+
+struct EvalCommand {
+  SpecOptions spec;
+  std::string weights;
+  std::string split = "val";
+  std::string device = "auto";
+};
+
+int run_eval(const EvalCommand& o) {
+  spec::RunSpec run = spec::parse_run_spec(spec::compose(o.spec.spec, o.spec.overlays, o.spec.overrides));
+  graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
+  auto heads = train::build_heads(graph);
+  data::DataSpec data = data::parse_data_spec(run.data, run.model, output_widths(graph));
+  train::TrainSpec train_spec = train::parse_train_spec(run.train);
+  data::Table table = data::load_split_table(data, o.split, train_spec.seed);
+  data::Loader loader(*data.find(o.split),
+                      std::move(table), {train_spec.seed});
+  torch::Device device = train::resolve_device(o.device);
+  auto model = builder::build_model(graph);
+  train::load_weights(*model, train::resolve_checkpoint(o.weights));
+  model->to(device);
+  auto metrics = train::evaluate(*model, heads, loader, device);
+  for (const auto& [name, value] : metrics) std::printf("%-32s %.6f\n", name.substr(4).c_str(), value);
+  return 0;
+}
+
+}  // namespace
+
+void setup_fit(CLI::App& app, Action& action, const std::string& command_line) {
+  auto o = std::make_shared<FitCommand>();
+  CLI::App* cmd = app.add_subcommand("fit", "Train a model from a spec");
+  add_spec_options(*cmd, o->spec);
+  cmd->add_option("--device", o->fit.device, "auto, cpu, cuda or cuda:N (auto: CUDA when available)");
+  cmd->add_option("--run-dir", o->fit.run_dir, "Run folder (default runs/<spec name>/<timestamp>)");
+  cmd->add_option("--resume", o->fit.resume, "Continue a run: its folder or a checkpoint file");
+  cmd->add_option("--seed", o->seed, "Seed (overrides train.seed)");
+  cmd->add_flag("--allow-spec-change", o->fit.allow_spec_change, "Resume even though the spec changed");
+  cmd->callback([&action, o, command_line] {
+    action = [o, command_line] {
+      spec::RunSpec run = spec::parse_run_spec(spec::compose(o->spec.spec, o->spec.overlays, o->spec.overrides));
+      train::FitOptions options = o->fit;
+      if (o->seed >= 0) options.seed = static_cast<uint64_t>(o->seed);
+      options.command_line = command_line;
+      options.progress = spdlog::default_logger()->level() <= spdlog::level::info;
+      return train::fit(run, options);
+    };
+  });
+}
+
+void setup_eval(CLI::App& app, Action& action) {
+  auto o = std::make_shared<EvalCommand>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a data split: losses and metrics per output");
+  add_spec_options(*cmd, o->spec);
+  cmd->add_option("--weights", o->weights, "Checkpoint file or run folder")->required();
+  cmd->add_option("--split", o->split, "Data split (default val)");
+  cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N");
+  cmd->callback([&action, o] { action = [o] { return run_eval(*o); }; });
+}
+
+}  // namespace dltrain::cli

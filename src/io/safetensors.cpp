@@ -1,0 +1,174 @@
+#include "io/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace dltrain::io {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Error io_error(const std::string& path, const std::string& what) {
+  return Error(path + ": " + what, std::nullopt, {}, ErrorKind::Runtime);
+}
+
+const std::vector<std::pair<std::string, torch::ScalarType>>& dtypes() {
+  static const std::vector<std::pair<std::string, torch::ScalarType>> table = {
+      {"F64", torch::kDouble}, {"F32", torch::kFloat}, {"F16", torch::kHalf},  {"BF16", torch::kBFloat16},
+      {"I64", torch::kLong},   {"I32", torch::kInt},   {"I16", torch::kShort}, {"I8", torch::kChar},
+      {"U8", torch::kByte},    {"BOOL", torch::kBool}};
+  return table;
+}
+
+std::string dtype_name(torch::ScalarType type) {
+  for (const auto& [name, t] : dtypes())
+    if (t == type) return name;
+  throw Error(std::string("safetensors cannot store dtype ") + c10::toString(type), std::nullopt, {}, ErrorKind::Internal);
+}
+
+void write_all(int fd, const void* data, size_t size, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw io_error(path, std::string("write failed: ") + std::strerror(errno));
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+const torch::Tensor* TensorFile::find(const std::string& name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+void write_safetensors(const std::string& path, const TensorFile& file) {
+  std::vector<torch::Tensor> contiguous;
+  json header = json::object();
+  uint64_t offset = 0;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (const auto& [name, tensor] : file.tensors) {
+    torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+    header[name] = {{"dtype", dtype_name(t.scalar_type())}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    if (bytes) crc = crc32(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<uInt>(bytes));
+    contiguous.push_back(t);
+  }
+  json metadata = json::object();
+  for (const auto& [k, v] : file.metadata) metadata[k] = v;
+  metadata["dltrain.crc32"] = std::to_string(crc);
+  header["__metadata__"] = metadata;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  const uint64_t length = text.size();
+
+  const fs::path target(path);
+  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  const std::string temp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw io_error(path, std::string("cannot create ") + temp + ": " + std::strerror(errno));
+  try {
+    uint8_t le[8];
+    for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(length >> (8 * i));
+    write_all(fd, le, 8, path);
+    write_all(fd, text.data(), text.size(), path);
+    for (const auto& t : contiguous) write_all(fd, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size(), path);
+    if (::fsync(fd) != 0) throw io_error(path, std::string("fsync failed: ") + std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+  ::close(fd);
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    ::unlink(temp.c_str());
+    throw io_error(path, std::string("rename failed: ") + std::strerror(errno));
+  }
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
+TensorFile read_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw io_error(path, std::string("cannot open: ") + std::strerror(errno));
+  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  if (size < 8) throw io_error(path, "truncated: not a safetensors file (" + std::to_string(size) + " bytes)");
+  uint8_t le[8];
+  in.read(reinterpret_cast<char*>(le), 8);
+  uint64_t length = 0;
+  for (int i = 0; i < 8; ++i) length |= static_cast<uint64_t>(le[i]) << (8 * i);
+  if (length > size - 8 || length > (100u << 20))
+    throw io_error(path, "truncated or not a safetensors file (header of " + std::to_string(length) + " bytes)");
+  std::string text(length, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(length));
+  json header;
+  try {
+    header = json::parse(text);
+  } catch (const json::exception& e) {
+    throw io_error(path, std::string("corrupt header: ") + e.what());
+  }
+  const uint64_t data_start = 8 + length, data_size = size - data_start;
+  std::vector<char> data(data_size);
+  in.read(data.data(), static_cast<std::streamsize>(data_size));
+  if (!in) throw io_error(path, "read failed");
+
+  TensorFile file;
+  std::vector<std::tuple<uint64_t, std::string, torch::Tensor>> ordered;
+  try {
+    for (auto it = header.begin(); it != header.end(); ++it) {
+      if (it.key() == "__metadata__") {
+        for (auto m = it.value().begin(); m != it.value().end(); ++m) file.metadata[m.key()] = m.value().get<std::string>();
+        continue;
+      }
+      const json& entry = it.value();
+      const std::string dtype = entry.at("dtype").get<std::string>();
+      auto type = std::find_if(dtypes().begin(), dtypes().end(), [&](const auto& d) { return d.first == dtype; });
+      if (type == dtypes().end()) throw io_error(path, "tensor '" + it.key() + "' has unsupported dtype " + dtype);
+      std::vector<int64_t> shape = entry.at("shape").get<std::vector<int64_t>>();
+      auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
+      torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type->second));
+      const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+      if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] - offsets[0] != bytes)
+        throw io_error(path, "tensor '" + it.key() + "': data offsets do not match its shape");
+      if (offsets[1] > data_size)
+        throw io_error(path, "truncated: tensor '" + it.key() + "' ends at byte " + std::to_string(offsets[1]) +
+                                 " of " + std::to_string(data_size));
+      if (bytes) std::memcpy(t.data_ptr(), data.data() + offsets[0], bytes);
+      ordered.emplace_back(offsets[0], it.key(), t);
+    }
+  } catch (const json::exception& e) {
+    throw io_error(path, std::string("corrupt header: ") + e.what());
+  }
+  auto crc_it = file.metadata.find("dltrain.crc32");
+  if (crc_it != file.metadata.end()) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    for (const auto& [offset, name, t] : ordered)
+      if (t.numel()) crc = crc32(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<uInt>(t.numel() * t.element_size()));
+    if (std::to_string(crc) != crc_it->second) throw io_error(path, "corrupt: the data does not match its checksum");
+  }
+  for (auto& [offset, name, t] : ordered) file.tensors.emplace_back(name, t);
+  return file;
+}
+
+}  // namespace dltrain::io

@@ -1,0 +1,659 @@
+#include "train/trainer.h"
+
+#include <ATen/Parallel.h>
+#include <opencv2/core/version.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "data/source.h"
+#include "graph/graph.h"
+#include "io/safetensors.h"
+#include "layers/registry.h"
+#include "spec/yaml_io.h"
+#include "train/optimization.h"
+#include "train/signals.h"
+#include "train/train_spec.h"
+#include "util/strings.h"
+
+namespace dltrain::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+Error runtime_error(const std::string& message) { return Error(message, std::nullopt, {}, ErrorKind::Runtime); }
+
+std::string timestamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::ostringstream out;
+  out << std::put_time(&tm, "%Y%m%d-%H%M%S");
+  return out.str();
+}
+
+std::string format_duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::llround(seconds));
+  std::ostringstream out;
+  if (s >= 3600) out << s / 3600 << ":" << std::setw(2) << std::setfill('0') << (s / 60) % 60 << ":" << std::setw(2) << s % 60;
+  else out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
+  return out.str();
+}
+
+std::string fixed(double v, int digits = 4) {
+  std::ostringstream out;
+  out << std::setprecision(digits) << std::fixed << v;
+  return out.str();
+}
+
+std::map<std::string, int64_t> output_widths(const graph::Graph& g) {
+  std::map<std::string, int64_t> widths;
+  for (const auto& out : g.outputs) {
+    int64_t n = 1;
+    for (int64_t d : g.nodes[static_cast<size_t>(out.node)].shape) n *= d;
+    widths[out.spec.name] = n;
+  }
+  return widths;
+}
+
+// FNV-1a of the resolved spec: a checkpoint remembers which spec it belongs to.
+std::string hash_text(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  std::ostringstream out;
+  out << std::hex << std::setw(16) << std::setfill('0') << h;
+  return out.str();
+}
+
+// A short line diff of two YAML texts (LCS), for refusing a resume with a changed spec.
+std::string line_diff(const std::string& before, const std::string& after) {
+  auto a = split(before, '\n'), b = split(after, '\n');
+  std::vector<std::vector<int>> lcs(a.size() + 1, std::vector<int>(b.size() + 1, 0));
+  for (size_t i = a.size(); i-- > 0;)
+    for (size_t j = b.size(); j-- > 0;)
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+  std::string out;
+  size_t i = 0, j = 0, shown = 0;
+  while ((i < a.size() || j < b.size()) && shown < 40) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) ++i, ++j;
+    else if (j < b.size() && (i == a.size() || lcs[i][j + 1] >= lcs[i + 1][j])) out += "\n  + " + b[j++], ++shown;
+    else out += "\n  - " + a[i++], ++shown;
+  }
+  return out;
+}
+
+bool finite_model(torch::nn::Module& model) {
+  for (const auto& p : model.parameters())
+    if (!torch::isfinite(p).all().item<bool>()) return false;
+  return true;
+}
+
+torch::Tensor double_tensor(const std::vector<double>& v) { return torch::tensor(v, torch::kDouble); }
+std::vector<double> doubles(const torch::Tensor& t) {
+  torch::Tensor c = t.to(torch::kDouble).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+// Per-epoch accumulation of losses (sums weighted by batch size) and the heads' metrics.
+struct EpochMeter {
+  std::vector<double> loss_sums;  // per head
+  double total_sum = 0, samples = 0;
+
+  void reset(size_t heads) {
+    loss_sums.assign(heads, 0.0);
+    total_sum = samples = 0;
+  }
+  std::vector<double> state() const {
+    std::vector<double> s = loss_sums;
+    s.push_back(total_sum);
+    s.push_back(samples);
+    return s;
+  }
+  void restore(const std::vector<double>& s) {
+    loss_sums.assign(s.begin(), s.end() - 2);
+    total_sum = s[s.size() - 2];
+    samples = s.back();
+  }
+};
+
+std::map<std::string, double> results(const EpochMeter& meter, const std::vector<Head>& heads, const std::string& prefix) {
+  std::map<std::string, double> out;
+  const double n = std::max(meter.samples, 1.0);
+  out[prefix + "loss"] = meter.total_sum / n;
+  for (size_t k = 0; k < heads.size(); ++k) {
+    if (heads.size() > 1) out[prefix + heads[k].name + ".loss"] = meter.loss_sums[k] / n;
+    for (const auto& m : heads[k].metrics) out[prefix + heads[k].name + "." + m->name()] = m->result();
+  }
+  return out;
+}
+
+struct StepResult {
+  torch::Tensor total;
+  std::vector<torch::Tensor> losses;
+  builder::DagModel::Result outputs;
+};
+
+std::vector<torch::Tensor> model_inputs(const builder::DagModel& model, const data::Batch& batch, const torch::Device& device) {
+  std::vector<torch::Tensor> inputs;
+  for (int index : model.graph().inputs) {
+    const std::string& name = model.graph().nodes[static_cast<size_t>(index)].name;
+    inputs.push_back(batch.tensors.at(name).to(device, /*non_blocking=*/true));
+  }
+  return inputs;
+}
+
+StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& heads, const data::Batch& batch,
+                          const torch::Device& device) {
+  StepResult r;
+  r.outputs = model.run(model_inputs(model, batch, device));
+  r.total = torch::zeros({}, torch::TensorOptions().device(device));
+  for (size_t k = 0; k < heads.size(); ++k) {
+    torch::Tensor target = batch.tensors.at(heads[k].target).to(device, true);
+    torch::Tensor loss = heads[k].compute_loss(r.outputs.outputs[k], r.outputs.logits[k], target);
+    r.losses.push_back(loss);
+    r.total = r.total + heads[k].weight * loss;
+  }
+  return r;
+}
+
+void update_meters(EpochMeter& meter, std::vector<Head>& heads, const StepResult& r, const data::Batch& batch,
+                   const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const double n = static_cast<double>(batch.size);
+  meter.samples += n;
+  meter.total_sum += r.total.item<double>() * n;
+  for (size_t k = 0; k < heads.size(); ++k) {
+    meter.loss_sums[k] += r.losses[k].item<double>() * n;
+    torch::Tensor output = r.outputs.outputs[k].detach().to(torch::kCPU).to(torch::kFloat);
+    torch::Tensor target = batch.tensors.at(heads[k].target);
+    for (auto& m : heads[k].metrics) m->update(output, target);
+  }
+}
+
+class Progress {
+ public:
+  Progress(bool enabled, int64_t epochs) : enabled_(enabled), tty_(::isatty(STDERR_FILENO)), epochs_(epochs) {}
+
+  void start(int64_t epoch, int64_t steps, int64_t first_step) {
+    epoch_ = epoch;
+    steps_ = steps;
+    first_ = first_step;
+    start_ = Clock::now();
+    last_line_ = Clock::now();
+    if (enabled_) spdlog::info("epoch {}/{}", epoch + 1, epochs_);
+  }
+
+  void step(int64_t done, const std::map<std::string, double>& metrics, double samples) {
+    if (!enabled_) return;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const bool last = done == steps_;
+    if (!tty_ && !last && std::chrono::duration<double>(Clock::now() - last_line_).count() < 10.0) return;
+    last_line_ = Clock::now();
+    const double rate = static_cast<double>(done - first_) / std::max(elapsed, 1e-9);
+    const double eta = rate > 0 ? static_cast<double>(steps_ - done) / rate : 0;
+    const int width = 24, filled = static_cast<int>(width * done / std::max<int64_t>(steps_, 1));
+    std::ostringstream line;
+    line << std::setw(static_cast<int>(std::to_string(steps_).size())) << done << "/" << steps_ << " [";
+    line << std::string(static_cast<size_t>(filled), '=') << (filled < width ? ">" : "")
+         << std::string(static_cast<size_t>(std::max(0, width - filled - 1)), '.') << "] ";
+    line << format_duration(elapsed) << (last ? "" : " ETA " + format_duration(eta));
+    for (const auto& [k, v] : metrics) line << " - " << k << " " << fixed(v);
+    line << " - " << static_cast<int64_t>(samples / std::max(elapsed, 1e-9)) << " samples/s";
+    if (tty_) std::fprintf(stderr, "\r\033[K%s%s", line.str().c_str(), last ? "\n" : "");
+    else std::fprintf(stderr, "%s\n", line.str().c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  bool enabled_, tty_;
+  int64_t epochs_, epoch_ = 0, steps_ = 0, first_ = 0;
+  Clock::time_point start_, last_line_;
+};
+
+class Trainer {
+ public:
+  Trainer(const spec::RunSpec& run, const FitOptions& options) : run_(run), options_(options) {}
+  int fit();
+
+ private:
+  void setup_run_dir(const std::string& spec_text);
+  void save(const std::string& name, int64_t epoch, int64_t next_batch, bool epoch_done);
+  void restore(const std::string& path, const std::string& spec_text);
+  void write_metrics(int64_t epoch, const std::map<std::string, double>& values, std::optional<int64_t> step = std::nullopt);
+  void rotate_checkpoints();
+  void point(const std::string& link, const std::string& target);
+
+  const spec::RunSpec& run_;
+  FitOptions options_;
+  TrainSpec spec_;
+  graph::Graph graph_;
+  std::shared_ptr<builder::DagModel> model_;
+  std::vector<Head> heads_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<Schedule> schedule_;
+  std::unique_ptr<data::Loader> train_loader_, val_loader_;
+  torch::Device device_ = torch::kCPU;
+  fs::path run_dir_;
+  EpochMeter train_meter_;
+  int64_t step_ = 0;             // optimizer steps so far
+  int64_t start_epoch_ = 0, start_batch_ = 0;
+  double best_ = NAN, stop_best_ = NAN;
+  int64_t stop_bad_epochs_ = 0;
+  std::vector<std::string> saved_;  // checkpoint files written by this run, oldest first
+  std::string spec_hash_, spec_text_;
+};
+
+void Trainer::setup_run_dir(const std::string& spec_text) {
+  if (!options_.resume.empty()) {
+    fs::path ckpt = resolve_checkpoint(options_.resume);
+    run_dir_ = options_.run_dir.empty() ? fs::path(ckpt).parent_path().parent_path() : fs::path(options_.run_dir);
+  } else {
+    run_dir_ = options_.run_dir.empty() ? fs::path("runs") / run_.name / timestamp() : fs::path(options_.run_dir);
+  }
+  fs::create_directories(run_dir_ / "checkpoints");
+  // The run's log file gets everything the console gets (also under -q).
+  auto file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir_ / "train.log").string());
+  file_sink->set_pattern("%Y-%m-%d %H:%M:%S %l: %v");
+  file_sink->set_level(spdlog::level::info);
+  spdlog::default_logger()->sinks().push_back(file_sink);
+  if (spdlog::default_logger()->level() > spdlog::level::info) {
+    for (auto& sink : spdlog::default_logger()->sinks())
+      if (sink != file_sink) sink->set_level(spdlog::default_logger()->level());
+    spdlog::default_logger()->set_level(spdlog::level::info);
+  }
+  std::ofstream(run_dir_ / "spec.yaml") << spec_text;
+  std::ofstream(run_dir_ / "command.txt", std::ios::app) << options_.command_line << "\n";
+  std::ofstream versions(run_dir_ / "versions.txt");
+  versions << "dltrain " << DLTRAIN_VERSION << "\nLibTorch " << TORCH_VERSION << "\nOpenCV " << CV_VERSION
+           << "\ndevice " << device_.str() << "\nthreads " << at::get_num_threads() << "\n";
+  std::ofstream classes(run_dir_ / "classes.txt");
+  for (const auto& column : train_loader_->table().columns)
+    if (!column.class_names.empty()) classes << column.spec.name << ": " << join(column.class_names) << "\n";
+}
+
+void Trainer::point(const std::string& link, const std::string& target) {
+  // Replace the link atomically: a reader sees the old or the new complete checkpoint.
+  fs::path dir = run_dir_ / "checkpoints";
+  fs::path temp = dir / ("." + link + ".tmp");
+  fs::remove(temp);
+  fs::create_symlink(target, temp);
+  fs::rename(temp, dir / link);
+}
+
+void Trainer::save(const std::string& name, int64_t epoch, int64_t next_batch, bool epoch_done) {
+  if (!finite_model(*model_))
+    throw runtime_error("refusing to save " + name + ": the weights are not finite (NaN or Inf)");
+  io::TensorFile file;
+  for (const auto& p : model_->named_parameters()) file.tensors.emplace_back(p.key(), p.value());
+  for (const auto& b : model_->named_buffers()) file.tensors.emplace_back(b.key(), b.value());
+  for (auto& [key, t] : optimizer_state(*optimizer_, spec_.optimizer.kind))
+    file.tensors.emplace_back("dltrain/optimizer/" + key, t);
+  {
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    file.tensors.emplace_back("dltrain/rng/cpu", generator.get_state());
+  }
+  file.tensors.emplace_back("dltrain/meter/train", double_tensor(train_meter_.state()));
+  for (const auto& head : heads_)
+    for (const auto& m : head.metrics) file.tensors.emplace_back("dltrain/metric/train." + head.name + "." + m->name(), double_tensor(m->state()));
+  file.metadata = {{"format", "dltrain-checkpoint-1"},
+                   {"epoch", std::to_string(epoch)},
+                   {"next_batch", std::to_string(next_batch)},
+                   {"epoch_done", epoch_done ? "1" : "0"},
+                   {"step", std::to_string(step_)},
+                   {"spec_hash", spec_hash_},
+                   {"spec", spec_text_},
+                   {"best", std::to_string(best_)},
+                   {"early_stop_best", std::to_string(stop_best_)},
+                   {"early_stop_bad_epochs", std::to_string(stop_bad_epochs_)},
+                   {"plateau", std::to_string(schedule_->plateau_factor()) + " " + std::to_string(schedule_->plateau_best()) +
+                                   " " + std::to_string(schedule_->plateau_bad_epochs())},
+                   {"dltrain_version", DLTRAIN_VERSION}};
+  const fs::path path = run_dir_ / "checkpoints" / name;
+  io::write_safetensors(path.string(), file);
+  point("last.safetensors", name);
+  saved_.push_back(name);
+}
+
+void Trainer::rotate_checkpoints() {
+  const int64_t keep = spec_.checkpoint.keep_last;
+  std::string best_target;
+  std::error_code ec;
+  fs::path best = run_dir_ / "checkpoints" / "best.safetensors";
+  if (fs::is_symlink(best)) best_target = fs::read_symlink(best, ec).string();
+  while (static_cast<int64_t>(saved_.size()) > keep) {
+    const std::string old = saved_.front();
+    saved_.erase(saved_.begin());
+    if (old != best_target) fs::remove(run_dir_ / "checkpoints" / old, ec);
+  }
+}
+
+void Trainer::restore(const std::string& path, const std::string& spec_text) {
+  io::TensorFile file = io::read_safetensors(path);
+  auto meta = [&](const std::string& key) -> std::string {
+    auto it = file.metadata.find(key);
+    if (it == file.metadata.end()) throw runtime_error(path + ": not a dltrain checkpoint (no '" + key + "' in its metadata)");
+    return it->second;
+  };
+  if (meta("spec_hash") != spec_hash_ && !options_.allow_spec_change)
+    throw Error("the spec differs from the one this run was started with (pass --allow-spec-change to resume anyway):" +
+                    line_diff(meta("spec"), spec_text),
+                std::nullopt, {}, ErrorKind::Spec);
+  load_weights(*model_, path);
+  std::vector<std::pair<std::string, torch::Tensor>> opt;
+  for (const auto& [name, t] : file.tensors)
+    if (starts_with(name, "dltrain/optimizer/")) opt.emplace_back(name.substr(18), t);
+  restore_optimizer_state(*optimizer_, spec_.optimizer.kind, opt);
+  step_ = std::stoll(meta("step"));
+  const int64_t epoch = std::stoll(meta("epoch")), next = std::stoll(meta("next_batch"));
+  const bool done = meta("epoch_done") == "1";
+  start_epoch_ = done ? epoch + 1 : epoch;
+  start_batch_ = done ? 0 : next;
+  best_ = std::stod(meta("best"));
+  stop_best_ = std::stod(meta("early_stop_best"));
+  stop_bad_epochs_ = std::stoll(meta("early_stop_bad_epochs"));
+  auto plateau = split(meta("plateau"), ' ');
+  schedule_->restore(std::stod(plateau.at(0)), std::stod(plateau.at(1)), std::stoll(plateau.at(2)));
+  if (!done) {
+    train_meter_.restore(doubles(*file.find("dltrain/meter/train")));
+    for (auto& head : heads_)
+      for (auto& m : head.metrics)
+        if (const torch::Tensor* s = file.find("dltrain/metric/train." + head.name + "." + m->name())) m->restore(doubles(*s));
+  }
+  // Last, so that building the model and the optimizer did not consume the restored stream.
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(*file.find("dltrain/rng/cpu"));
+  spdlog::info("resumed from {} at epoch {}, batch {} (step {})", path, start_epoch_ + 1, start_batch_, step_);
+}
+
+void Trainer::write_metrics(int64_t epoch, const std::map<std::string, double>& values, std::optional<int64_t> step) {
+  std::ofstream jsonl(run_dir_ / "metrics.jsonl", std::ios::app);
+  jsonl << "{\"epoch\": " << epoch + 1 << ", \"step\": " << (step ? *step : step_);
+  for (const auto& [k, v] : values) jsonl << ", \"" << k << "\": " << (std::isfinite(v) ? fixed(v, 6) : "null");
+  jsonl << "}\n";
+  if (step) return;
+  const fs::path csv_path = run_dir_ / "metrics.csv";
+  const bool fresh = !fs::exists(csv_path);
+  std::ofstream csv(csv_path, std::ios::app);
+  if (fresh) {
+    csv << "epoch,step";
+    for (const auto& [k, v] : values) csv << "," << k;
+    csv << "\n";
+  }
+  csv << epoch + 1 << "," << step_;
+  for (const auto& [k, v] : values) csv << "," << fixed(v, 6);
+  csv << "\n";
+}
+
+int Trainer::fit() {
+  spec_text_ = spec::to_yaml(run_.document);
+  spec_hash_ = hash_text(spec_text_);
+  spec_ = parse_train_spec(run_.train);
+  const uint64_t seed = options_.seed.value_or(spec_.seed);
+  device_ = resolve_device(options_.device);
+  graph_ = graph::build_graph(run_.model, layers::kind_lookup());
+  heads_ = build_heads(graph_);
+  data::DataSpec data = data::parse_data_spec(run_.data, run_.model, output_widths(graph_));
+  if (!data.find(spec_.train_split))
+    throw Error("fit needs a data split '" + spec_.train_split + "' (add data: {" + spec_.train_split + ": {source: ...}})",
+                run_.data.loc());
+  const bool has_val = data.find(spec_.val_split) != nullptr;
+  data::LoaderOptions loader_options{seed, device_.is_cuda()};
+  train_loader_ = std::make_unique<data::Loader>(*data.find(spec_.train_split),
+                                                 data::load_split_table(data, spec_.train_split, seed), loader_options);
+  if (has_val)
+    val_loader_ = std::make_unique<data::Loader>(*data.find(spec_.val_split),
+                                                 data::load_split_table(data, spec_.val_split, seed), loader_options);
+
+  torch::manual_seed(seed);
+  model_ = builder::build_model(graph_);
+  model_->to(device_);
+  optimizer_ = make_optimizer(spec_.optimizer, model_->parameters());
+  const int64_t steps_per_epoch = (train_loader_->batches_per_epoch() + spec_.accumulate - 1) / spec_.accumulate;
+  schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr, spec_.epochs, steps_per_epoch);
+  train_meter_.reset(heads_.size());
+  setup_run_dir(spec_text_);
+  if (!options_.resume.empty()) restore(resolve_checkpoint(options_.resume), spec_text_);
+  spdlog::info("run folder {}", run_dir_.string());
+  spdlog::info("training {} on {}: {} samples in {} batches per epoch{}", run_.name, device_.str(), train_loader_->samples(),
+               train_loader_->batches_per_epoch(),
+               has_val ? ", validating on " + std::to_string(val_loader_->samples()) : std::string(", no validation split"));
+
+  if (spec_.precision != "fp32" || spec_.channels_last)
+    spdlog::warn("train.precision {} and channels_last are not applied by this version yet: training in fp32, NCHW",
+                 spec_.precision);
+  install_stop_handlers();
+  Progress progress(options_.progress, spec_.epochs);
+  const int64_t batches = train_loader_->batches_per_epoch();
+  int64_t skipped_nan = 0;
+  for (int64_t epoch = start_epoch_; epoch < spec_.epochs; ++epoch) {
+    const int64_t first = epoch == start_epoch_ ? start_batch_ : 0;
+    if (first == 0) {
+      train_meter_.reset(heads_.size());
+      for (auto& h : heads_)
+        for (auto& m : h.metrics) m->reset();
+    }
+    model_->train();
+    train_loader_->start_epoch(epoch, first);
+    progress.start(epoch, batches, first);
+    const auto epoch_start = Clock::now();
+    double compute_s = 0, bad_samples = 0;
+    int64_t done = first;
+    optimizer_->zero_grad();
+    while (auto batch = train_loader_->next()) {
+      for (const auto& s : batch->skipped) spdlog::warn("skipped {}", s);
+      bad_samples += static_cast<double>(batch->skipped.size());
+      if (batch->size == 0) {
+        ++done;
+        continue;
+      }
+      const auto step_start = Clock::now();
+      set_lr(*optimizer_, schedule_->lr(step_));
+      StepResult r = forward_losses(*model_, heads_, *batch, device_);
+      if (!torch::isfinite(r.total).item<bool>()) {
+        std::string which;
+        for (size_t k = 0; k < heads_.size(); ++k)
+          if (!torch::isfinite(r.losses[k]).item<bool>()) which += (which.empty() ? "" : ", ") + heads_[k].name;
+        if (!spec_.skip_nan_batches) {
+          fs::path last = run_dir_ / "checkpoints" / "last.safetensors";
+          throw runtime_error("step " + std::to_string(step_ + 1) + " (epoch " + std::to_string(epoch + 1) + ", batch " +
+                              std::to_string(done + 1) + "): the loss of output " + which + " is not finite; " +
+                              (fs::exists(last) ? "last good checkpoint: " + fs::canonical(last).string()
+                                                : std::string("no checkpoint was saved yet")) +
+                              " (train.on_nan: skip_batch skips such batches)");
+        }
+        spdlog::warn("step {}: non-finite loss of {}; batch skipped (on_nan: skip_batch)", step_ + 1, which);
+        ++skipped_nan;
+        optimizer_->zero_grad();
+        ++done;
+        continue;
+      }
+      (r.total / static_cast<double>(spec_.accumulate)).backward();
+      update_meters(train_meter_, heads_, r, *batch, device_);
+      ++done;
+      const bool boundary = done % spec_.accumulate == 0 || done == batches;
+      if (boundary) {
+        // Data-parallel training reduces gradients here, before clipping and the step.
+        if (spec_.clip_value > 0) torch::nn::utils::clip_grad_value_(model_->parameters(), spec_.clip_value);
+        if (spec_.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), spec_.clip_norm);
+        optimizer_->step();
+        optimizer_->zero_grad();
+        ++step_;
+        if (spec_.log_every > 0 && step_ % spec_.log_every == 0)
+          write_metrics(epoch, results(train_meter_, heads_, ""), step_);
+      }
+      compute_s += std::chrono::duration<double>(Clock::now() - step_start).count();
+      progress.step(done, results(train_meter_, heads_, ""), train_meter_.samples);
+      if (boundary && stop_requested() && done < batches) {
+        train_loader_->stop();
+        const std::string name = "epoch-" + std::to_string(epoch + 1) + "-batch-" + std::to_string(done) + ".safetensors";
+        save(name, epoch, done, false);
+        std::fprintf(stderr, "\n");
+        spdlog::warn("{}: stopped after batch {}/{} of epoch {} and saved {}", stop_signal_name(), done, batches, epoch + 1,
+                     (run_dir_ / "checkpoints" / name).string());
+        spdlog::warn("resume with: dltrain fit {} --resume {}", run_.document.loc().file, run_dir_.string());
+        return 0;
+      }
+    }
+    const double wall = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    const double wait = train_loader_->stats().wait_s;
+    std::map<std::string, double> values = results(train_meter_, heads_, "");
+    if (val_loader_) {
+      auto val = evaluate(*model_, heads_, *val_loader_, device_);
+      values.insert(val.begin(), val.end());
+    }
+    values["lr"] = schedule_->lr(std::max<int64_t>(step_ - 1, 0));
+    values["time_s"] = wall;
+    values["data_wait"] = wait / std::max(wall, 1e-9);
+    write_metrics(epoch, values);
+
+    std::ostringstream summary;
+    summary << "epoch " << epoch + 1 << "/" << spec_.epochs << " - " << format_duration(wall);
+    for (const auto& [k, v] : values)
+      if (k != "lr" && k != "time_s" && k != "data_wait") summary << " - " << k << " " << fixed(v);
+    summary << " - lr " << std::setprecision(3) << values["lr"] << " - waited for data " << std::fixed
+            << std::setprecision(1) << 100 * values["data_wait"] << "% of the epoch";
+    if (bad_samples > 0) summary << " - skipped " << static_cast<int64_t>(bad_samples) << " bad samples";
+    if (skipped_nan > 0) summary << " - skipped " << skipped_nan << " non-finite batches";
+    spdlog::info("{}", summary.str());
+
+    auto monitored = [&](const std::string& key) -> double {
+      auto it = values.find(key);
+      if (it == values.end()) {
+        std::vector<std::string> keys;
+        for (const auto& [k, v] : values) keys.push_back(k);
+        throw Error("monitor '" + key + "' is not a metric of this run" + did_you_mean(key, keys) + "; metrics: " + join(keys),
+                    spec_.loc);
+      }
+      return it->second;
+    };
+    if (spec_.schedule.kind == "reduce_on_plateau") schedule_->epoch_end(monitored(spec_.schedule.monitor));
+
+    const bool last_epoch = epoch + 1 == spec_.epochs;
+    const std::string name = "epoch-" + std::to_string(epoch + 1) + ".safetensors";
+    bool early_stop = false;
+    if (spec_.early_stopping) {
+      const auto& es = *spec_.early_stopping;
+      const double v = monitored(es.monitor);
+      const bool better = std::isnan(stop_best_) || (es.mode == "min" ? v < stop_best_ - es.min_delta : v > stop_best_ + es.min_delta);
+      if (better) stop_best_ = v, stop_bad_epochs_ = 0;
+      else early_stop = ++stop_bad_epochs_ >= es.patience;
+    }
+    if ((epoch + 1) % spec_.checkpoint.every_epochs == 0 || last_epoch || early_stop || stop_requested()) {
+      save(name, epoch, batches, true);
+      if (!spec_.checkpoint.best_monitor.empty()) {
+        const double v = monitored(spec_.checkpoint.best_monitor);
+        if (std::isnan(best_) || (spec_.checkpoint.best_mode == "max" ? v > best_ : v < best_)) {
+          best_ = v;
+          point("best.safetensors", name);
+        }
+      }
+      rotate_checkpoints();
+    }
+    if (early_stop) {
+      spdlog::info("early stopping: {} has not improved for {} epochs", spec_.early_stopping->monitor,
+                   spec_.early_stopping->patience);
+      break;
+    }
+    if (stop_requested()) {
+      spdlog::warn("{}: stopped after epoch {}; resume with: dltrain fit {} --resume {}", stop_signal_name(), epoch + 1,
+                   run_.document.loc().file, run_dir_.string());
+      return 0;
+    }
+  }
+  spdlog::info("done; checkpoints in {}", (run_dir_ / "checkpoints").string());
+  return 0;
+}
+
+}  // namespace
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  try {
+    torch::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available())
+      throw Error("--device " + name + ": this dltrain's LibTorch has no CUDA or no GPU is visible (use --device cpu)",
+                  std::nullopt, {}, ErrorKind::Spec);
+    return device;
+  } catch (const c10::Error&) {
+    throw Error("--device must be auto, cpu, cuda or cuda:N, got '" + name + "'", std::nullopt, {}, ErrorKind::Spec);
+  }
+}
+
+std::string resolve_checkpoint(const std::string& path) {
+  if (fs::is_directory(path)) {
+    fs::path last = fs::path(path) / "checkpoints" / "last.safetensors";
+    if (!fs::exists(last)) throw runtime_error(path + " holds no checkpoint (" + last.string() + " is missing)");
+    return last.string();
+  }
+  if (!fs::exists(path)) throw runtime_error("checkpoint not found: " + path);
+  return path;
+}
+
+void load_weights(builder::DagModel& model, const std::string& path) {
+  io::TensorFile file = io::read_safetensors(path);
+  std::vector<std::string> missing, mismatched;
+  torch::NoGradGuard no_grad;
+  auto assign = [&](const std::string& name, torch::Tensor target) {
+    const torch::Tensor* source = file.find(name);
+    if (!source) return missing.push_back(name);
+    if (source->sizes() != target.sizes())
+      return mismatched.push_back(name + " (checkpoint " + graph::to_string(source->sizes().vec()) + ", model " +
+                                  graph::to_string(target.sizes().vec()) + ")");
+    target.copy_(*source);
+  };
+  std::set<std::string> known;
+  for (const auto& p : model.named_parameters()) known.insert(p.key()), assign(p.key(), p.value());
+  for (const auto& b : model.named_buffers()) known.insert(b.key()), assign(b.key(), b.value());
+  std::vector<std::string> unexpected;
+  for (const auto& [name, t] : file.tensors)
+    if (!known.count(name) && !starts_with(name, "dltrain/")) unexpected.push_back(name);
+  if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
+    std::string message = path + " does not fit this model:";
+    if (!mismatched.empty()) message += "\n  shape mismatch: " + join(mismatched, "\n  shape mismatch: ");
+    if (!missing.empty()) message += "\n  missing: " + join(missing);
+    if (!unexpected.empty()) message += "\n  unexpected: " + join(unexpected);
+    throw runtime_error(message);
+  }
+}
+
+std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Head>& heads, data::Loader& loader,
+                                       const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  EpochMeter meter;
+  meter.reset(heads.size());
+  for (auto& h : heads)
+    for (auto& m : h.metrics) m->reset();
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    for (const auto& s : batch->skipped) spdlog::warn("skipped {}", s);
+    if (batch->size == 0) continue;
+    StepResult r = forward_losses(model, heads, *batch, device);
+    update_meters(meter, heads, r, *batch, device);
+  }
+  model.train();
+  auto out = results(meter, heads, "val.");
+  for (auto& h : heads)
+    for (auto& m : h.metrics) m->reset();
+  return out;
+}
+
+int fit(const spec::RunSpec& run, const FitOptions& options) { return Trainer(run, options).fit(); }
+
+}  // namespace dltrain::train

@@ -1,0 +1,48 @@
+// The training loop (`dltrain fit`), evaluation and checkpoints. Consumes the data pipeline's
+// named batches and the model's named outputs; nothing in it is specific to one spec.
+// Structured for data parallelism: the loader takes a rank/world shard, only rank 0 logs and
+// saves, and gradients pass one reduce hook before the optimizer step.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "builder/dag_model.h"
+#include "data/loader.h"
+#include "spec/spec.h"
+#include "train/objectives.h"
+
+namespace dltrain::train {
+
+struct FitOptions {
+  std::string run_dir;             // empty: runs/<spec name>/<timestamp>
+  std::string resume;              // a run folder (its last checkpoint) or a checkpoint file
+  std::string device = "auto";     // auto | cpu | cuda | cuda:N
+  bool allow_spec_change = false;  // resume even if the spec differs from the saved one
+  std::optional<uint64_t> seed;    // overrides train.seed
+  std::string command_line;        // saved with the run
+  bool progress = true;            // console progress lines
+};
+
+// Trains as the spec says; returns the process exit code (0 also when stopped by a signal
+// after saving). Throws Error for spec, data and I/O problems.
+int fit(const spec::RunSpec& run, const FitOptions& options);
+
+// Loads model weights from a checkpoint (or any safetensors file keyed by parameter names);
+// throws Error listing missing, unexpected and mis-shaped tensors.
+void load_weights(builder::DagModel& model, const std::string& path);
+
+// Losses and metrics of `model` over one epoch of `loader` in inference mode, keyed like
+// metrics.csv ("loss", "label.loss", "label.accuracy").
+std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Head>& heads, data::Loader& loader,
+                                       const torch::Device& device);
+
+// Resolves --device (auto picks CUDA when LibTorch has it and a device is present).
+torch::Device resolve_device(const std::string& name);
+
+// A run folder's checkpoint to resume from, or the file itself.
+std::string resolve_checkpoint(const std::string& run_dir_or_file);
+
+}  // namespace dltrain::train

@@ -1,0 +1,245 @@
+// `dltrain fit` as a user runs it: learning, early stopping, checkpoints, signals and resume.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "io/safetensors.h"
+#include "support/helpers.h"
+
+using namespace dltrain;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Two Gaussian blobs, separable by the sign of x0 + x1.
+std::string write_blobs(const test::TempDir& dir, const std::string& name, int rows, int seed) {
+  std::mt19937 rng(static_cast<unsigned>(seed));
+  std::normal_distribution<double> noise(0.0, 0.5);
+  std::ostringstream csv;
+  csv << "x0,x1,x2,label\n";
+  for (int i = 0; i < rows; ++i) {
+    int label = i % 2;
+    double c = label ? 1.5 : -1.5;
+    csv << c + noise(rng) << "," << c + noise(rng) << "," << noise(rng) << "," << label << "\n";
+  }
+  return dir.file(name, csv.str());
+}
+
+std::string blob_spec(const test::TempDir& dir, const std::string& train_extra) {
+  write_blobs(dir, "train.csv", 512, 1);
+  write_blobs(dir, "val.csv", 128, 2);
+  return dir.file("spec.yaml", R"(
+name: Blobs
+inputs: {x: {type: vector, size: 3}}
+model:
+  - linear: {out_features: 16, activation: relu}
+  - dropout: {p: 0.1}
+  - linear: {name: head, out_features: 2, activation: softmax}
+outputs:
+  label: {from: head, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+data:
+  train: {source: {csv: train.csv, columns: {x: "x*"}}, batch: 32, shuffle: 512}
+  val: {source: {csv: val.csv, columns: {x: "x*"}}, batch: 64}
+train: )" + train_extra + "\n");
+}
+
+int run(const std::string& args, std::string* output = nullptr) {
+  std::string command = std::string(DLTRAIN_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string text;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) text.append(buffer, n);
+  int status = pclose(pipe);
+  if (output) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<std::string> lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+double column(const std::string& csv_path, const std::string& name, int row) {
+  auto rows = lines(csv_path);
+  std::vector<std::string> header;
+  std::stringstream h(rows.at(0));
+  for (std::string cell; std::getline(h, cell, ',');) header.push_back(cell);
+  std::stringstream r(rows.at(static_cast<size_t>(row)));
+  std::vector<std::string> cells;
+  for (std::string cell; std::getline(r, cell, ',');) cells.push_back(cell);
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] == name) return std::stod(cells.at(i));
+  FAIL("no column " << name);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("fit learns separable data; loss falls; the run folder holds what it should", "[train][e2e]") {
+  test::TempDir dir;
+  std::string spec = blob_spec(dir, "{epochs: 8, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 1}}}");
+  std::string out;
+  REQUIRE(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
+  INFO(out);
+  const std::string csv = dir.path() + "/run/metrics.csv";
+  REQUIRE(lines(csv).size() == 9);
+  CHECK(column(csv, "val.label.accuracy", 8) >= 0.95);
+  CHECK(column(csv, "loss", 8) < column(csv, "loss", 1));
+  CHECK(fs::exists(dir.path() + "/run/spec.yaml"));
+  CHECK(fs::exists(dir.path() + "/run/train.log"));
+  CHECK(fs::exists(dir.path() + "/run/versions.txt"));
+  CHECK(fs::exists(dir.path() + "/run/classes.txt"));
+  CHECK(lines(dir.path() + "/run/metrics.jsonl").size() == 8);
+  CHECK(fs::is_symlink(dir.path() + "/run/checkpoints/last.safetensors"));
+  CHECK_THAT(out, Catch::Contains("epoch 8/8") && Catch::Contains("val.label.accuracy"));
+
+  std::string eval;
+  REQUIRE(run("eval " + spec + " --weights " + dir.path() + "/run", &eval) == 0);
+  CHECK_THAT(eval, Catch::Contains("label.accuracy"));
+}
+
+TEST_CASE("early stopping stops when the monitored value stops improving", "[train][e2e]") {
+  test::TempDir dir;
+  // Training loss only falls, so in max mode it never improves: stop after 1 + patience epochs.
+  std::string spec = blob_spec(dir, "{epochs: 10, early_stopping: {monitor: loss, mode: max, patience: 2}}");
+  std::string out;
+  REQUIRE(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
+  CHECK(lines(dir.path() + "/run/metrics.csv").size() == 1 + 3);
+  CHECK_THAT(out, Catch::Contains("early stopping"));
+}
+
+TEST_CASE("non-finite loss: stop names the output and step; skip_batch goes on", "[train][e2e]") {
+  test::TempDir dir;
+  std::string spec = blob_spec(dir, "{epochs: 2, optimizer: {sgd: {lr: 1.0e+30}}}");
+  std::string out;
+  CHECK(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 1);
+  CHECK_THAT(out, Catch::Contains("the loss of output label is not finite") && Catch::Contains("on_nan"));
+  CHECK(run("fit " + spec + " --run-dir " + dir.path() + "/run2 --set train.on_nan=skip_batch", &out) != 2);
+  CHECK_THAT(out, Catch::Contains("batch skipped"));
+}
+
+TEST_CASE("checkpoints round-trip every tensor; a truncated one is refused", "[train][e2e]") {
+  test::TempDir dir;
+  io::TensorFile file;
+  file.tensors = {{"a.weight", torch::randn({3, 4})}, {"b.count", torch::tensor({7}, torch::kLong)},
+                  {"c.half", torch::randn({5}).to(torch::kHalf)}, {"empty", torch::zeros({0})}};
+  file.metadata["epoch"] = "3";
+  const std::string path = dir.path() + "/ck.safetensors";
+  io::write_safetensors(path, file);
+  io::TensorFile back = io::read_safetensors(path);
+  REQUIRE(back.tensors.size() == 4);
+  for (const auto& [name, t] : file.tensors) CHECK(torch::equal(*back.find(name), t));
+  CHECK(back.metadata.at("epoch") == "3");
+
+  // Python's safetensors package reads it, when it is installed.
+  if (std::system("python3 -c 'import safetensors.numpy' 2>/dev/null") == 0) {
+    std::string py = "python3 -c \"from safetensors.numpy import load_file; t = load_file('" + path +
+                     "'); assert t['a.weight'].shape == (3, 4) and int(t['b.count'][0]) == 7\"";
+    CHECK(std::system(py.c_str()) == 0);
+  } else {
+    WARN("python3 safetensors not installed: the Python read check was skipped");
+  }
+
+  const auto size = fs::file_size(path);
+  fs::resize_file(path, size - 10);
+  CHECK_THROWS_WITH(io::read_safetensors(path), Catch::Contains("truncated"));
+  io::write_safetensors(path, file);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size) - 4);
+    f.put('\x7f');
+  }
+  CHECK_THROWS_WITH(io::read_safetensors(path), Catch::Contains("does not match its checksum"));
+}
+
+TEST_CASE("SIGKILL at random moments during many saves always leaves a loadable last checkpoint", "[train][e2e]") {
+  test::TempDir dir;
+  std::string spec = blob_spec(dir, "{epochs: 1000, checkpoint: {keep_last: 2}}");
+  std::mt19937 rng(3);
+  int loaded = 0;
+  for (int round = 0; round < 6; ++round) {
+    const std::string run_dir = dir.path() + "/run" + std::to_string(round);
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null_fd = open("/dev/null", O_WRONLY);
+      dup2(null_fd, 1), dup2(null_fd, 2);
+      execl(DLTRAIN_BINARY, DLTRAIN_BINARY, "-q", "fit", spec.c_str(), "--run-dir", run_dir.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500 + rng() % 1500));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    const std::string last = run_dir + "/checkpoints/last.safetensors";
+    if (!fs::exists(last)) continue;  // killed before the first save
+    CHECK_NOTHROW(io::read_safetensors(last));
+    ++loaded;
+  }
+  CHECK(loaded >= 3);
+}
+
+TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninterrupted run", "[train][e2e]") {
+  test::TempDir dir;
+  // Enough batches per epoch that the signal lands mid-epoch.
+  write_blobs(dir, "big.csv", 20000, 5);
+  std::string spec = blob_spec(dir, "{epochs: 2, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 0.5}}}");
+  // Paths given with --set are relative to the working folder.
+  const std::string sets = " --set data.train.source.csv=" + dir.path() + "/big.csv --set data.train.batch=8";
+  REQUIRE(run("-q fit " + spec + sets + " --run-dir " + dir.path() + "/straight") == 0);
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null_fd = open("/dev/null", O_WRONLY);
+    dup2(null_fd, 1), dup2(null_fd, 2);
+    std::string run_dir = dir.path() + "/stopped";
+    execl("/bin/sh", "sh", "-c", ("exec " + std::string(DLTRAIN_BINARY) + " -q fit " + spec + sets + " --run-dir " + run_dir).c_str(),
+          (char*)nullptr);
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::string out;
+  REQUIRE(run("fit " + spec + sets + " --resume " + dir.path() + "/stopped", &out) == 0);
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("resumed from"));
+  CHECK_THAT(out, !Catch::Contains(", batch 0 "));  // it stopped mid-epoch
+
+  auto a = io::read_safetensors(dir.path() + "/straight/checkpoints/last.safetensors");
+  auto b = io::read_safetensors(dir.path() + "/stopped/checkpoints/last.safetensors");
+  int compared = 0;
+  for (const auto& [name, t] : a.tensors) {
+    if (name.rfind("dltrain/", 0) == 0) continue;
+    INFO(name);
+    REQUIRE(b.find(name));
+    CHECK(torch::equal(t, *b.find(name)));
+    ++compared;
+  }
+  CHECK(compared >= 4);
+}
+
+TEST_CASE("resuming with a changed spec is refused with a diff, unless allowed", "[train][e2e]") {
+  test::TempDir dir;
+  std::string spec = blob_spec(dir, "{epochs: 1}");
+  REQUIRE(run("-q fit " + spec + " --run-dir " + dir.path() + "/run") == 0);
+  std::string out;
+  CHECK(run("fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("the spec differs") && Catch::Contains("+   epochs: 2") && Catch::Contains("-   epochs: 1"));
+  CHECK(run("-q fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run --allow-spec-change") == 0);
+  CHECK(lines(dir.path() + "/run/metrics.csv").size() == 3);
+}
