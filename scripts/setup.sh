@@ -12,7 +12,7 @@ packages=(
   dataset-fashion-mnist python3 python3-pil
 )
 if [[ "${1:-}" == "--python" ]]; then
-  packages+=(python3-torch python3-torchvision python3-numpy)
+  packages+=(python3-torch python3-torchvision python3-numpy python3-venv)
 fi
 
 missing=()

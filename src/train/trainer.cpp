@@ -401,6 +401,7 @@ void Trainer::write_metrics(int64_t epoch, const std::map<std::string, double>& 
 }
 
 int Trainer::fit() {
+  install_stop_handlers();  // from the start: a signal during setup stops after the first step
   spec_text_ = spec::to_yaml(run_.document);
   spec_hash_ = hash_text(spec_text_);
   spec_ = parse_train_spec(run_.train);
@@ -437,7 +438,6 @@ int Trainer::fit() {
   if (spec_.precision != "fp32" || spec_.channels_last)
     spdlog::warn("train.precision {} and channels_last are not applied by this version yet: training in fp32, NCHW",
                  spec_.precision);
-  install_stop_handlers();
   Progress progress(options_.progress, spec_.epochs);
   const int64_t batches = train_loader_->batches_per_epoch();
   int64_t skipped_nan = 0;

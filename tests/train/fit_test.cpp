@@ -144,9 +144,11 @@ TEST_CASE("checkpoints round-trip every tensor; a truncated one is refused", "[t
   for (const auto& [name, t] : file.tensors) CHECK(torch::equal(*back.find(name), t));
   CHECK(back.metadata.at("epoch") == "3");
 
-  // Python's safetensors package reads it, when it is installed.
-  if (std::system("python3 -c 'import safetensors.numpy' 2>/dev/null") == 0) {
-    std::string py = "python3 -c \"from safetensors.numpy import load_file; t = load_file('" + path +
+  // Python's safetensors package reads it (scripts/test.sh provides it as DLTRAIN_PYTHON).
+  const char* env = std::getenv("DLTRAIN_PYTHON");
+  const std::string python = env ? env : "python3";
+  if (std::system((python + " -c 'import safetensors.numpy' 2>/dev/null").c_str()) == 0) {
+    std::string py = python + " -c \"from safetensors.numpy import load_file; t = load_file('" + path +
                      "'); assert t['a.weight'].shape == (3, 4) and int(t['b.count'][0]) == 7\"";
     CHECK(std::system(py.c_str()) == 0);
   } else {
@@ -194,7 +196,7 @@ TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninter
   test::TempDir dir;
   // Enough batches per epoch that the signal lands mid-epoch.
   write_blobs(dir, "big.csv", 20000, 5);
-  std::string spec = blob_spec(dir, "{epochs: 2, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 0.5}}}");
+  std::string spec = blob_spec(dir, "{epochs: 4, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 0.5}}}");
   // Paths given with --set are relative to the working folder.
   const std::string sets = " --set data.train.source.csv=" + dir.path() + "/big.csv --set data.train.batch=8";
   REQUIRE(run("-q fit " + spec + sets + " --run-dir " + dir.path() + "/straight") == 0);
@@ -208,7 +210,10 @@ TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninter
           (char*)nullptr);
     _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // Once the run has started (its log exists), let it train a moment, then stop it.
+  for (int i = 0; i < 600 && !fs::exists(dir.path() + "/stopped/train.log"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
