@@ -28,7 +28,7 @@ struct BenchDataOptions {
 int run_bench_data(const BenchDataOptions& o) {
   spec::RunSpec run = spec::parse_run_spec(spec::compose(o.spec.spec, o.spec.overlays, o.spec.overrides));
   graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
-  data::DataSpec data = data::parse_data_spec(run.data, run.model, output_widths(graph));
+  data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
   data::Table table = data::load_split_table(data, o.split, o.seed);
   data::Loader loader(*data.find(o.split), std::move(table), {o.seed});
   spdlog::info("{} split '{}': {} samples, {} batches per epoch", o.spec.spec, o.split, loader.samples(),
@@ -65,17 +65,6 @@ int run_bench_data(const BenchDataOptions& o) {
 }
 
 }  // namespace
-
-std::map<std::string, int64_t> output_widths(const graph::Graph& graph) {
-  std::map<std::string, int64_t> widths;
-  for (const auto& out : graph.outputs) {
-    const auto& shape = graph.nodes[static_cast<size_t>(out.node)].shape;
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    widths[out.spec.name] = n;
-  }
-  return widths;
-}
 
 void setup_bench(CLI::App& app, Action& action) {
   CLI::App* bench = app.add_subcommand("bench", "Benchmark the data pipeline (data) or the training step (step)");

@@ -34,7 +34,7 @@ Loaded load(const SpecOptions& options) {
   loaded.run = spec::parse_run_spec(spec::compose(options.spec, options.overlays, options.overrides));
   loaded.graph = graph::build_graph(loaded.run.model, layers::kind_lookup());
   for (const auto& w : loaded.graph.warnings) spdlog::warn("{}", w.report("warning"));
-  data::parse_data_spec(loaded.run.data, loaded.run.model, output_widths(loaded.graph));
+  data::parse_data_spec(loaded.run.data, loaded.run.model, graph::output_features(loaded.graph));
   if (const spec::Value* v = loaded.run.document.find("train"))
     spdlog::warn("{}: the 'train' section is not checked or used by this version yet", v->loc().str());
   return loaded;

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "commands.h"
@@ -9,6 +10,7 @@
 #include "graph/graph.h"
 #include "layers/registry.h"
 #include "spec/compose.h"
+#include "train/predict.h"
 #include "train/trainer.h"
 #include "train/train_spec.h"
 
@@ -32,7 +34,7 @@ int run_eval(const EvalCommand& o) {
   spec::RunSpec run = spec::parse_run_spec(spec::compose(o.spec.spec, o.spec.overlays, o.spec.overrides));
   graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
   auto heads = train::build_heads(graph);
-  data::DataSpec data = data::parse_data_spec(run.data, run.model, output_widths(graph));
+  data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
   train::TrainSpec train_spec = train::parse_train_spec(run.train);
   data::Table table = data::load_split_table(data, o.split, train_spec.seed);
   data::Loader loader(*data.find(o.split),
@@ -65,6 +67,34 @@ void setup_fit(CLI::App& app, Action& action, const std::string& command_line) {
       options.command_line = command_line;
       options.progress = spdlog::default_logger()->level() <= spdlog::level::info;
       return train::fit(run, options);
+    };
+  });
+}
+
+void setup_predict(CLI::App& app, Action& action) {
+  auto spec_options = std::make_shared<SpecOptions>();
+  auto o = std::make_shared<train::PredictOptions>();
+  auto output = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("predict", "Write per-sample predictions for an image, a folder or a CSV");
+  add_spec_options(*cmd, *spec_options);
+  cmd->add_option("--weights", o->weights, "Checkpoint file or run folder")->required();
+  cmd->add_option("--input", o->input, "Image file, folder of images, or CSV/TSV of the model's inputs")->required();
+  cmd->add_option("--output", *output, "CSV file to write (default: stdout)");
+  cmd->add_option("--top-k", o->top_k, "Classes to list per class output (default 5)");
+  cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N");
+  cmd->callback([&action, spec_options, o, output] {
+    action = [spec_options, o, output] {
+      spec::RunSpec run =
+          spec::parse_run_spec(spec::compose(spec_options->spec, spec_options->overlays, spec_options->overrides));
+      if (output->empty()) {
+        train::predict(run, *o, std::cout);
+        return 0;
+      }
+      std::ofstream file(*output);
+      if (!file) throw Error("cannot write " + *output, std::nullopt, {}, ErrorKind::Runtime);
+      int64_t rows = train::predict(run, *o, file);
+      spdlog::info("wrote {} predictions to {}", rows, *output);
+      return 0;
     };
   });
 }

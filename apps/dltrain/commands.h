@@ -4,15 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
-namespace dltrain::graph {
-struct Graph;
-}
 
 namespace dltrain::cli {
 
@@ -33,9 +28,8 @@ void setup_layers(CLI::App& app, Action& action);
 void setup_bench(CLI::App& app, Action& action);
 void setup_fit(CLI::App& app, Action& action, const std::string& command_line);
 void setup_eval(CLI::App& app, Action& action);
+void setup_predict(CLI::App& app, Action& action);
 
-// Each output's feature count (classes for a class output), as the data module needs it.
-std::map<std::string, int64_t> output_widths(const graph::Graph& graph);
 // Subcommands registered but not built yet: they say so and exit 1.
 void setup_pending(CLI::App& app, Action& action, const std::string& name, const std::string& description);
 

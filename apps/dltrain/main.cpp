@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   cli::setup_graph(app, action);
   cli::setup_layers(app, action);
   cli::setup_eval(app, action);
-  cli::setup_pending(app, action, "predict", "Write predictions for images, a folder or a CSV");
+  cli::setup_predict(app, action);
   cli::setup_bench(app, action);
 
   try {

@@ -441,6 +441,7 @@ Batch Loader::State::assemble(size_t b) {
                     buffers[c.name].data_ptr<float>() + filled * c.width);
       }
     }
+    batch.rows.push_back(row);
     ++filled;
   }
   batch.size = filled;

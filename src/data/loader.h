@@ -24,6 +24,7 @@ struct Batch {
   std::map<std::string, torch::Tensor> tensors;  // model inputs and targets, each [size, ...]
   int64_t size = 0;
   int64_t index = 0;                 // batch number within the epoch
+  std::vector<int64_t> rows;         // the table row of each sample, in batch order
   std::vector<std::string> skipped;  // "path: reason" of samples dropped by on_error: skip
 };
 

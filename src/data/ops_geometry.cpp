@@ -26,27 +26,35 @@ void check_fits(const Image& image, int h, int w, const char* op) {
                 std::to_string(image.mat.rows) + "x" + std::to_string(image.mat.cols) + " image; resize first");
 }
 
-struct Resize : Op {
-  int h = 0, w = 0, mode = cv::INTER_LINEAR;
+// An op that produces a fixed [h, w] size, read from its `size` parameter.
+struct SizedOp : Op {
+  int h = 0, w = 0;
+  void read_size(spec::ParamReader& p) {
+    auto s = size_param(p, "size");
+    h = s[0];
+    w = s[1];
+  }
+  std::optional<cv::Size> fixed_output_size() const override { return cv::Size(w, h); }
+};
+
+struct Resize : SizedOp {
+  int mode = cv::INTER_LINEAR;
   void apply(Image& image, Rng&) const override {
     if (image.mat.rows == h && image.mat.cols == w) return;
     cv::resize(image.mat, image.mat, cv::Size(w, h), 0, 0, mode);
   }
-  std::optional<cv::Size> fixed_output_size() const override { return cv::Size(w, h); }
   bool is_resize() const override { return true; }
 };
 
-struct CenterCrop : Op {
-  int h = 0, w = 0;
+struct CenterCrop : SizedOp {
   void apply(Image& image, Rng&) const override {
     check_fits(image, h, w, "center_crop");
     image.mat = image.mat(cv::Rect((image.mat.cols - w) / 2, (image.mat.rows - h) / 2, w, h)).clone();
   }
-  std::optional<cv::Size> fixed_output_size() const override { return cv::Size(w, h); }
 };
 
-struct RandomCrop : Op {
-  int h = 0, w = 0, padding = 0;
+struct RandomCrop : SizedOp {
+  int padding = 0;
   bool random() const override { return true; }
   void apply(Image& image, Rng& rng) const override {
     if (padding > 0) materialize(image);  // zero padding does not commute with a pending offset
@@ -56,13 +64,12 @@ struct RandomCrop : Op {
     int x = std::uniform_int_distribution<int>(0, image.mat.cols - w)(rng);
     image.mat = image.mat(cv::Rect(x, y, w, h)).clone();
   }
-  std::optional<cv::Size> fixed_output_size() const override { return cv::Size(w, h); }
 };
 
 // torchvision's RandomResizedCrop: an area fraction in `scale` and an aspect ratio drawn
 // log-uniformly from `ratio`, 10 tries, then a center crop of the clamped ratio.
-struct RandomResizedCrop : Op {
-  int h = 0, w = 0, mode = cv::INTER_LINEAR;
+struct RandomResizedCrop : SizedOp {
+  int mode = cv::INTER_LINEAR;
   double scale_lo = 0.08, scale_hi = 1.0, ratio_lo = 3.0 / 4.0, ratio_hi = 4.0 / 3.0;
   bool random() const override { return true; }
   void apply(Image& image, Rng& rng) const override {
@@ -91,7 +98,6 @@ struct RandomResizedCrop : Op {
     }
     cv::resize(image.mat(crop), image.mat, cv::Size(w, h), 0, 0, mode);
   }
-  std::optional<cv::Size> fixed_output_size() const override { return cv::Size(w, h); }
 };
 
 struct RandomFlip : Op {
@@ -136,34 +142,26 @@ void register_geometry_ops(OpRegistry& registry) {
   registry.add({"resize", "resize to size [h, w] (interpolation: bilinear, nearest, area, bicubic, lanczos)", "size",
                 [](spec::ParamReader& p) {
                   auto op = std::make_shared<Resize>();
-                  auto s = size_param(p, "size");
-                  op->h = s[0];
-                  op->w = s[1];
+                  op->read_size(p);
                   op->mode = interpolation(p.get_choice("interpolation", kInterpolations, "bilinear"));
                   return op;
                 }});
   registry.add({"center_crop", "crop size [h, w] from the center", "size", [](spec::ParamReader& p) {
                   auto op = std::make_shared<CenterCrop>();
-                  auto s = size_param(p, "size");
-                  op->h = s[0];
-                  op->w = s[1];
+                  op->read_size(p);
                   return op;
                 }});
   registry.add({"random_crop", "crop size [h, w] at a random place (padding: pixels of zeros added first)", "size",
                 [](spec::ParamReader& p) {
                   auto op = std::make_shared<RandomCrop>();
-                  auto s = size_param(p, "size");
-                  op->h = s[0];
-                  op->w = s[1];
+                  op->read_size(p);
                   op->padding = static_cast<int>(p.get_or<int64_t>("padding", 0));
                   return op;
                 }});
   registry.add({"random_resized_crop", "torchvision's RandomResizedCrop: size, scale [0.08, 1], ratio [3/4, 4/3]", "size",
                 [](spec::ParamReader& p) {
                   auto op = std::make_shared<RandomResizedCrop>();
-                  auto s = size_param(p, "size");
-                  op->h = s[0];
-                  op->w = s[1];
+                  op->read_size(p);
                   auto scale = p.get_or<std::vector<double>>("scale", {0.08, 1.0});
                   auto ratio = p.get_or<std::vector<double>>("ratio", {3.0 / 4.0, 4.0 / 3.0});
                   if (scale.size() != 2 || ratio.size() != 2 || scale[0] <= 0 || scale[0] > scale[1] || ratio[0] <= 0 ||

@@ -3,6 +3,8 @@
 // last use of every tensor known. Torch-free: layer kinds come in through KindLookup.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +44,9 @@ struct Graph {
 
   int index_of(const std::string& name) const;  // -1 when absent
 };
+
+// Each output's feature count (classes for a class output), keyed by output name.
+std::map<std::string, int64_t> output_features(const Graph& graph);
 
 // Builds and checks the graph. Collects every independent error and throws them as an
 // ErrorList (or one Error), each with its file:line:col and layer path.

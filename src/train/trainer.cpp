@@ -60,16 +60,6 @@ std::string fixed(double v, int digits = 4) {
   return out.str();
 }
 
-std::map<std::string, int64_t> output_widths(const graph::Graph& g) {
-  std::map<std::string, int64_t> widths;
-  for (const auto& out : g.outputs) {
-    int64_t n = 1;
-    for (int64_t d : g.nodes[static_cast<size_t>(out.node)].shape) n *= d;
-    widths[out.spec.name] = n;
-  }
-  return widths;
-}
-
 // FNV-1a of the resolved spec: a checkpoint remembers which spec it belongs to.
 std::string hash_text(const std::string& text) {
   uint64_t h = 1469598103934665603ULL;
@@ -409,7 +399,7 @@ int Trainer::fit() {
   device_ = resolve_device(options_.device);
   graph_ = graph::build_graph(run_.model, layers::kind_lookup());
   heads_ = build_heads(graph_);
-  data::DataSpec data = data::parse_data_spec(run_.data, run_.model, output_widths(graph_));
+  data::DataSpec data = data::parse_data_spec(run_.data, run_.model, graph::output_features(graph_));
   if (!data.find(spec_.train_split))
     throw Error("fit needs a data split '" + spec_.train_split + "' (add data: {" + spec_.train_split + ": {source: ...}})",
                 run_.data.loc());

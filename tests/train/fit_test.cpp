@@ -109,6 +109,24 @@ TEST_CASE("fit learns separable data; loss falls; the run folder holds what it s
   std::string eval;
   REQUIRE(run("eval " + spec + " --weights " + dir.path() + "/run", &eval) == 0);
   CHECK_THAT(eval, Catch::Contains("label.accuracy"));
+
+  // predict on the validation manifest: one row per sample, top-k classes with probabilities.
+  const std::string predictions = dir.path() + "/predictions.csv";
+  REQUIRE(run("-q predict " + spec + " --weights " + dir.path() + "/run --input " + dir.path() + "/val.csv --top-k 2 --output " +
+              predictions) == 0);
+  auto rows = lines(predictions);
+  REQUIRE(rows.size() == 129);
+  CHECK(rows[0] == "input,label.top1,label.p1,label.top2,label.p2");
+  int right = 0;
+  auto truth = lines(dir.path() + "/val.csv");
+  for (size_t i = 1; i < rows.size(); ++i) {
+    std::stringstream cells(rows[i]);
+    std::string index, top1;
+    std::getline(cells, index, ',');
+    std::getline(cells, top1, ',');
+    right += truth[i].substr(truth[i].rfind(',') + 1) == top1 ? 1 : 0;
+  }
+  CHECK(right >= 120);
 }
 
 TEST_CASE("early stopping stops when the monitored value stops improving", "[train][e2e]") {

@@ -1,0 +1,162 @@
+#include "train/predict.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+
+#include "data/loader.h"
+#include "data/source.h"
+#include "graph/graph.h"
+#include "layers/registry.h"
+#include "train/objectives.h"
+#include "train/trainer.h"
+#include "util/strings.h"
+
+namespace dltrain::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The preprocessing of the split used for validation: its ops minus anything random.
+data::SplitSpec inference_split(const data::DataSpec& data, const spec::ModelSpec& model) {
+  const data::SplitSpec* base = data.find("val") ? data.find("val") : data.find("test");
+  data::SplitSpec split;
+  if (base) split = *base;
+  if (!base && data.find("train")) split = *data.find("train");
+  split.columns.clear();
+  for (const auto& c : (base ? base : data.find("train"))->columns)
+    if (c.kind == data::ColumnSpec::Kind::Image || c.kind == data::ColumnSpec::Kind::Vector) split.columns.push_back(c);
+  split.shuffle_buffer = 0;
+  split.drop_remainder = false;
+  split.cache = false;
+  split.skip_bad = true;
+  (void)model;
+  return split;
+}
+
+std::map<std::string, std::vector<std::string>> class_names(const std::string& checkpoint) {
+  std::map<std::string, std::vector<std::string>> names;
+  fs::path run_dir = fs::path(checkpoint).parent_path().parent_path();
+  std::ifstream in(run_dir / "classes.txt");
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::vector<std::string> list;
+    for (auto& n : split(line.substr(colon + 1), ',')) list.push_back(trim(n));
+    names[trim(line.substr(0, colon))] = list;
+  }
+  return names;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+int64_t predict(const spec::RunSpec& run, const PredictOptions& options, std::ostream& out) {
+  graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
+  std::vector<Head> heads = build_heads(graph);
+  data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
+  if (data.splits.empty())
+    throw Error("predict takes its preprocessing from the spec's data section; add data.val with the ops", run.model.loc);
+  data::SplitSpec split = inference_split(data, run.model);
+
+  data::Table table;
+  const fs::path input(options.input);
+  const std::string ext = input.extension().string();
+  if (ext == ".csv" || ext == ".tsv") {
+    split.source.kind = data::SourceSpec::Kind::Csv;
+    split.source.path = input.string();
+    split.source.delimiter = ext == ".tsv" ? '\t' : ',';
+    table = data::load_table(split);
+  } else {
+    if (split.columns.size() != 1 || split.columns[0].kind != data::ColumnSpec::Kind::Image)
+      throw Error("an image or a folder can feed a model with one image input; this model needs a CSV of its inputs (" +
+                      std::to_string(split.columns.size()) + " inputs)",
+                  std::nullopt, {}, ErrorKind::Spec);
+    table.columns.push_back(data::Column{split.columns[0], {}, {}, {}, {}});
+    std::vector<std::string>& paths = table.columns[0].paths;
+    if (fs::is_directory(input)) {
+      for (const auto& e : fs::recursive_directory_iterator(input)) {
+        std::string x = e.path().extension().string();
+        std::transform(x.begin(), x.end(), x.begin(), ::tolower);
+        if (e.is_regular_file() && (x == ".jpg" || x == ".jpeg" || x == ".png" || x == ".bmp" || x == ".webp" || x == ".tif" || x == ".tiff"))
+          paths.push_back(e.path().string());
+      }
+      std::sort(paths.begin(), paths.end());
+    } else if (fs::exists(input)) {
+      paths.push_back(input.string());
+    } else {
+      throw Error("no such file or folder: " + input.string(), std::nullopt, {}, ErrorKind::Runtime);
+    }
+    table.rows = static_cast<int64_t>(paths.size());
+    table.origin = input.string();
+  }
+  if (table.rows == 0) throw Error("no inputs found in " + input.string(), std::nullopt, {}, ErrorKind::Runtime);
+
+  const std::string checkpoint = resolve_checkpoint(options.weights);
+  auto names = class_names(checkpoint);
+  torch::Device device = resolve_device(options.device);
+  auto model = builder::build_model(graph);
+  load_weights(*model, checkpoint);
+  model->to(device);
+  model->eval();
+  torch::NoGradGuard no_grad;
+
+  out << "input";
+  for (const auto& h : heads) {
+    if (h.class_target || h.loss == "binary_crossentropy") {
+      for (int64_t k = 1; k <= std::min(options.top_k, std::max<int64_t>(h.features, 1)); ++k)
+        out << "," << h.name << ".top" << k << "," << h.name << ".p" << k;
+    } else {
+      for (int64_t f = 0; f < h.features; ++f) out << "," << h.name << (h.features > 1 ? "." + std::to_string(f) : "");
+    }
+  }
+  out << "\n" << std::setprecision(6);
+
+  data::Loader loader(split, table, {});
+  loader.start_epoch(0);
+  int64_t written = 0;
+  const data::Column& first = loader.table().columns[0];
+  while (auto batch = loader.next()) {
+    for (const auto& s : batch->skipped) spdlog::warn("skipped {}", s);
+    if (batch->size == 0) continue;
+    std::vector<torch::Tensor> inputs;
+    for (int index : graph.inputs) inputs.push_back(batch->tensors.at(graph.nodes[static_cast<size_t>(index)].name).to(device));
+    auto result = model->run(inputs);
+    for (int64_t i = 0; i < batch->size; ++i) {
+      const int64_t row = batch->rows[static_cast<size_t>(i)];
+      out << csv_field(first.paths.empty() ? std::to_string(row + 1) : first.paths[static_cast<size_t>(row)]);
+      for (size_t k = 0; k < heads.size(); ++k) {
+        torch::Tensor y = result.outputs[k][i].to(torch::kCPU).to(torch::kFloat).flatten();
+        const Head& h = heads[k];
+        if (h.class_target || h.loss == "binary_crossentropy") {
+          const auto& labels = names[h.target];
+          if (y.numel() == 1) y = torch::cat({1 - y, y});  // a sigmoid's probability of class 1
+          auto [probs, index] = y.topk(std::min<int64_t>(options.top_k, y.numel()));
+          for (int64_t j = 0; j < probs.numel(); ++j) {
+            const int64_t c = index[j].item<int64_t>();
+            out << "," << csv_field(static_cast<size_t>(c) < labels.size() ? labels[static_cast<size_t>(c)] : std::to_string(c))
+                << "," << probs[j].item<float>();
+          }
+        } else {
+          for (int64_t f = 0; f < y.numel(); ++f) out << "," << y[f].item<float>();
+        }
+      }
+      out << "\n";
+      ++written;
+    }
+  }
+  return written;
+}
+
+}  // namespace dltrain::train
