@@ -93,6 +93,25 @@ struct Loader::State {
   void halt();
 };
 
+SplitSpec inference_view(const SplitSpec& split) {
+  SplitSpec view = split;
+  for (auto& [name, specs] : view.ops) {
+    auto ops = build_ops(specs);
+    std::vector<OpSpec> kept;
+    size_t k = 0;
+    for (const auto& s : specs) {
+      if (s.kind == "decode") continue;
+      if (!ops[k++]->random()) kept.push_back(s);
+    }
+    specs = kept;
+  }
+  view.shuffle_buffer = 0;
+  view.drop_remainder = false;
+  view.cache = false;
+  view.skip_bad = true;
+  return view;
+}
+
 std::vector<int64_t> shuffle_order(int64_t rows, int64_t buffer, uint64_t seed) {
   std::vector<int64_t> out;
   out.reserve(static_cast<size_t>(rows));

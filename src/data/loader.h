@@ -72,6 +72,10 @@ class Loader {
   std::unique_ptr<State> state_;
 };
 
+// The split as inference sees it: its deterministic ops only (random augmentation dropped), no
+// shuffle, no cache, bad images skipped.
+SplitSpec inference_view(const SplitSpec& split);
+
 // The order of rows for an epoch: tf.data's shuffle(buffer) with a seeded generator
 // (buffer 0 or 1: file order; buffer >= rows: a uniform permutation).
 std::vector<int64_t> shuffle_order(int64_t rows, int64_t buffer, uint64_t seed);

@@ -139,7 +139,6 @@ Schedule::Schedule(ScheduleSpec spec, double base_lr, int64_t epochs, int64_t st
 
 double Schedule::lr(int64_t step) const {
   const double steps = static_cast<double>(steps_per_epoch_);
-  const double epoch = static_cast<double>(step) / steps;  // fractional epochs done before this step
   const int64_t whole = step / steps_per_epoch_;
   const double total_steps = static_cast<double>(epochs_) * steps;
   const double warmup_steps = spec_.warmup_epochs * steps;
@@ -167,7 +166,6 @@ double Schedule::lr(int64_t step) const {
   } else if (k == "reduce_on_plateau") {
     lr *= factor_;
   }
-  (void)epoch;
   if (warmup_steps > 0 && static_cast<double>(step) < warmup_steps) lr *= (static_cast<double>(step) + 1) / warmup_steps;
   return lr;
 }

@@ -21,20 +21,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The preprocessing of the split used for validation: its ops minus anything random.
-data::SplitSpec inference_split(const data::DataSpec& data, const spec::ModelSpec& model) {
-  const data::SplitSpec* base = data.find("val") ? data.find("val") : data.find("test");
-  data::SplitSpec split;
-  if (base) split = *base;
-  if (!base && data.find("train")) split = *data.find("train");
+// The preprocessing of the split used for validation (else test, else train), without its
+// random ops, for the model's inputs only.
+data::SplitSpec inference_split(const data::DataSpec& data) {
+  const data::SplitSpec* base = data.find("val") ? data.find("val") : data.find("test") ? data.find("test") : data.find("train");
+  data::SplitSpec split = data::inference_view(*base);
   split.columns.clear();
-  for (const auto& c : (base ? base : data.find("train"))->columns)
+  for (const auto& c : base->columns)
     if (c.kind == data::ColumnSpec::Kind::Image || c.kind == data::ColumnSpec::Kind::Vector) split.columns.push_back(c);
-  split.shuffle_buffer = 0;
-  split.drop_remainder = false;
-  split.cache = false;
-  split.skip_bad = true;
-  (void)model;
   return split;
 }
 
@@ -66,9 +60,9 @@ int64_t predict(const spec::RunSpec& run, const PredictOptions& options, std::os
   graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
   std::vector<Head> heads = build_heads(graph);
   data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
-  if (data.splits.empty())
+  if (!data.find("val") && !data.find("test") && !data.find("train"))
     throw Error("predict takes its preprocessing from the spec's data section; add data.val with the ops", run.model.loc);
-  data::SplitSpec split = inference_split(data, run.model);
+  data::SplitSpec split = inference_split(data);
 
   data::Table table;
   const fs::path input(options.input);

@@ -1,6 +1,6 @@
 // Predictions for new inputs: an image file, a folder of images (recursively) or a CSV manifest
-// of the model's inputs, preprocessed with the spec's deterministic ops of its `val` (else
-// `test`) split, written as CSV: top-k classes with names and probabilities for class outputs,
+// of the model's inputs, preprocessed with the deterministic ops of the spec's `val` (else
+// `test`, else `train`) split, written as CSV: top-k classes with names and probabilities for class outputs,
 // values for the others.
 #pragma once
 
