@@ -8,23 +8,6 @@
 
 namespace dltrain::data {
 
-void OpRegistry::add(OpKind kind) {
-  DLT_ASSERT(!kinds_.count(kind.name), "op registered twice: ", kind.name);
-  std::string name = kind.name;
-  kinds_.emplace(std::move(name), std::move(kind));
-}
-
-const OpKind* OpRegistry::find(const std::string& name) const {
-  auto it = kinds_.find(name);
-  return it == kinds_.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> OpRegistry::names() const {
-  std::vector<std::string> out;
-  for (const auto& [name, kind] : kinds_) out.push_back(name);
-  return out;
-}
-
 const OpRegistry& op_registry() {
   static OpRegistry registry;
   static std::once_flag once;

@@ -15,6 +15,7 @@
 #include "data/data_spec.h"
 #include "data/image.h"
 #include "spec/params.h"
+#include "util/registry.h"
 
 namespace dltrain::data {
 
@@ -40,15 +41,7 @@ struct OpKind {
   std::function<std::shared_ptr<const Op>(spec::ParamReader&)> parse;
 };
 
-class OpRegistry {
- public:
-  void add(OpKind kind);
-  const OpKind* find(const std::string& name) const;
-  std::vector<std::string> names() const;
-
- private:
-  std::map<std::string, OpKind> kinds_;
-};
+using OpRegistry = Registry<OpKind>;
 
 const OpRegistry& op_registry();
 void register_builtin_ops(OpRegistry& registry);

@@ -6,23 +6,6 @@
 
 namespace dltrain::layers {
 
-void LayerRegistry::add(graph::KindInfo info) {
-  DLT_ASSERT(!kinds_.count(info.name), "layer kind registered twice: ", info.name);
-  std::string name = info.name;
-  kinds_.emplace(std::move(name), std::move(info));
-}
-
-const graph::KindInfo* LayerRegistry::find(const std::string& name) const {
-  auto it = kinds_.find(name);
-  return it == kinds_.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> LayerRegistry::names() const {
-  std::vector<std::string> out;
-  for (const auto& [name, info] : kinds_) out.push_back(name);
-  return out;
-}
-
 const LayerRegistry& layer_registry() {
   static LayerRegistry registry;
   static std::once_flag once;

@@ -6,19 +6,11 @@
 #include <vector>
 
 #include "layers/layer.h"
+#include "util/registry.h"
 
 namespace dltrain::layers {
 
-class LayerRegistry {
- public:
-  // Throws (internal error) on a duplicate name.
-  void add(graph::KindInfo info);
-  const graph::KindInfo* find(const std::string& name) const;
-  std::vector<std::string> names() const;  // sorted
-
- private:
-  std::map<std::string, graph::KindInfo> kinds_;
-};
+using LayerRegistry = Registry<graph::KindInfo>;
 
 // The built-in kinds (thread-safe, built on first use).
 const LayerRegistry& layer_registry();
