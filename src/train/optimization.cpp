@@ -71,18 +71,15 @@ std::vector<std::pair<std::string, torch::Tensor>> optimizer_state(torch::optim:
     };
     if (kind == "sgd") {
       add("momentum_buffer", state_of<torch::optim::SGDParamState>(optimizer, params[i]).momentum_buffer());
-    } else if (kind == "adam") {
-      auto& s = state_of<torch::optim::AdamParamState>(optimizer, params[i]);
-      add("step", scalar(s.step()));
-      add("exp_avg", s.exp_avg());
-      add("exp_avg_sq", s.exp_avg_sq());
-      add("max_exp_avg_sq", s.max_exp_avg_sq());
-    } else if (kind == "adamw") {
-      auto& s = state_of<torch::optim::AdamWParamState>(optimizer, params[i]);
-      add("step", scalar(s.step()));
-      add("exp_avg", s.exp_avg());
-      add("exp_avg_sq", s.exp_avg_sq());
-      add("max_exp_avg_sq", s.max_exp_avg_sq());
+    } else if (kind == "adam" || kind == "adamw") {
+      auto add_adam = [&](auto& s) {
+        add("step", scalar(s.step()));
+        add("exp_avg", s.exp_avg());
+        add("exp_avg_sq", s.exp_avg_sq());
+        add("max_exp_avg_sq", s.max_exp_avg_sq());
+      };
+      if (kind == "adam") add_adam(state_of<torch::optim::AdamParamState>(optimizer, params[i]));
+      else add_adam(state_of<torch::optim::AdamWParamState>(optimizer, params[i]));
     } else {
       auto& s = state_of<torch::optim::RMSpropParamState>(optimizer, params[i]);
       add("step", scalar(s.step()));
