@@ -5,10 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --python
 scripts/build.sh
-# Python's safetensors package (PyPI, in a cached venv) lets a test read our checkpoints back.
+# The Python the tests call: Debian's python3 with its torch and torchvision (the parity tests
+# export torchvision models) plus PyPI's safetensors in a cached venv (checkpoints read back).
 venv=${DLTRAIN_PY_VENV:-$HOME/.cache/dltrain/py-venv}
-if ! "$venv/bin/python" -c "import safetensors.numpy" 2>/dev/null; then
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q safetensors numpy || echo "test: no safetensors for Python; that check will be skipped"
+if ! "$venv/bin/python" -c "import safetensors.torch, torchvision" 2>/dev/null; then
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q safetensors
 fi
 export DLTRAIN_PYTHON="$venv/bin/python"
 build_dir=${DLTRAIN_BUILD_DIR:-build}

@@ -1,4 +1,5 @@
-// check, summary and graph: the subcommands that read a spec and build its model, no data.
+// check, summary and graph: the subcommands that read a spec (all of it is validated) and build
+// its model, no data.
 #include <spdlog/spdlog.h>
 #include <torch/types.h>
 #include <torch/utils.h>
@@ -19,6 +20,8 @@
 #include "spec/compose.h"
 #include "spec/spec.h"
 #include "spec/yaml_io.h"
+#include "train/objectives.h"
+#include "train/train_spec.h"
 #include "util/strings.h"
 
 namespace dltrain::cli {
@@ -35,8 +38,8 @@ Loaded load(const SpecOptions& options) {
   loaded.graph = graph::build_graph(loaded.run.model, layers::kind_lookup());
   for (const auto& w : loaded.graph.warnings) spdlog::warn("{}", w.report("warning"));
   data::parse_data_spec(loaded.run.data, loaded.run.model, graph::output_features(loaded.graph));
-  if (const spec::Value* v = loaded.run.document.find("train"))
-    spdlog::warn("{}: the 'train' section is not checked or used by this version yet", v->loc().str());
+  train::parse_train_spec(loaded.run.train);
+  train::build_heads(loaded.graph);  // losses and metrics against the outputs
   return loaded;
 }
 

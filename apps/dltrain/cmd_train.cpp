@@ -43,7 +43,7 @@ int run_eval(const EvalCommand& o) {
   auto model = builder::build_model(graph);
   train::load_weights(*model, train::resolve_checkpoint(o.weights));
   model->to(device);
-  auto metrics = train::evaluate(*model, heads, loader, device);
+  auto metrics = train::evaluate(*model, heads, loader, train::Compute{device});
   for (const auto& [name, value] : metrics) std::printf("%-32s %.6f\n", name.substr(4).c_str(), value);
   return 0;
 }

@@ -14,14 +14,6 @@ using spec::Value;
 
 const std::vector<std::string> kDefaultExtensions = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
 
-// A path as written: relative to the file that wrote it, or to the working folder for --set.
-std::string resolve_path(const Value& v) {
-  const std::string& written = v.as_string();
-  fs::path p(written);
-  if (p.is_absolute() || v.loc().line == 0) return p.lexically_normal().string();
-  return (fs::path(v.loc().file).parent_path() / p).lexically_normal().string();
-}
-
 int64_t auto_or_int(spec::ParamReader& p, const std::string& key) {
   const Value* v = p.find(key);
   if (!v || v->is_null()) return 0;
@@ -41,11 +33,11 @@ SourceSpec parse_source(const Value& v) {
   spec::ParamReader p(v, "source");
   if (const Value* folder = p.find("folder")) {
     source.kind = SourceSpec::Kind::Folder;
-    source.path = resolve_path(*folder);
+    source.path = spec::resolve_path(*folder);
     source.extensions = p.get_or<std::vector<std::string>>("extensions", kDefaultExtensions);
   } else if (const Value* csv = p.find("csv")) {
     source.kind = SourceSpec::Kind::Csv;
-    source.path = resolve_path(*csv);
+    source.path = spec::resolve_path(*csv);
     std::string delimiter = p.get_or<std::string>("delimiter", fs::path(source.path).extension() == ".tsv" ? "\t" : ",");
     if (delimiter.size() != 1) throw Error("delimiter must be one character", p.loc_of("delimiter"));
     source.delimiter = delimiter[0];
@@ -199,7 +191,8 @@ DataSpec parse_data_spec(const spec::Value& data, const spec::ModelSpec& model,
     const SplitSpec* parent = spec.find(split.source.split_of);
     std::vector<std::string> names;
     for (const auto& [n, s] : spec.splits) names.push_back(n);
-    if (!parent || parent->source.kind == SourceSpec::Kind::SplitOf)
+    const bool parent_failed = !parent && data.find(split.source.split_of);  // already reported
+    if (!parent_failed && (!parent || parent->source.kind == SourceSpec::Kind::SplitOf))
       errors.emplace_back("split_of names '" + split.source.split_of + "', which is not a split with its own source" +
                               did_you_mean(split.source.split_of, names),
                           split.source.loc);

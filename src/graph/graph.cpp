@@ -158,6 +158,11 @@ class GraphBuilder {
       inputs.push_back(previous);
     }
     std::optional<bool> trainable = n.trainable ? n.trainable : scope->trainable;
+    if (n.weights) {
+      std::string module = full;
+      std::replace(module.begin(), module.end(), '/', '.');
+      graph_.weight_imports.push_back({module, *n.weights});
+    }
 
     if (auto block = blocks_.find(n.kind); block != blocks_.end()) {
       expand_block(n, *block->second, full, inputs, scope, trainable);

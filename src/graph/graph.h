@@ -36,11 +36,18 @@ struct Output {
   int node = -1;
 };
 
+// A `weights:` import: the file's tensors go into the module at `module` ("backbone", "res2").
+struct WeightImport {
+  std::string module;  // parameter-name prefix without the trailing dot
+  spec::WeightsSpec weights;
+};
+
 struct Graph {
   std::vector<Node> nodes;       // topological order; inputs first, in declaration order
   std::vector<int> inputs;       // indices of the input nodes, in declaration order
   std::vector<Output> outputs;   // in declaration order
   std::vector<Error> warnings;   // e.g. layers that feed no output
+  std::vector<WeightImport> weight_imports;  // in spec order
 
   int index_of(const std::string& name) const;  // -1 when absent
 };

@@ -11,9 +11,11 @@ void register_dropout(LayerRegistry& registry);
 void register_embedding(LayerRegistry& registry);
 void register_linear(LayerRegistry& registry);
 void register_merge(LayerRegistry& registry);
+void register_mobilenet_v2(LayerRegistry& registry);
 void register_norm(LayerRegistry& registry);
 void register_pooling(LayerRegistry& registry);
 void register_reshape(LayerRegistry& registry);
+void register_resnet(LayerRegistry& registry);
 
 void register_builtin_layers(LayerRegistry& registry) {
   register_activations(registry);
@@ -23,9 +25,11 @@ void register_builtin_layers(LayerRegistry& registry) {
   register_embedding(registry);
   register_linear(registry);
   register_merge(registry);
+  register_mobilenet_v2(registry);
   register_norm(registry);
   register_pooling(registry);
   register_reshape(registry);
+  register_resnet(registry);
 }
 
 }  // namespace dltrain::layers

@@ -54,7 +54,9 @@ void merge_into(Value& base, const Value& overlay) {
   }
   for (const auto& e : overlay.entries()) {
     Value* existing = base.find(e.key);
-    if (existing && existing->is_map() && e.value.is_map()) {
+    if (existing && e.value.is_null()) {
+      base.erase(e.key);  // `key: null` in an overlay removes the key (as Helm does)
+    } else if (existing && existing->is_map() && e.value.is_map()) {
       merge_into(*existing, e.value);
     } else {
       base.set(e.key, e.value, e.key_loc);

@@ -39,6 +39,27 @@ std::vector<Ref> parse_refs(const Value& v) {
   return refs;
 }
 
+WeightsSpec parse_weights(const Value& v) {
+  WeightsSpec w;
+  w.loc = v.loc();
+  if (v.is_string()) {
+    w.file = resolve_path(v);
+    return w;
+  }
+  if (!v.is_map())
+    throw Error("'weights' takes a file or {file, strip_prefix, rename, strict}, got " + v.describe(), v.loc());
+  ParamReader p(v, "weights");
+  w.file = resolve_path(p.require("file"));
+  w.strip_prefix = p.get_or<std::string>("strip_prefix", "");
+  if (const Value* rename = p.find("rename")) {
+    if (!rename->is_map()) throw Error("'rename' maps name prefixes in the file to ours, got " + rename->describe(), rename->loc());
+    for (const auto& e : rename->entries()) w.rename.emplace_back(e.key, e.value.as_string());
+  }
+  w.strict = p.get_or<bool>("strict", true);
+  p.finish();
+  return w;
+}
+
 std::string channels_last_hint(const std::vector<int64_t>& shape) {
   if (shape.size() == 3 && (shape[2] == 1 || shape[2] == 3 || shape[2] == 4) && shape[0] > 4)
     return "; [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
@@ -203,8 +224,7 @@ NodeSpec parse_node(const Value& entry) {
       node.repeat = v.as_int();
       if (node.repeat < 1) throw Error("'repeat' must be at least 1", v.loc());
     } else if (e.key == "weights") {
-      node.weights = v.as_string();
-      node.weights_loc = v.loc();
+      node.weights = parse_weights(v);
     } else {
       node.params.entries().push_back(e);
     }

@@ -33,6 +33,17 @@ struct Ref {
   SourceLoc loc;
 };
 
+// `weights:` on a layer or block instance: tensors to load into its parameters and buffers,
+// keyed by their names inside it (`features.0.0.weight` for a backbone, `conv1.weight` for a
+// block). A plain string is the file.
+struct WeightsSpec {
+  std::string file;          // safetensors or a torch.save'd state_dict; resolved like data paths
+  std::string strip_prefix;  // removed from the file's names first ("module.", "backbone.")
+  std::vector<std::pair<std::string, std::string>> rename;  // then prefix -> prefix
+  bool strict = true;        // missing tensors are an error (unexpected ones only reported)
+  SourceLoc loc;
+};
+
 // One entry of a layer list: a layer kind or a block instance, and the keys every node takes.
 struct NodeSpec {
   std::string kind;
@@ -46,8 +57,7 @@ struct NodeSpec {
   SourceLoc activation_loc;
   std::optional<Value> when;  // condition (blocks): string expression or boolean
   int64_t repeat = 1;
-  std::string weights;      // file to load this node's (or block's) weights from
-  SourceLoc weights_loc;
+  std::optional<WeightsSpec> weights;
   Value params = Value::map();  // everything else: the kind's own parameters
 };
 

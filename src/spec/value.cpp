@@ -1,5 +1,7 @@
 #include "spec/value.h"
 
+#include <filesystem>
+
 #include <cmath>
 #include <sstream>
 
@@ -192,6 +194,12 @@ bool Value::operator==(const Value& other) const {
       return true;
     default: return false;
   }
+}
+
+std::string resolve_path(const Value& v) {
+  const std::filesystem::path written(v.as_string());
+  if (written.is_absolute() || v.loc().line == 0) return written.lexically_normal().string();
+  return (std::filesystem::path(v.loc().file).parent_path() / written).lexically_normal().string();
 }
 
 }  // namespace dltrain::spec

@@ -80,4 +80,8 @@ struct MapEntry {
 
 const char* type_name(Value::Type type);
 
+// A path as written in a spec: relative to the file that wrote it, or to the working folder for
+// a --set override (no file line).
+std::string resolve_path(const Value& v);
+
 }  // namespace dltrain::spec

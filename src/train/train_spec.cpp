@@ -122,6 +122,7 @@ TrainSpec parse_train_spec(const Value& train) {
   t.log_every = p.get_or<int64_t>("log_every", 0);
   t.skip_nan_batches = p.get_choice("on_nan", {"stop", "skip_batch"}, "stop") == "skip_batch";
   t.precision = p.get_choice("precision", {"fp32", "bf16", "fp16"}, "fp32");
+  t.precision_loc = p.loc_of("precision");
   t.channels_last = p.get_or<bool>("channels_last", false);
   t.train_split = p.get_or<std::string>("train_split", "train");
   t.val_split = p.get_or<std::string>("val_split", "val");

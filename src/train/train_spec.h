@@ -62,8 +62,9 @@ struct TrainSpec {
   CheckpointSpec checkpoint;
   int64_t log_every = 0;          // also write metrics.jsonl every N steps (0: per epoch only)
   bool skip_nan_batches = false;  // on_nan: skip_batch (default stop)
-  std::string precision = "fp32"; // fp32 | bf16 | fp16 (CUDA)
-  bool channels_last = false;     // CUDA
+  std::string precision = "fp32"; // fp32 | bf16 (CPU or CUDA) | fp16 (CUDA, with loss scaling)
+  SourceLoc precision_loc;
+  bool channels_last = false;     // NHWC weights and images (fastest for convs on recent GPUs)
   std::string train_split = "train", val_split = "val";
   SourceLoc loc;
 };

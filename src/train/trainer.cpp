@@ -19,12 +19,16 @@
 #include <set>
 #include <sstream>
 
+#include "builder/weights.h"
 #include "data/source.h"
 #include "graph/graph.h"
 #include "io/safetensors.h"
 #include "layers/registry.h"
 #include "spec/yaml_io.h"
 #include "train/optimization.h"
+#include "train/precision.h"
+#include "train/progress.h"
+#include "train/replica.h"
 #include "train/signals.h"
 #include "train/train_spec.h"
 #include "util/strings.h"
@@ -46,45 +50,9 @@ std::string timestamp() {
   return out.str();
 }
 
-std::string format_duration(double seconds) {
-  const int64_t s = static_cast<int64_t>(std::llround(seconds));
-  std::ostringstream out;
-  if (s >= 3600) out << s / 3600 << ":" << std::setw(2) << std::setfill('0') << (s / 60) % 60 << ":" << std::setw(2) << s % 60;
-  else out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
-  return out.str();
-}
 
-std::string fixed(double v, int digits = 4) {
-  std::ostringstream out;
-  out << std::setprecision(digits) << std::fixed << v;
-  return out.str();
-}
 
-// FNV-1a of the resolved spec: a checkpoint remembers which spec it belongs to.
-std::string hash_text(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
-  std::ostringstream out;
-  out << std::hex << std::setw(16) << std::setfill('0') << h;
-  return out.str();
-}
 
-// A short line diff of two YAML texts (LCS), for refusing a resume with a changed spec.
-std::string line_diff(const std::string& before, const std::string& after) {
-  auto a = split(before, '\n'), b = split(after, '\n');
-  std::vector<std::vector<int>> lcs(a.size() + 1, std::vector<int>(b.size() + 1, 0));
-  for (size_t i = a.size(); i-- > 0;)
-    for (size_t j = b.size(); j-- > 0;)
-      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
-  std::string out;
-  size_t i = 0, j = 0, shown = 0;
-  while ((i < a.size() || j < b.size()) && shown < 40) {
-    if (i < a.size() && j < b.size() && a[i] == b[j]) ++i, ++j;
-    else if (j < b.size() && (i == a.size() || lcs[i][j + 1] >= lcs[i + 1][j])) out += "\n  + " + b[j++], ++shown;
-    else out += "\n  - " + a[i++], ++shown;
-  }
-  return out;
-}
 
 bool finite_model(torch::nn::Module& model) {
   for (const auto& p : model.parameters())
@@ -134,85 +102,60 @@ std::map<std::string, double> results(const EpochMeter& meter, const std::vector
 struct StepResult {
   torch::Tensor total;
   std::vector<torch::Tensor> losses;
+  std::vector<double> loss_values;  // on the host, per head
+  double total_value = 0;
   builder::DagModel::Result outputs;
+
+  bool finite() const { return std::isfinite(total_value); }
 };
 
-std::vector<torch::Tensor> model_inputs(const builder::DagModel& model, const data::Batch& batch, const torch::Device& device) {
+std::vector<torch::Tensor> model_inputs(const builder::DagModel& model, const data::Batch& batch, const Compute& compute) {
   std::vector<torch::Tensor> inputs;
   for (int index : model.graph().inputs) {
     const std::string& name = model.graph().nodes[static_cast<size_t>(index)].name;
-    inputs.push_back(batch.tensors.at(name).to(device, /*non_blocking=*/true));
+    torch::Tensor t = batch.tensors.at(name).to(compute.device, /*non_blocking=*/true);
+    if (compute.channels_last && t.dim() == 4) t = t.contiguous(at::MemoryFormat::ChannelsLast);
+    inputs.push_back(t);
   }
   return inputs;
 }
 
+// The forward pass (under autocast when asked) and the losses, computed in fp32 from the logits.
 StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& heads, const data::Batch& batch,
-                          const torch::Device& device) {
+                          const Compute& compute) {
   StepResult r;
-  r.outputs = model.run(model_inputs(model, batch, device));
-  r.total = torch::zeros({}, torch::TensorOptions().device(device));
+  {
+    AutocastScope autocast(compute.device, compute.dtype);
+    r.outputs = model.run(model_inputs(model, batch, compute));
+  }
+  r.total = torch::zeros({}, torch::TensorOptions().device(compute.device));
   for (size_t k = 0; k < heads.size(); ++k) {
-    torch::Tensor target = batch.tensors.at(heads[k].target).to(device, true);
-    torch::Tensor loss = heads[k].compute_loss(r.outputs.outputs[k], r.outputs.logits[k], target);
+    torch::Tensor target = batch.tensors.at(heads[k].target).to(compute.device, true);
+    torch::Tensor loss = heads[k].compute_loss(r.outputs.outputs[k].to(torch::kFloat), r.outputs.logits[k].to(torch::kFloat),
+                                               target);
     r.losses.push_back(loss);
     r.total = r.total + heads[k].weight * loss;
   }
+  // One device-to-host copy for all the loss values of the step.
+  r.loss_values = doubles(torch::stack(r.losses).detach());
+  r.total_value = 0;
+  for (size_t k = 0; k < heads.size(); ++k) r.total_value += heads[k].weight * r.loss_values[k];
   return r;
 }
 
-void update_meters(EpochMeter& meter, std::vector<Head>& heads, const StepResult& r, const data::Batch& batch,
-                   const torch::Device& device) {
+void update_meters(EpochMeter& meter, std::vector<Head>& heads, const StepResult& r, const data::Batch& batch) {
   torch::NoGradGuard no_grad;
   const double n = static_cast<double>(batch.size);
   meter.samples += n;
-  meter.total_sum += r.total.item<double>() * n;
+  meter.total_sum += r.total_value * n;
   for (size_t k = 0; k < heads.size(); ++k) {
-    meter.loss_sums[k] += r.losses[k].item<double>() * n;
+    meter.loss_sums[k] += r.loss_values[k] * n;
     torch::Tensor output = r.outputs.outputs[k].detach().to(torch::kCPU).to(torch::kFloat);
     torch::Tensor target = batch.tensors.at(heads[k].target);
     for (auto& m : heads[k].metrics) m->update(output, target);
   }
 }
 
-class Progress {
- public:
-  Progress(bool enabled, int64_t epochs) : enabled_(enabled), tty_(::isatty(STDERR_FILENO)), epochs_(epochs) {}
-
-  void start(int64_t epoch, int64_t steps, int64_t first_step) {
-    epoch_ = epoch;
-    steps_ = steps;
-    first_ = first_step;
-    start_ = Clock::now();
-    last_line_ = Clock::now();
-    if (enabled_) spdlog::info("epoch {}/{}", epoch + 1, epochs_);
-  }
-
-  void step(int64_t done, const std::map<std::string, double>& metrics, double samples) {
-    if (!enabled_) return;
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-    const bool last = done == steps_;
-    if (!tty_ && !last && std::chrono::duration<double>(Clock::now() - last_line_).count() < 10.0) return;
-    last_line_ = Clock::now();
-    const double rate = static_cast<double>(done - first_) / std::max(elapsed, 1e-9);
-    const double eta = rate > 0 ? static_cast<double>(steps_ - done) / rate : 0;
-    const int width = 24, filled = static_cast<int>(width * done / std::max<int64_t>(steps_, 1));
-    std::ostringstream line;
-    line << std::setw(static_cast<int>(std::to_string(steps_).size())) << done << "/" << steps_ << " [";
-    line << std::string(static_cast<size_t>(filled), '=') << (filled < width ? ">" : "")
-         << std::string(static_cast<size_t>(std::max(0, width - filled - 1)), '.') << "] ";
-    line << format_duration(elapsed) << (last ? "" : " ETA " + format_duration(eta));
-    for (const auto& [k, v] : metrics) line << " - " << k << " " << fixed(v);
-    line << " - " << static_cast<int64_t>(samples / std::max(elapsed, 1e-9)) << " samples/s";
-    if (tty_) std::fprintf(stderr, "\r\033[K%s%s", line.str().c_str(), last ? "\n" : "");
-    else std::fprintf(stderr, "%s\n", line.str().c_str());
-    std::fflush(stderr);
-  }
-
- private:
-  bool enabled_, tty_;
-  int64_t epochs_, epoch_ = 0, steps_ = 0, first_ = 0;
-  Clock::time_point start_, last_line_;
-};
 
 class Trainer {
  public:
@@ -236,7 +179,9 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<Schedule> schedule_;
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
-  torch::Device device_ = torch::kCPU;
+  Compute compute_;
+  Replica replica_;
+  LossScaler scaler_{false};
   fs::path run_dir_;
   EpochMeter train_meter_;
   int64_t step_ = 0;             // optimizer steps so far
@@ -269,7 +214,7 @@ void Trainer::setup_run_dir(const std::string& spec_text) {
   std::ofstream(run_dir_ / "command.txt", std::ios::app) << options_.command_line << "\n";
   std::ofstream versions(run_dir_ / "versions.txt");
   versions << "dltrain " << DLTRAIN_VERSION << "\nLibTorch " << TORCH_VERSION << "\nOpenCV " << CV_VERSION
-           << "\ndevice " << device_.str() << "\nthreads " << at::get_num_threads() << "\n";
+           << "\ndevice " << compute_.device.str() << "\nthreads " << at::get_num_threads() << "\n";
   std::ofstream classes(run_dir_ / "classes.txt");
   for (const auto& column : train_loader_->table().columns)
     if (!column.class_names.empty()) classes << column.spec.name << ": " << join(column.class_names) << "\n";
@@ -285,6 +230,7 @@ void Trainer::point(const std::string& link, const std::string& target) {
 }
 
 void Trainer::save(const std::string& name, int64_t epoch, int64_t next_batch, bool epoch_done) {
+  if (!replica_.primary()) return;  // replicas hold the same weights; one writes them
   if (!finite_model(*model_))
     throw runtime_error("refusing to save " + name + ": the weights are not finite (NaN or Inf)");
   io::TensorFile file;
@@ -298,6 +244,7 @@ void Trainer::save(const std::string& name, int64_t epoch, int64_t next_batch, b
     file.tensors.emplace_back("dltrain/rng/cpu", generator.get_state());
   }
   file.tensors.emplace_back("dltrain/meter/train", double_tensor(train_meter_.state()));
+  file.tensors.emplace_back("dltrain/loss_scaler", double_tensor(scaler_.state()));
   for (const auto& head : heads_)
     for (const auto& m : head.metrics) file.tensors.emplace_back("dltrain/metric/train." + head.name + "." + m->name(), double_tensor(m->state()));
   file.metadata = {{"format", "dltrain-checkpoint-1"},
@@ -341,7 +288,7 @@ void Trainer::restore(const std::string& path, const std::string& spec_text) {
   };
   if (meta("spec_hash") != spec_hash_ && !options_.allow_spec_change)
     throw Error("the spec differs from the one this run was started with (pass --allow-spec-change to resume anyway):" +
-                    line_diff(meta("spec"), spec_text),
+                    spec_diff(meta("spec"), spec_text),
                 std::nullopt, {}, ErrorKind::Spec);
   load_weights(*model_, path);
   std::vector<std::pair<std::string, torch::Tensor>> opt;
@@ -349,6 +296,7 @@ void Trainer::restore(const std::string& path, const std::string& spec_text) {
     if (starts_with(name, "dltrain/optimizer/")) opt.emplace_back(name.substr(18), t);
   restore_optimizer_state(*optimizer_, spec_.optimizer.kind, opt);
   step_ = std::stoll(meta("step"));
+  if (const torch::Tensor* scaler = file.find("dltrain/loss_scaler")) scaler_.restore(doubles(*scaler));
   const int64_t epoch = std::stoll(meta("epoch")), next = std::stoll(meta("next_batch"));
   const bool done = meta("epoch_done") == "1";
   start_epoch_ = done ? epoch + 1 : epoch;
@@ -372,6 +320,7 @@ void Trainer::restore(const std::string& path, const std::string& spec_text) {
 }
 
 void Trainer::write_metrics(int64_t epoch, const std::map<std::string, double>& values, std::optional<int64_t> step) {
+  if (!replica_.primary()) return;
   std::ofstream jsonl(run_dir_ / "metrics.jsonl", std::ios::app);
   jsonl << "{\"epoch\": " << epoch + 1 << ", \"step\": " << (step ? *step : step_);
   for (const auto& [k, v] : values) jsonl << ", \"" << k << "\": " << (std::isfinite(v) ? fixed(v, 6) : "null");
@@ -393,10 +342,20 @@ void Trainer::write_metrics(int64_t epoch, const std::map<std::string, double>& 
 int Trainer::fit() {
   install_stop_handlers();  // from the start: a signal during setup stops after the first step
   spec_text_ = spec::to_yaml(run_.document);
-  spec_hash_ = hash_text(spec_text_);
+  spec_hash_ = spec_hash(spec_text_);
   spec_ = parse_train_spec(run_.train);
   const uint64_t seed = options_.seed.value_or(spec_.seed);
-  device_ = resolve_device(options_.device);
+  replica_ = replica_from_environment();
+  if (replica_.world_size > 1)
+    throw Error("this is process " + std::to_string(replica_.rank) + " of " + std::to_string(replica_.world_size) +
+                    " (torchrun or SLURM), but this dltrain trains in one process: launch one task (srun --ntasks=1)",
+                std::nullopt, {}, ErrorKind::Spec);
+  compute_.device = resolve_device(options_.device);
+  compute_.dtype = compute_dtype(spec_.precision);
+  compute_.channels_last = spec_.channels_last;
+  if (compute_.dtype == at::kHalf && !compute_.device.is_cuda())
+    throw Error("precision: fp16 needs a CUDA device; on the CPU use bf16", spec_.precision_loc);
+  scaler_ = LossScaler(compute_.dtype == at::kHalf);
   graph_ = graph::build_graph(run_.model, layers::kind_lookup());
   heads_ = build_heads(graph_);
   data::DataSpec data = data::parse_data_spec(run_.data, run_.model, graph::output_features(graph_));
@@ -404,7 +363,7 @@ int Trainer::fit() {
     throw Error("fit needs a data split '" + spec_.train_split + "' (add data: {" + spec_.train_split + ": {source: ...}})",
                 run_.data.loc());
   const bool has_val = data.find(spec_.val_split) != nullptr;
-  data::LoaderOptions loader_options{seed, device_.is_cuda()};
+  data::LoaderOptions loader_options{seed, compute_.device.is_cuda(), replica_.rank, replica_.world_size};
   train_loader_ = std::make_unique<data::Loader>(*data.find(spec_.train_split),
                                                  data::load_split_table(data, spec_.train_split, seed), loader_options);
   if (has_val)
@@ -413,7 +372,12 @@ int Trainer::fit() {
 
   torch::manual_seed(seed);
   model_ = builder::build_model(graph_);
-  model_->to(device_);
+  if (options_.resume.empty())
+    for (const auto& line : builder::import_spec_weights(*model_)) spdlog::info("weights {}", line);
+  model_->to(compute_.device);
+  if (compute_.channels_last)
+    for (auto& t : model_->parameters())
+      if (t.dim() == 4) t.set_data(t.contiguous(at::MemoryFormat::ChannelsLast));
   optimizer_ = make_optimizer(spec_.optimizer, model_->parameters());
   const int64_t steps_per_epoch = (train_loader_->batches_per_epoch() + spec_.accumulate - 1) / spec_.accumulate;
   schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr, spec_.epochs, steps_per_epoch);
@@ -421,13 +385,11 @@ int Trainer::fit() {
   setup_run_dir(spec_text_);
   if (!options_.resume.empty()) restore(resolve_checkpoint(options_.resume), spec_text_);
   spdlog::info("run folder {}", run_dir_.string());
-  spdlog::info("training {} on {}: {} samples in {} batches per epoch{}", run_.name, device_.str(), train_loader_->samples(),
+  spdlog::info("training {} on {} ({}{}): {} samples in {} batches per epoch{}", run_.name, compute_.device.str(),
+               spec_.precision, compute_.channels_last ? ", channels_last" : "", train_loader_->samples(),
                train_loader_->batches_per_epoch(),
                has_val ? ", validating on " + std::to_string(val_loader_->samples()) : std::string(", no validation split"));
 
-  if (spec_.precision != "fp32" || spec_.channels_last)
-    spdlog::warn("train.precision {} and channels_last are not applied by this version yet: training in fp32, NCHW",
-                 spec_.precision);
   Progress progress(options_.progress, spec_.epochs);
   const int64_t batches = train_loader_->batches_per_epoch();
   int64_t skipped_nan = 0;
@@ -454,11 +416,11 @@ int Trainer::fit() {
       }
       const auto step_start = Clock::now();
       set_lr(*optimizer_, schedule_->lr(step_));
-      StepResult r = forward_losses(*model_, heads_, *batch, device_);
-      if (!torch::isfinite(r.total).item<bool>()) {
+      StepResult r = forward_losses(*model_, heads_, *batch, compute_);
+      if (!r.finite()) {
         std::string which;
         for (size_t k = 0; k < heads_.size(); ++k)
-          if (!torch::isfinite(r.losses[k]).item<bool>()) which += (which.empty() ? "" : ", ") + heads_[k].name;
+          if (!std::isfinite(r.loss_values[k])) which += (which.empty() ? "" : ", ") + heads_[k].name;
         if (!spec_.skip_nan_batches) {
           fs::path last = run_dir_ / "checkpoints" / "last.safetensors";
           throw runtime_error("step " + std::to_string(step_ + 1) + " (epoch " + std::to_string(epoch + 1) + ", batch " +
@@ -473,15 +435,19 @@ int Trainer::fit() {
         ++done;
         continue;
       }
-      (r.total / static_cast<double>(spec_.accumulate)).backward();
-      update_meters(train_meter_, heads_, r, *batch, device_);
+      scaler_.scaled(r.total / static_cast<double>(spec_.accumulate)).backward();
+      update_meters(train_meter_, heads_, r, *batch);
       ++done;
       const bool boundary = done % spec_.accumulate == 0 || done == batches;
       if (boundary) {
-        // Data-parallel training reduces gradients here, before clipping and the step.
-        if (spec_.clip_value > 0) torch::nn::utils::clip_grad_value_(model_->parameters(), spec_.clip_value);
-        if (spec_.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), spec_.clip_norm);
-        optimizer_->step();
+        // Data-parallel training reduces gradients here, before unscaling, clipping and the step.
+        if (scaler_.unscale_and_update(model_->parameters())) {
+          if (spec_.clip_value > 0) torch::nn::utils::clip_grad_value_(model_->parameters(), spec_.clip_value);
+          if (spec_.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), spec_.clip_norm);
+          optimizer_->step();
+        } else {
+          spdlog::debug("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1, scaler_.scale());
+        }
         optimizer_->zero_grad();
         ++step_;
         if (spec_.log_every > 0 && step_ % spec_.log_every == 0)
@@ -504,7 +470,7 @@ int Trainer::fit() {
     const double wait = train_loader_->stats().wait_s;
     std::map<std::string, double> values = results(train_meter_, heads_, "");
     if (val_loader_) {
-      auto val = evaluate(*model_, heads_, *val_loader_, device_);
+      auto val = evaluate(*model_, heads_, *val_loader_, compute_);
       values.insert(val.begin(), val.end());
     }
     values["lr"] = schedule_->lr(std::max<int64_t>(step_ - 1, 0));
@@ -585,45 +551,8 @@ torch::Device resolve_device(const std::string& name) {
   }
 }
 
-std::string resolve_checkpoint(const std::string& path) {
-  if (fs::is_directory(path)) {
-    fs::path last = fs::path(path) / "checkpoints" / "last.safetensors";
-    if (!fs::exists(last)) throw runtime_error(path + " holds no checkpoint (" + last.string() + " is missing)");
-    return last.string();
-  }
-  if (!fs::exists(path)) throw runtime_error("checkpoint not found: " + path);
-  return path;
-}
-
-void load_weights(builder::DagModel& model, const std::string& path) {
-  io::TensorFile file = io::read_safetensors(path);
-  std::vector<std::string> missing, mismatched;
-  torch::NoGradGuard no_grad;
-  auto assign = [&](const std::string& name, torch::Tensor target) {
-    const torch::Tensor* source = file.find(name);
-    if (!source) return missing.push_back(name);
-    if (source->sizes() != target.sizes())
-      return mismatched.push_back(name + " (checkpoint " + graph::to_string(source->sizes().vec()) + ", model " +
-                                  graph::to_string(target.sizes().vec()) + ")");
-    target.copy_(*source);
-  };
-  std::set<std::string> known;
-  for (const auto& p : model.named_parameters()) known.insert(p.key()), assign(p.key(), p.value());
-  for (const auto& b : model.named_buffers()) known.insert(b.key()), assign(b.key(), b.value());
-  std::vector<std::string> unexpected;
-  for (const auto& [name, t] : file.tensors)
-    if (!known.count(name) && !starts_with(name, "dltrain/")) unexpected.push_back(name);
-  if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
-    std::string message = path + " does not fit this model:";
-    if (!mismatched.empty()) message += "\n  shape mismatch: " + join(mismatched, "\n  shape mismatch: ");
-    if (!missing.empty()) message += "\n  missing: " + join(missing);
-    if (!unexpected.empty()) message += "\n  unexpected: " + join(unexpected);
-    throw runtime_error(message);
-  }
-}
-
 std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Head>& heads, data::Loader& loader,
-                                       const torch::Device& device) {
+                                       const Compute& compute) {
   torch::NoGradGuard no_grad;
   model.eval();
   EpochMeter meter;
@@ -634,8 +563,8 @@ std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Hea
   while (auto batch = loader.next()) {
     for (const auto& s : batch->skipped) spdlog::warn("skipped {}", s);
     if (batch->size == 0) continue;
-    StepResult r = forward_losses(model, heads, *batch, device);
-    update_meters(meter, heads, r, *batch, device);
+    StepResult r = forward_losses(model, heads, *batch, compute);
+    update_meters(meter, heads, r, *batch);
   }
   model.train();
   auto out = results(meter, heads, "val.");

@@ -12,6 +12,7 @@
 #include "builder/dag_model.h"
 #include "data/loader.h"
 #include "spec/spec.h"
+#include "train/checkpoint.h"
 #include "train/objectives.h"
 
 namespace dltrain::train {
@@ -30,19 +31,19 @@ struct FitOptions {
 // after saving). Throws Error for spec, data and I/O problems.
 int fit(const spec::RunSpec& run, const FitOptions& options);
 
-// Loads model weights from a checkpoint (or any safetensors file keyed by parameter names);
-// throws Error listing missing, unexpected and mis-shaped tensors.
-void load_weights(builder::DagModel& model, const std::string& path);
+// Where and how the model computes.
+struct Compute {
+  torch::Device device = torch::kCPU;
+  at::ScalarType dtype = at::kFloat;  // autocast's compute dtype; kFloat: plain fp32
+  bool channels_last = false;         // image tensors in NHWC memory order
+};
 
 // Losses and metrics of `model` over one epoch of `loader` in inference mode, keyed like
-// metrics.csv ("loss", "label.loss", "label.accuracy").
+// metrics.csv ("val.loss", "val.label.loss", "val.label.accuracy").
 std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Head>& heads, data::Loader& loader,
-                                       const torch::Device& device);
+                                       const Compute& compute);
 
 // Resolves --device (auto picks CUDA when LibTorch has it and a device is present).
 torch::Device resolve_device(const std::string& name);
-
-// A run folder's checkpoint to resume from, or the file itself.
-std::string resolve_checkpoint(const std::string& run_dir_or_file);
 
 }  // namespace dltrain::train

@@ -57,6 +57,10 @@ const std::vector<Row>& rows() {
       {"average", "{}", {{4}, {4}}},
       {"concat", "{}", {{2, 3, 3}, {5, 3, 3}}},
       {"concat", "{dim: 1}", {{2, 3, 3}, {2, 1, 3}}},
+      {"mobilenet_v2", "{width: 0.35}", {{3, 32, 32}}},
+      {"mobilenet_v2", "{width: 0.5, include_top: true, classes: 7}", {{3, 33, 35}}},
+      {"resnet18", "{}", {{3, 32, 32}}},
+      {"resnet50", "{include_top: true, classes: 5}", {{1, 36, 32}}},
   };
   return table;
 }

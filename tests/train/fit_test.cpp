@@ -129,6 +129,20 @@ TEST_CASE("fit learns separable data; loss falls; the run folder holds what it s
   CHECK(right >= 120);
 }
 
+TEST_CASE("bf16 autocast and channels_last train on the CPU; fp16 there is refused at its key", "[train][e2e]") {
+  test::TempDir dir;
+  std::string spec = blob_spec(dir, "{epochs: 6, precision: bf16, channels_last: true, optimizer: {adam: {lr: 0.01}}}");
+  std::string out;
+  REQUIRE(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("(bf16, channels_last)"));
+  CHECK(column(dir.path() + "/run/metrics.csv", "val.label.accuracy", 6) >= 0.95);
+
+  std::string fp16 = blob_spec(dir, "{epochs: 1, precision: fp16}");
+  CHECK(run("fit " + fp16 + " --run-dir " + dir.path() + "/fp16", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("spec.yaml:13:") && Catch::Contains("fp16 needs a CUDA device"));
+}
+
 TEST_CASE("early stopping stops when the monitored value stops improving", "[train][e2e]") {
   test::TempDir dir;
   // Training loss only falls, so in max mode it never improves: stop after 1 + patience epochs.
