@@ -1,7 +1,11 @@
 // bench: measurements a user runs on their own machine. `bench data` runs one split's pipeline
-// alone (no model) and reports throughput and where the time goes.
+// alone (no model) and reports throughput and where the time goes; `bench step` runs the
+// training step alone on synthetic data, as fit runs it.
 #include <spdlog/spdlog.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -13,6 +17,11 @@
 #include "graph/graph.h"
 #include "layers/registry.h"
 #include "spec/compose.h"
+#include "train/objectives.h"
+#include "train/optimization.h"
+#include "train/precision.h"
+#include "train/train_spec.h"
+#include "train/trainer.h"
 
 namespace dltrain::cli {
 namespace {
@@ -64,6 +73,87 @@ int run_bench_data(const BenchDataOptions& o) {
   return 0;
 }
 
+struct BenchStepOptions {
+  SpecOptions spec;
+  int64_t batch = 0;  // 0: the train split's batch size
+  int64_t steps = 20, warmup = 5, repeats = 5;
+  std::string device = "auto";
+};
+
+// A batch of random inputs and targets shaped as the model and its heads expect, on `device`.
+data::Batch synthetic_batch(const graph::Graph& graph, const std::vector<train::Head>& heads, int64_t size,
+                            const torch::Device& device) {
+  data::Batch batch;
+  batch.size = size;
+  for (int index : graph.inputs) {
+    const graph::Node& node = graph.nodes[static_cast<size_t>(index)];
+    std::vector<int64_t> shape = node.shape;
+    shape.insert(shape.begin(), size);
+    batch.tensors[node.name] = node.integer ? torch::randint(0, 2, shape, torch::kLong) : torch::randn(shape);
+  }
+  for (const auto& head : heads) {
+    if (head.class_target) batch.tensors[head.target] = torch::randint(0, head.features, {size}, torch::kLong);
+    else if (head.loss == "binary_crossentropy") batch.tensors[head.target] = torch::randint(0, 2, {size, head.features}).to(torch::kFloat);
+    else batch.tensors[head.target] = torch::randn({size, head.features});
+  }
+  for (auto& [name, t] : batch.tensors) t = t.to(device);
+  return batch;
+}
+
+int64_t train_batch_size(const spec::Value& data, const std::string& split) {
+  const spec::Value* s = data.is_map() ? data.find(split) : nullptr;
+  const spec::Value* b = s && s->is_map() ? s->find("batch") : nullptr;
+  return b ? b->as_int() : 32;
+}
+
+int run_bench_step(const BenchStepOptions& o) {
+  spec::RunSpec run = spec::parse_run_spec(spec::compose(o.spec.spec, o.spec.overlays, o.spec.overrides));
+  graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
+  std::vector<train::Head> heads = train::build_heads(graph);
+  train::TrainSpec spec = train::parse_train_spec(run.train);
+  train::Compute compute{train::resolve_device(o.device), train::compute_dtype(spec.precision), spec.channels_last};
+  const int64_t batch_size = o.batch > 0 ? o.batch : train_batch_size(run.data, spec.train_split);
+  if (o.steps < 1 || o.repeats < 1 || o.warmup < 0) throw Error("--steps and --repeats must be at least 1", std::nullopt);
+
+  torch::manual_seed(0);
+  auto model = builder::build_model(graph);
+  model->to(compute.device);
+  if (compute.channels_last)
+    for (auto& t : model->parameters())
+      if (t.dim() == 4) t.set_data(t.contiguous(at::MemoryFormat::ChannelsLast));
+  model->train();
+  auto optimizer = train::make_optimizer(spec.optimizer, model->parameters());
+  train::LossScaler scaler(compute.dtype == at::kHalf);
+  const data::Batch batch = synthetic_batch(graph, heads, batch_size, compute.device);
+  spdlog::info("bench step {}: batch {}, {} steps x {} repeats after {} warm-up, {}, {}{}, {} threads", o.spec.spec,
+               batch_size, o.steps, o.repeats, o.warmup, compute.device.str(), spec.precision,
+               compute.channels_last ? ", channels_last" : "", at::get_num_threads());
+
+  // Exactly fit's step: forward and losses (one host sync for the loss values), backward with
+  // the loss scale, unscale, optimizer step.
+  auto step = [&] {
+    train::StepResult r = train::forward_losses(*model, heads, batch, compute);
+    scaler.scaled(r.total).backward();
+    if (scaler.unscale_and_update(model->parameters())) optimizer->step();
+    optimizer->zero_grad();
+  };
+  for (int64_t i = 0; i < o.warmup; ++i) step();
+  std::vector<double> rates;
+  for (int64_t r = 0; r < o.repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < o.steps; ++i) step();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rates.push_back(static_cast<double>(batch_size * o.steps) / wall);
+  }
+  std::sort(rates.begin(), rates.end());
+  const double median = rates[rates.size() / 2];
+  std::printf("samples/s  %.1f  (median of %lld repeats; min %.1f, max %.1f)\n", median,
+              static_cast<long long>(o.repeats), rates.front(), rates.back());
+  std::printf("ms/step    %.2f  (batch %lld)\n", 1000.0 * static_cast<double>(batch_size) / median,
+              static_cast<long long>(batch_size));
+  return 0;
+}
+
 }  // namespace
 
 void setup_bench(CLI::App& app, Action& action) {
@@ -77,7 +167,16 @@ void setup_bench(CLI::App& app, Action& action) {
   data_cmd->add_option("--epoch", o->epoch, "Epoch number (it seeds the shuffle and the random ops)");
   data_cmd->add_option("--seed", o->seed, "Seed (default 0)");
   data_cmd->callback([&action, o] { action = [o] { return run_bench_data(*o); }; });
-  setup_pending(*bench, action, "step", "Benchmark the training step on synthetic data");
+
+  auto step = std::make_shared<BenchStepOptions>();
+  CLI::App* step_cmd = bench->add_subcommand("step", "Run the training step alone on synthetic data (as fit runs it)");
+  add_spec_options(*step_cmd, step->spec);
+  step_cmd->add_option("--batch", step->batch, "Batch size (default: the train split's)");
+  step_cmd->add_option("--steps", step->steps, "Timed steps per repeat (default 20)");
+  step_cmd->add_option("--warmup", step->warmup, "Untimed steps first (default 5)");
+  step_cmd->add_option("--repeats", step->repeats, "Repeats; the median is reported (default 5)");
+  step_cmd->add_option("--device", step->device, "auto | cpu | cuda | cuda:N (default auto)");
+  step_cmd->callback([&action, step] { action = [step] { return run_bench_step(*step); }; });
 }
 
 }  // namespace dltrain::cli

@@ -156,15 +156,4 @@ void setup_layers(CLI::App& app, Action& action) {
   });
 }
 
-void setup_pending(CLI::App& app, Action& action, const std::string& name, const std::string& description) {
-  CLI::App* cmd = app.add_subcommand(name, description + " (not built yet)");
-  cmd->allow_extras();
-  cmd->callback([&action, name] {
-    action = [name] {
-      spdlog::error("`dltrain {}` is not built yet in this version; see README.md for what works", name);
-      return 1;
-    };
-  });
-}
-
 }  // namespace dltrain::cli

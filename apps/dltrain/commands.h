@@ -30,7 +30,4 @@ void setup_fit(CLI::App& app, Action& action, const std::string& command_line);
 void setup_eval(CLI::App& app, Action& action);
 void setup_predict(CLI::App& app, Action& action);
 
-// Subcommands registered but not built yet: they say so and exit 1.
-void setup_pending(CLI::App& app, Action& action, const std::string& name, const std::string& description);
-
 }  // namespace dltrain::cli

@@ -1,27 +1,46 @@
 #!/usr/bin/env bash
 # Benchmarks dltrain side by side with its Python peers on this machine, same data and cores,
 # and writes the tables into docs/benchmarks.md (between the bench markers; notes around them
-# stay). Usage: scripts/bench/run.sh [pipeline]   (more sections come with the trainer)
+# stay). Usage: scripts/bench/run.sh [pipeline] [step] [e2e]   (default: all three)
 # Peers: PyTorch from Debian's python3-torch/torchvision; TensorFlow (tensorflow-cpu) from PyPI
 # in a cached virtual environment (~/.cache/dltrain/tf-venv).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-sections=${1:-pipeline}
+sections=${*:-pipeline step e2e}
 workers=${DLTRAIN_BENCH_WORKERS:-2}
+threads=$(nproc)
 
 scripts/setup.sh --python >/dev/null
 scripts/build.sh >/dev/null
-dltrain=build/apps/dltrain/dltrain
+dltrain=${DLTRAIN_BUILD_DIR:-build}/apps/dltrain/dltrain
 venv=${DLTRAIN_TF_VENV:-$HOME/.cache/dltrain/tf-venv}
 if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c "import tensorflow" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q tensorflow-cpu
 fi
 scripts/bench/make-photos.py data/bench/photos >/dev/null
+/usr/bin/python3 scripts/prepare-fashion-mnist.py >/dev/null
 
 rate() { grep -oE '[0-9.]+ (images/s|samples/s)|samples/s +[0-9.]+' | grep -oE '[0-9]+\.[0-9]+' | head -1; }
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
 today=$(date -u +%Y-%m-%d)
+
+# write_table NAME COMMAND TABLE: replaces the section's block in docs/benchmarks.md (or
+# appends it) with the date, machine, command and table.
+write_table() {
+  python3 - docs/benchmarks.md "$1" "$today" "$machine" "$2" "$3" <<'PY'
+import os, re, sys
+path, name, day, machine, command, table = sys.argv[1:7]
+begin, end = "<!-- bench:%s:begin -->" % name, "<!-- bench:%s:end -->" % name
+block = "%s\n%s, %s, `%s`:\n\n%s\n%s" % (begin, day, machine, command, table, end)
+text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+if begin in text:
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda m: block, text, flags=re.S)
+else:
+    text += "\n" + block + "\n"
+open(path, "w").write(text)
+PY
+}
 
 if [[ $sections == *pipeline* ]]; then
   echo "pipeline: $workers workers, batch 64, 2048 JPEGs of 500x375 -> 224x224, flip, brightness, contrast, [0, 1]"
@@ -51,16 +70,68 @@ for name, r, note in rows:
 PY
 )
   echo "$table"
-  python3 - docs/benchmarks.md pipeline "$today" "$machine" "scripts/bench/run.sh pipeline" "$table" <<'PY'
-import os, re, sys
-path, name, day, machine, command, table = sys.argv[1:7]
-begin, end = "<!-- bench:%s:begin -->" % name, "<!-- bench:%s:end -->" % name
-block = "%s\n%s, %s, `%s`:\n\n%s\n%s" % (begin, day, machine, command, table, end)
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-if begin in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda m: block, text, flags=re.S)
-else:
-    text += "\n" + block + "\n"
-open(path, "w").write(text)
+  write_table pipeline "scripts/bench/run.sh pipeline" "$table"
+fi
+
+if [[ $sections == *step* ]]; then
+  echo "training step: synthetic data, $threads threads, median of repeats after warm-up"
+  rows=""
+  # peer model, image size, batch, timed steps, repeats, the dltrain spec and its overrides
+  while read -r model size batch steps repeats spec extra; do
+    args=(--batch "$batch" --steps "$steps" --repeats "$repeats" --warmup 2)
+    ours=$("$dltrain" -q --threads "$threads" bench step "$spec" $extra "${args[@]}" | rate)
+    torch_line=$(/usr/bin/python3 scripts/bench/peers/step_torch.py "$model" --size "$size" --threads "$threads" "${args[@]}")
+    keras_line=$("$venv/bin/python" scripts/bench/peers/step_keras.py "$model" --size "$size" --threads "$threads" "${args[@]}" 2>/dev/null)
+    rows+="$model ${size}x$size, batch $batch|$ours|$(echo "$torch_line" | rate)|$(echo "$keras_line" | rate)"$'\n'
+    echo "  $model $size: dltrain $ours; $torch_line; $keras_line"
+  done <<'MODELS'
+fashion_cnn 28 128 20 5 specs/fashion_mnist.yaml
+miniresnet 64 32 10 5 specs/miniresnet.yaml --set=inputs.image.size=[64,64]
+miniresnet 224 32 3 3 specs/miniresnet.yaml
+MODELS
+  table=$(python3 - "$rows" <<'PY'
+import sys
+print("| model | dltrain samples/s | PyTorch eager | Keras | dltrain / PyTorch | dltrain / Keras |")
+print("|---|---:|---:|---:|---:|---:|")
+for line in sys.argv[1].strip().splitlines():
+    name, ours, torch_rate, keras_rate = line.split("|")
+    ours, torch_rate, keras_rate = float(ours), float(torch_rate), float(keras_rate)
+    print("| %s | %.1f | %.1f | %.1f | %.2fx | %.2fx |" % (name, ours, torch_rate, keras_rate, ours / torch_rate,
+                                                         ours / keras_rate))
 PY
+)
+  echo "$table"
+  write_table step "scripts/bench/run.sh step" "$table"
+fi
+
+if [[ $sections == *e2e* ]]; then
+  echo "end to end: one epoch of the Fashion-MNIST example (train 60000, validate 10000): wall time, peak RSS"
+  run_dir=$(mktemp -d)
+  # "TIME <wall s> <peak RSS KB>" from GNU time, plus the command's own accuracy line.
+  measure() { /usr/bin/time -f "TIME %e %M" "$@" 2>&1 | grep -E "^TIME|accuracy" | tr '\n' ' '; }
+  ours=$(measure "$dltrain" -q --threads "$threads" fit specs/fashion_mnist.yaml --set train.epochs=1 --run-dir "$run_dir/run")
+  ours_acc=$(awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "val.label.accuracy") c = i} NR == 2 {print $c}' \
+    "$run_dir/run/metrics.csv")
+  torch_out=$(measure /usr/bin/python3 scripts/bench/peers/fit_torch.py data/fashion_mnist --workers "$workers" --threads "$threads")
+  keras_out=$(measure "$venv/bin/python" scripts/bench/peers/fit_keras.py data/fashion_mnist --threads "$threads")
+  rm -rf "$run_dir"
+  table=$(python3 - "$ours accuracy $ours_acc" "$torch_out" "$keras_out" <<'PY'
+import re, sys
+def parse(text):
+    wall, rss = re.search(r"TIME ([0-9.]+) ([0-9]+)", text).groups()
+    accuracy = re.search(r"accuracy ([0-9.]+)", text)
+    return float(wall), int(rss) / 1024, float(accuracy.group(1)) if accuracy else float("nan")
+rows = [("dltrain fit", parse(sys.argv[1])), ("PyTorch DataLoader + loop (fit_torch.py)", parse(sys.argv[2])),
+        ("Keras model.fit on tf.data (fit_keras.py)", parse(sys.argv[3]))]
+ours = rows[0][1][0]
+faster_peer = min(rows[1][1][0], rows[2][1][0])
+print("| one epoch + validation | wall s | peak RSS MB (main process) | val accuracy | ratio |")
+print("|---|---:|---:|---:|---|")
+for i, (name, (wall, rss, accuracy)) in enumerate(rows):
+    ratio = "%.2fx faster than the faster peer" % (faster_peer / ours) if i == 0 else "dltrain %.2fx faster" % (wall / ours)
+    print("| %s | %.1f | %.0f | %.4f | %s |" % (name, wall, rss, accuracy, ratio))
+PY
+)
+  echo "$table"
+  write_table e2e "scripts/bench/run.sh e2e" "$table"
 fi

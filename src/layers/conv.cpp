@@ -1,6 +1,7 @@
 // conv2d and depthwise_conv2d: torch.nn.Conv2d's parameters, plus Keras' `same` padding at any
 // stride and the `activation:` shorthand. Weights are [out, in/groups, kh, kw].
 #include <torch/nn/functional/padding.h>
+#include <algorithm>
 #include <array>
 #include <torch/nn/modules/conv.h>
 
@@ -12,12 +13,16 @@ namespace dltrain::layers {
 namespace {
 
 namespace F = torch::nn::functional;
-const std::vector<int64_t> kNoPadding = {0, 0};  // padding is applied by F::pad, Keras-style
 
 class ConvLayer : public UnaryLayer {
  public:
   ConvLayer(torch::nn::Conv2dOptions options, std::vector<int64_t> pad_lrtb, const Initializer& init)
-      : options_(options), pad_(std::move(pad_lrtb)) {
+      : options_(options) {
+    // The symmetric part of the padding goes to the convolution itself (no copy of the input);
+    // only Keras' odd extra pixel at stride 2 needs an explicit pad.
+    symmetric_ = {std::min(pad_lrtb[2], pad_lrtb[3]), std::min(pad_lrtb[0], pad_lrtb[1])};
+    extra_ = {pad_lrtb[0] - symmetric_[1], pad_lrtb[1] - symmetric_[1], pad_lrtb[2] - symmetric_[0],
+              pad_lrtb[3] - symmetric_[0]};
     torch::nn::Conv2dImpl conv(options);
     weight_ = register_parameter("weight", conv.weight);
     if (options.bias()) bias_ = register_parameter("bias", conv.bias);
@@ -27,14 +32,15 @@ class ConvLayer : public UnaryLayer {
                       options.out_channels() * receptive);
   }
   torch::Tensor forward_one(const torch::Tensor& x) override {
-    const bool padded = pad_[0] || pad_[1] || pad_[2] || pad_[3];
-    torch::Tensor in = padded ? F::pad(x, F::PadFuncOptions(pad_)) : x;
-    return torch::conv2d(in, weight_, bias_, *options_.stride(), kNoPadding, *options_.dilation(), options_.groups());
+    const bool padded = extra_[0] || extra_[1] || extra_[2] || extra_[3];
+    torch::Tensor in = padded ? F::pad(x, F::PadFuncOptions(extra_)) : x;
+    return torch::conv2d(in, weight_, bias_, *options_.stride(), symmetric_, *options_.dilation(), options_.groups());
   }
 
  private:
   torch::nn::Conv2dOptions options_;
-  std::vector<int64_t> pad_;  // left, right, top, bottom
+  std::vector<int64_t> symmetric_;  // top/bottom, left/right: the convolution's own padding
+  std::vector<int64_t> extra_;      // left, right, top, bottom beyond that (F::pad)
   torch::Tensor weight_, bias_;
 };
 

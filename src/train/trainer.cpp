@@ -34,12 +34,64 @@
 #include "util/strings.h"
 
 namespace dltrain::train {
+
+namespace {
+
+torch::Tensor double_tensor(const std::vector<double>& v) { return torch::tensor(v, torch::kDouble); }
+std::vector<double> doubles(const torch::Tensor& t) {
+  torch::Tensor c = t.to(torch::kDouble).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+std::vector<torch::Tensor> model_inputs(const builder::DagModel& model, const data::Batch& batch, const Compute& compute) {
+  std::vector<torch::Tensor> inputs;
+  for (int index : model.graph().inputs) {
+    const std::string& name = model.graph().nodes[static_cast<size_t>(index)].name;
+    torch::Tensor t = batch.tensors.at(name).to(compute.device, /*non_blocking=*/true);
+    if (compute.channels_last && t.dim() == 4) t = t.contiguous(at::MemoryFormat::ChannelsLast);
+    inputs.push_back(t);
+  }
+  return inputs;
+}
+
+}  // namespace
+
+StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& heads, const data::Batch& batch,
+                          const Compute& compute) {
+  StepResult r;
+  {
+    AutocastScope autocast(compute.device, compute.dtype);
+    r.outputs = model.run(model_inputs(model, batch, compute));
+  }
+  r.total = torch::zeros({}, torch::TensorOptions().device(compute.device));
+  for (size_t k = 0; k < heads.size(); ++k) {
+    torch::Tensor target = batch.tensors.at(heads[k].target).to(compute.device, true);
+    torch::Tensor loss = heads[k].compute_loss(r.outputs.outputs[k].to(torch::kFloat), r.outputs.logits[k].to(torch::kFloat),
+                                               target);
+    r.losses.push_back(loss);
+    r.total = r.total + heads[k].weight * loss;
+  }
+  // One device-to-host copy for all the loss values of the step.
+  r.loss_values = doubles(torch::stack(r.losses).detach());
+  r.total_value = 0;
+  for (size_t k = 0; k < heads.size(); ++k) r.total_value += heads[k].weight * r.loss_values[k];
+  return r;
+}
+
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 Error runtime_error(const std::string& message) { return Error(message, std::nullopt, {}, ErrorKind::Runtime); }
+
+// This process's resident memory in MB (Linux; 0 elsewhere), recorded per epoch to show growth.
+double resident_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long long size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1048576.0;
+}
 
 std::string timestamp() {
   std::time_t now = std::time(nullptr);
@@ -60,11 +112,6 @@ bool finite_model(torch::nn::Module& model) {
   return true;
 }
 
-torch::Tensor double_tensor(const std::vector<double>& v) { return torch::tensor(v, torch::kDouble); }
-std::vector<double> doubles(const torch::Tensor& t) {
-  torch::Tensor c = t.to(torch::kDouble).contiguous();
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
 
 // Per-epoch accumulation of losses (sums weighted by batch size) and the heads' metrics.
 struct EpochMeter {
@@ -97,50 +144,6 @@ std::map<std::string, double> results(const EpochMeter& meter, const std::vector
     for (const auto& m : heads[k].metrics) out[prefix + heads[k].name + "." + m->name()] = m->result();
   }
   return out;
-}
-
-struct StepResult {
-  torch::Tensor total;
-  std::vector<torch::Tensor> losses;
-  std::vector<double> loss_values;  // on the host, per head
-  double total_value = 0;
-  builder::DagModel::Result outputs;
-
-  bool finite() const { return std::isfinite(total_value); }
-};
-
-std::vector<torch::Tensor> model_inputs(const builder::DagModel& model, const data::Batch& batch, const Compute& compute) {
-  std::vector<torch::Tensor> inputs;
-  for (int index : model.graph().inputs) {
-    const std::string& name = model.graph().nodes[static_cast<size_t>(index)].name;
-    torch::Tensor t = batch.tensors.at(name).to(compute.device, /*non_blocking=*/true);
-    if (compute.channels_last && t.dim() == 4) t = t.contiguous(at::MemoryFormat::ChannelsLast);
-    inputs.push_back(t);
-  }
-  return inputs;
-}
-
-// The forward pass (under autocast when asked) and the losses, computed in fp32 from the logits.
-StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& heads, const data::Batch& batch,
-                          const Compute& compute) {
-  StepResult r;
-  {
-    AutocastScope autocast(compute.device, compute.dtype);
-    r.outputs = model.run(model_inputs(model, batch, compute));
-  }
-  r.total = torch::zeros({}, torch::TensorOptions().device(compute.device));
-  for (size_t k = 0; k < heads.size(); ++k) {
-    torch::Tensor target = batch.tensors.at(heads[k].target).to(compute.device, true);
-    torch::Tensor loss = heads[k].compute_loss(r.outputs.outputs[k].to(torch::kFloat), r.outputs.logits[k].to(torch::kFloat),
-                                               target);
-    r.losses.push_back(loss);
-    r.total = r.total + heads[k].weight * loss;
-  }
-  // One device-to-host copy for all the loss values of the step.
-  r.loss_values = doubles(torch::stack(r.losses).detach());
-  r.total_value = 0;
-  for (size_t k = 0; k < heads.size(); ++k) r.total_value += heads[k].weight * r.loss_values[k];
-  return r;
 }
 
 void update_meters(EpochMeter& meter, std::vector<Head>& heads, const StepResult& r, const data::Batch& batch) {
@@ -476,14 +479,16 @@ int Trainer::fit() {
     values["lr"] = schedule_->lr(std::max<int64_t>(step_ - 1, 0));
     values["time_s"] = wall;
     values["data_wait"] = wait / std::max(wall, 1e-9);
+    values["rss_mb"] = resident_mb();
     write_metrics(epoch, values);
 
     std::ostringstream summary;
     summary << "epoch " << epoch + 1 << "/" << spec_.epochs << " - " << format_duration(wall);
     for (const auto& [k, v] : values)
-      if (k != "lr" && k != "time_s" && k != "data_wait") summary << " - " << k << " " << fixed(v);
+      if (k != "lr" && k != "time_s" && k != "data_wait" && k != "rss_mb") summary << " - " << k << " " << fixed(v);
     summary << " - lr " << std::setprecision(3) << values["lr"] << " - waited for data " << std::fixed
-            << std::setprecision(1) << 100 * values["data_wait"] << "% of the epoch";
+            << std::setprecision(1) << 100 * values["data_wait"] << "% of the epoch - RSS " << std::setprecision(0)
+            << values["rss_mb"] << " MB";
     if (bad_samples > 0) summary << " - skipped " << static_cast<int64_t>(bad_samples) << " bad samples";
     if (skipped_nan > 0) summary << " - skipped " << skipped_nan << " non-finite batches";
     spdlog::info("{}", summary.str());

@@ -4,6 +4,7 @@
 // saves, and gradients pass one reduce hook before the optimizer step.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -37,6 +38,20 @@ struct Compute {
   at::ScalarType dtype = at::kFloat;  // autocast's compute dtype; kFloat: plain fp32
   bool channels_last = false;         // image tensors in NHWC memory order
 };
+
+// The forward half of a training step, as fit runs it: the model (under autocast when asked),
+// then each head's loss in fp32 from the logits, and their weighted total.
+struct StepResult {
+  torch::Tensor total;
+  std::vector<torch::Tensor> losses;
+  std::vector<double> loss_values;  // on the host, per head
+  double total_value = 0;
+  builder::DagModel::Result outputs;
+
+  bool finite() const { return std::isfinite(total_value); }
+};
+StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& heads, const data::Batch& batch,
+                          const Compute& compute);
 
 // Losses and metrics of `model` over one epoch of `loader` in inference mode, keyed like
 // metrics.csv ("val.loss", "val.label.loss", "val.label.accuracy").
