@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   try {
     cli::setup_logging(verbose, quiet);
     cli::setup_threads(threads);
+    cli::setup_allocator();
     if (version) {
       std::cout << cli::version_report();
       return 0;

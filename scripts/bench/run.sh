@@ -81,9 +81,12 @@ if [[ $sections == *step* ]]; then
     args=(--batch "$batch" --steps "$steps" --repeats "$repeats" --warmup 2)
     ours=$("$dltrain" -q --threads "$threads" bench step "$spec" $extra "${args[@]}" | rate)
     torch_line=$(/usr/bin/python3 scripts/bench/peers/step_torch.py "$model" --size "$size" --threads "$threads" "${args[@]}")
+    # The same peer with the allocator settings dltrain applies to itself (see setup_allocator).
+    tuned_line=$(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824 \
+      /usr/bin/python3 scripts/bench/peers/step_torch.py "$model" --size "$size" --threads "$threads" "${args[@]}")
     keras_line=$("$venv/bin/python" scripts/bench/peers/step_keras.py "$model" --size "$size" --threads "$threads" "${args[@]}" 2>/dev/null)
-    rows+="$model ${size}x$size, batch $batch|$ours|$(echo "$torch_line" | rate)|$(echo "$keras_line" | rate)"$'\n'
-    echo "  $model $size: dltrain $ours; $torch_line; $keras_line"
+    rows+="$model ${size}x$size, batch $batch|$ours|$(echo "$torch_line" | rate)|$(echo "$tuned_line" | rate)|$(echo "$keras_line" | rate)"$'\n'
+    echo "  $model $size: dltrain $ours; $torch_line; tuned allocator $tuned_line; $keras_line"
   done <<'MODELS'
 fashion_cnn 28 128 20 5 specs/fashion_mnist.yaml
 miniresnet 64 32 10 5 specs/miniresnet.yaml --set=inputs.image.size=[64,64]
@@ -91,13 +94,14 @@ miniresnet 224 32 3 3 specs/miniresnet.yaml
 MODELS
   table=$(python3 - "$rows" <<'PY'
 import sys
-print("| model | dltrain samples/s | PyTorch eager | Keras | dltrain / PyTorch | dltrain / Keras |")
-print("|---|---:|---:|---:|---:|---:|")
+print("| model | dltrain samples/s | PyTorch eager | PyTorch eager, dltrain's malloc settings | Keras "
+      "| dltrain / PyTorch | dltrain / PyTorch, same malloc | dltrain / Keras |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for line in sys.argv[1].strip().splitlines():
-    name, ours, torch_rate, keras_rate = line.split("|")
-    ours, torch_rate, keras_rate = float(ours), float(torch_rate), float(keras_rate)
-    print("| %s | %.1f | %.1f | %.1f | %.2fx | %.2fx |" % (name, ours, torch_rate, keras_rate, ours / torch_rate,
-                                                         ours / keras_rate))
+    name, *rates = line.split("|")
+    ours, torch_rate, tuned_rate, keras_rate = map(float, rates)
+    print("| %s | %.1f | %.1f | %.1f | %.1f | %.2fx | %.2fx | %.2fx |" % (
+        name, ours, torch_rate, tuned_rate, keras_rate, ours / torch_rate, ours / tuned_rate, ours / keras_rate))
 PY
 )
   echo "$table"

@@ -4,6 +4,9 @@
 #include <torch/nn/functional/padding.h>
 #include <torch/nn/functional/pooling.h>
 
+#include <array>
+#include <limits>
+
 #include "layers/padding.h"
 #include "layers/registry.h"
 
@@ -12,18 +15,51 @@ namespace {
 
 namespace F = torch::nn::functional;
 
+// PyTorch's pooling with its own padding (and ceil_mode for Keras' extra pixel at the end)
+// computes the same windows as explicit padding without copying the input; `native` says
+// whether it does for these sizes.
+struct NativePooling {
+  bool native = false;
+  std::vector<int64_t> padding;  // per axis, before = after
+  bool ceil = false;
+};
+
+NativePooling native_pooling(const Shape& in, const std::vector<int64_t>& kernel, const std::vector<int64_t>& stride,
+                             const std::array<Pad1d, 2>& pads) {
+  auto output = [&](size_t axis, bool ceil) {
+    const int64_t size = in[axis + 1], before = pads[axis].before, k = kernel[axis], s = stride[axis];
+    const int64_t span = size + 2 * before - k;
+    int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
+    if (ceil && (out - 1) * s >= size + before) --out;  // PyTorch: the last window starts inside
+    return out;
+  };
+  NativePooling result;
+  for (bool ceil : {false, true}) {
+    bool same = true;
+    for (size_t axis = 0; axis < 2; ++axis) {
+      const Pad1d& p = pads[axis];
+      const int64_t padded = (in[axis + 1] + p.before + p.after - kernel[axis]) / stride[axis] + 1;
+      same = same && p.before <= p.after && p.before * 2 <= kernel[axis] && output(axis, ceil) == padded;
+    }
+    if (same) return {true, {pads[0].before, pads[1].before}, ceil};
+  }
+  return result;
+}
+
 class PoolLayer : public UnaryLayer {
  public:
-  PoolLayer(bool max, std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> pad_lrtb)
-      : max_(max), kernel_(std::move(kernel)), stride_(std::move(stride)), pad_(std::move(pad_lrtb)) {}
+  PoolLayer(bool max, std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> pad_lrtb,
+            NativePooling native)
+      : max_(max), kernel_(std::move(kernel)), stride_(std::move(stride)), pad_(std::move(pad_lrtb)),
+        native_(std::move(native)) {}
 
   torch::Tensor forward_one(const torch::Tensor& x) override {
-    const bool padded = pad_[0] || pad_[1] || pad_[2] || pad_[3];
-    if (max_) {
-      torch::Tensor in = padded ? F::pad(x, F::PadFuncOptions(pad_).value(-std::numeric_limits<double>::infinity())) : x;
-      return torch::max_pool2d(in, kernel_, stride_);
+    if (native_.native) {
+      if (max_) return torch::max_pool2d(x, kernel_, stride_, native_.padding, {1, 1}, native_.ceil);
+      return torch::avg_pool2d(x, kernel_, stride_, native_.padding, native_.ceil, /*count_include_pad=*/false);
     }
-    if (!padded) return torch::avg_pool2d(x, kernel_, stride_);
+    if (max_) return torch::max_pool2d(F::pad(x, F::PadFuncOptions(pad_).value(-std::numeric_limits<double>::infinity())),
+                                       kernel_, stride_);
     // Average over the pixels inside the image only: pool the padded sums and the padded mask.
     torch::Tensor sums = torch::avg_pool2d(F::pad(x, F::PadFuncOptions(pad_)), kernel_, stride_);
     torch::Tensor mask = torch::ones({1, 1, x.size(2), x.size(3)}, x.options());
@@ -34,6 +70,7 @@ class PoolLayer : public UnaryLayer {
  private:
   bool max_;
   std::vector<int64_t> kernel_, stride_, pad_;
+  NativePooling native_;
 };
 
 struct PoolDef : LayerDef {
@@ -60,7 +97,8 @@ struct PoolDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     auto p = pads(inputs[0]);
     return std::make_shared<PoolLayer>(max, kernel, stride,
-                                       std::vector<int64_t>{p[1].before, p[1].after, p[0].before, p[0].after});
+                                       std::vector<int64_t>{p[1].before, p[1].after, p[0].before, p[0].after},
+                                       native_pooling(inputs[0], kernel, stride, p));
   }
 };
 

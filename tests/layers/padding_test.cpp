@@ -58,3 +58,45 @@ TEST_CASE("same max pooling ignores padding and same average pooling divides by 
   torch::Tensor avg = make("avg_pool2d")->forward({x});
   CHECK(test::max_abs_diff(avg, torch::tensor({{-3.0f, -4.5f}, {-7.5f, -9.0f}}).reshape({1, 1, 2, 2})) < 1e-6);
 }
+
+TEST_CASE("same and explicit pooling equal pooling over the explicitly padded input, at every size", "[layers]") {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(0);
+  for (const std::string kind : {"max_pool2d", "avg_pool2d"}) {
+    for (const std::string padding : {"same", "1"}) {
+      for (int64_t kernel : {2, 3, 4}) {
+        for (int64_t stride : {1, 2, 3}) {
+          for (int64_t size : {6, 7, 8, 112}) {
+            if (padding == "1" && kernel < 2) continue;
+            INFO(kind << " padding " << padding << " kernel " << kernel << " stride " << stride << " size " << size);
+            spec::Value v = test::yaml("{kernel_size: " + std::to_string(kernel) + ", stride: " + std::to_string(stride) +
+                                       ", padding: " + padding + "}");
+            spec::ParamReader reader(v, kind);
+            auto config = layers::layer_registry().find(kind)->parse(reader);
+            auto layer = layers::as_layer_def(*config).create({{2, size, size}});
+            int64_t before = 1, after = 1;
+            if (padding == "same") {
+              const int64_t out = (size + stride - 1) / stride;
+              const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - size, 0);
+              before = total / 2, after = total - before;
+            }
+            const std::vector<int64_t> pads = {before, after, before, after};
+            torch::Tensor x = torch::randn({1, 2, size, size});
+            torch::Tensor reference;
+            if (kind == "max_pool2d") {
+              reference = torch::max_pool2d(F::pad(x, F::PadFuncOptions(pads).value(-INFINITY)), {kernel, kernel},
+                                            {stride, stride});
+            } else {
+              torch::Tensor counts = torch::avg_pool2d(F::pad(torch::ones({1, 1, size, size}), F::PadFuncOptions(pads)),
+                                                       {kernel, kernel}, {stride, stride});
+              reference = torch::avg_pool2d(F::pad(x, F::PadFuncOptions(pads)), {kernel, kernel}, {stride, stride}) / counts;
+            }
+            torch::Tensor got = layer->forward({x});
+            REQUIRE(got.sizes() == reference.sizes());
+            CHECK(test::max_abs_diff(got, reference) < 1e-5);
+          }
+        }
+      }
+    }
+  }
+}
