@@ -33,7 +33,9 @@ outputs: {y: {from: body, loss: mse}}
 // Runs the export script with the Python the tests are given (scripts/test.sh sets it).
 void export_torchvision(const std::string& args) {
   const char* python = std::getenv("DLTRAIN_PYTHON");
-  REQUIRE(python != nullptr);  // scripts/test.sh provides Debian's python3 with torchvision
+  if (!python)
+    FAIL("DLTRAIN_PYTHON is not set: run the tests through scripts/test.sh, which provides Debian's python3 with "
+         "torchvision and safetensors");
   const std::string command =
       std::string(python) + " " + test::source_path("scripts/export-torchvision-weights.py") + " " + args + " >/dev/null";
   REQUIRE(std::system(command.c_str()) == 0);
