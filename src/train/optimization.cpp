@@ -7,6 +7,10 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
 
 #include "util/error.h"
 
@@ -15,10 +19,25 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+// The optimizer's state key for a parameter: its TensorImpl's address, printed as a string in
+// LibTorch 1.x and the pointer itself in 2.x; the map's key type says which.
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <typename Key = StateKey>
+Key state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;  // as c10::guts::to_string, which LibTorch 1.x uses for the key
+    out << p.unsafeGetTensorImpl();
+    return out.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
+
 template <typename State>
 State& state_of(torch::optim::Optimizer& optimizer, const torch::Tensor& p) {
   auto& states = optimizer.state();
-  auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+  auto key = state_key(p);
   auto it = states.find(key);
   if (it == states.end()) {
     it = states.emplace(key, std::make_unique<State>()).first;
@@ -27,7 +46,7 @@ State& state_of(torch::optim::Optimizer& optimizer, const torch::Tensor& p) {
 }
 
 bool has_state(torch::optim::Optimizer& optimizer, const torch::Tensor& p) {
-  return optimizer.state().count(c10::guts::to_string(p.unsafeGetTensorImpl())) > 0;
+  return optimizer.state().count(state_key(p)) > 0;
 }
 
 std::vector<torch::Tensor> all_params(torch::optim::Optimizer& optimizer) {
