@@ -29,6 +29,24 @@ if(DLTRAIN_CXX11_ABI EQUAL 0)
                   "must be built the same way (see third_party/README.md)")
 endif()
 
+# LibTorch 2.x wheels ship their own fmt (11+) in their include folder, which comes before the
+# system's; Debian's spdlog 1.10 is built against the system fmt 9. A folder holding only a
+# `fmt` link to the fmt spdlog uses, searched first (-I precedes LibTorch's -isystem), gives
+# every dltrain file that fmt. (The LibTorch headers dltrain includes do not use fmt.)
+foreach(dir IN LISTS TORCH_INCLUDE_DIRS)
+  if(EXISTS "${dir}/fmt/core.h" AND TARGET fmt::fmt)
+    get_target_property(fmt_include fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+    if("${dir}" STREQUAL "${fmt_include}")
+      break()  # the same fmt (Debian's LibTorch lives in /usr/include)
+    endif()
+    set(DLTRAIN_FMT_SHIM "${CMAKE_BINARY_DIR}/fmt-shim")
+    file(MAKE_DIRECTORY "${DLTRAIN_FMT_SHIM}")
+    file(CREATE_LINK "${fmt_include}/fmt" "${DLTRAIN_FMT_SHIM}/fmt" SYMBOLIC)
+    message(STATUS "dltrain: LibTorch's fmt in ${dir} is shadowed by ${fmt_include}/fmt for spdlog")
+    break()
+  endif()
+endforeach()
+
 # CUDA code paths compile only where LibTorch was built with CUDA.
 if(TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA)
   set(DLTRAIN_WITH_CUDA ON)
