@@ -5,7 +5,8 @@ import os
 import time
 
 
-def step_arguments(models):
+def step_arguments(models, extra=()):
+    """The shared options, plus (flag, argparse keywords) pairs a peer adds."""
     p = argparse.ArgumentParser()
     p.add_argument("model", choices=sorted(models))
     p.add_argument("--size", type=int, required=True)
@@ -14,6 +15,8 @@ def step_arguments(models):
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    for flag, options in extra:
+        p.add_argument(flag, **options)
     return p.parse_args()
 
 

@@ -14,24 +14,33 @@ from torch_models import MODELS  # noqa: E402
 
 
 def main():
-    args = step_arguments(MODELS)
+    args = step_arguments(MODELS, extra=[
+        ("--device", {"default": "cpu", "help": "cpu or cuda"}),
+        ("--precision", {"default": "fp32", "choices": ["fp32", "bf16"], "help": "bf16: autocast"}),
+        ("--channels-last", {"action": "store_true"}),
+    ])
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     build, channels, classes, optimizer = MODELS[args.model]
-    model = build().train()
+    layout = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = build().train().to(args.device, memory_format=layout)
     opt = optimizer(model.parameters())
-    x = torch.randn(args.batch, channels, args.size, args.size)
-    y = torch.randint(0, classes, (args.batch,))
+    x = torch.randn(args.batch, channels, args.size, args.size, device=args.device).to(memory_format=layout)
+    y = torch.randint(0, classes, (args.batch,), device=args.device)
+    device_type = torch.device(args.device).type
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
         loss.backward()
         opt.step()
         return loss.item()
 
     rate = median_rate(step, args)
-    print("torch %s eager: %.1f samples/s" % (torch.__version__, rate))
+    print("torch %s eager (%s, %s%s): %.1f samples/s" % (torch.__version__, args.device, args.precision,
+                                                          ", channels_last" if args.channels_last else "", rate))
 
 
 if __name__ == "__main__":
