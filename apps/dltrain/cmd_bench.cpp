@@ -100,27 +100,24 @@ data::Batch synthetic_batch(const graph::Graph& graph, const std::vector<train::
   return batch;
 }
 
-int64_t train_batch_size(const spec::Value& data, const std::string& split) {
-  const spec::Value* s = data.is_map() ? data.find(split) : nullptr;
-  const spec::Value* b = s && s->is_map() ? s->find("batch") : nullptr;
-  return b ? b->as_int() : 32;
-}
-
 int run_bench_step(const BenchStepOptions& o) {
   spec::RunSpec run = spec::parse_run_spec(spec::compose(o.spec.spec, o.spec.overlays, o.spec.overrides));
   graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
   std::vector<train::Head> heads = train::build_heads(graph);
   train::TrainSpec spec = train::parse_train_spec(run.train);
-  train::Compute compute{train::resolve_device(o.device), train::compute_dtype(spec.precision), spec.channels_last};
-  const int64_t batch_size = o.batch > 0 ? o.batch : train_batch_size(run.data, spec.train_split);
-  if (o.steps < 1 || o.repeats < 1 || o.warmup < 0) throw Error("--steps and --repeats must be at least 1", std::nullopt);
+  const train::Compute compute = train::make_compute(spec, o.device);
+  int64_t batch_size = o.batch;
+  if (batch_size <= 0) {  // the train split's, as the data section says
+    data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
+    const data::SplitSpec* split = data.find(spec.train_split);
+    batch_size = split ? split->batch_size : 32;
+  }
+  if (o.steps < 1 || o.repeats < 1 || o.warmup < 0)
+    throw Error("--steps and --repeats must be at least 1, --warmup at least 0", std::nullopt);
 
   torch::manual_seed(0);
   auto model = builder::build_model(graph);
-  model->to(compute.device);
-  if (compute.channels_last)
-    for (auto& t : model->parameters())
-      if (t.dim() == 4) t.set_data(t.contiguous(at::MemoryFormat::ChannelsLast));
+  train::place_model(*model, compute);
   model->train();
   auto optimizer = train::make_optimizer(spec.optimizer, model->parameters());
   train::LossScaler scaler(compute.dtype == at::kHalf);
@@ -129,13 +126,12 @@ int run_bench_step(const BenchStepOptions& o) {
                batch_size, o.steps, o.repeats, o.warmup, compute.device.str(), spec.precision,
                compute.channels_last ? ", channels_last" : "", at::get_num_threads());
 
-  // Exactly fit's step: forward and losses (one host sync for the loss values), backward with
-  // the loss scale, unscale, optimizer step.
+  // Exactly fit's step (without gradient accumulation): forward and losses (one host sync for
+  // the loss values), backward with the loss scale, then unscale, clip and step.
   auto step = [&] {
     train::StepResult r = train::forward_losses(*model, heads, batch, compute);
     scaler.scaled(r.total).backward();
-    if (scaler.unscale_and_update(model->parameters())) optimizer->step();
-    optimizer->zero_grad();
+    train::apply_gradients(*optimizer, scaler, spec, model->parameters());
   };
   for (int64_t i = 0; i < o.warmup; ++i) step();
   std::vector<double> rates;

@@ -353,11 +353,7 @@ int Trainer::fit() {
     throw Error("this is process " + std::to_string(replica_.rank) + " of " + std::to_string(replica_.world_size) +
                     " (torchrun or SLURM), but this dltrain trains in one process: launch one task (srun --ntasks=1)",
                 std::nullopt, {}, ErrorKind::Spec);
-  compute_.device = resolve_device(options_.device);
-  compute_.dtype = compute_dtype(spec_.precision);
-  compute_.channels_last = spec_.channels_last;
-  if (compute_.dtype == at::kHalf && !compute_.device.is_cuda())
-    throw Error("precision: fp16 needs a CUDA device; on the CPU use bf16", spec_.precision_loc);
+  compute_ = make_compute(spec_, options_.device);
   scaler_ = LossScaler(compute_.dtype == at::kHalf);
   graph_ = graph::build_graph(run_.model, layers::kind_lookup());
   heads_ = build_heads(graph_);
@@ -377,10 +373,7 @@ int Trainer::fit() {
   model_ = builder::build_model(graph_);
   if (options_.resume.empty())
     for (const auto& line : builder::import_spec_weights(*model_)) spdlog::info("weights {}", line);
-  model_->to(compute_.device);
-  if (compute_.channels_last)
-    for (auto& t : model_->parameters())
-      if (t.dim() == 4) t.set_data(t.contiguous(at::MemoryFormat::ChannelsLast));
+  place_model(*model_, compute_);
   optimizer_ = make_optimizer(spec_.optimizer, model_->parameters());
   const int64_t steps_per_epoch = (train_loader_->batches_per_epoch() + spec_.accumulate - 1) / spec_.accumulate;
   schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr, spec_.epochs, steps_per_epoch);
@@ -444,14 +437,8 @@ int Trainer::fit() {
       const bool boundary = done % spec_.accumulate == 0 || done == batches;
       if (boundary) {
         // Data-parallel training reduces gradients here, before unscaling, clipping and the step.
-        if (scaler_.unscale_and_update(model_->parameters())) {
-          if (spec_.clip_value > 0) torch::nn::utils::clip_grad_value_(model_->parameters(), spec_.clip_value);
-          if (spec_.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), spec_.clip_norm);
-          optimizer_->step();
-        } else {
+        if (!apply_gradients(*optimizer_, scaler_, spec_, model_->parameters()))
           spdlog::debug("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1, scaler_.scale());
-        }
-        optimizer_->zero_grad();
         ++step_;
         if (spec_.log_every > 0 && step_ % spec_.log_every == 0)
           write_metrics(epoch, results(train_meter_, heads_, ""), step_);
@@ -542,6 +529,32 @@ int Trainer::fit() {
 }
 
 }  // namespace
+
+Compute make_compute(const TrainSpec& spec, const std::string& device) {
+  Compute compute{resolve_device(device), compute_dtype(spec.precision), spec.channels_last};
+  if (compute.dtype == at::kHalf && !compute.device.is_cuda())
+    throw Error("precision: fp16 needs a CUDA device; on the CPU use bf16", spec.precision_loc);
+  return compute;
+}
+
+void place_model(builder::DagModel& model, const Compute& compute) {
+  model.to(compute.device);
+  if (compute.channels_last)
+    for (auto& t : model.parameters())
+      if (t.dim() == 4) t.set_data(t.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+bool apply_gradients(torch::optim::Optimizer& optimizer, LossScaler& scaler, const TrainSpec& spec,
+                     const std::vector<torch::Tensor>& parameters) {
+  const bool finite = scaler.unscale_and_update(parameters);
+  if (finite) {
+    if (spec.clip_value > 0) torch::nn::utils::clip_grad_value_(parameters, spec.clip_value);
+    if (spec.clip_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, spec.clip_norm);
+    optimizer.step();
+  }
+  optimizer.zero_grad();
+  return finite;
+}
 
 torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);

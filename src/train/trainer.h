@@ -10,11 +10,15 @@
 #include <optional>
 #include <string>
 
+#include <torch/optim/optimizer.h>
+
 #include "builder/dag_model.h"
 #include "data/loader.h"
 #include "spec/spec.h"
 #include "train/checkpoint.h"
 #include "train/objectives.h"
+#include "train/precision.h"
+#include "train/train_spec.h"
 
 namespace dltrain::train {
 
@@ -52,6 +56,19 @@ struct StepResult {
 };
 StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& heads, const data::Batch& batch,
                           const Compute& compute);
+
+// The Compute a train spec asks for on `device` (--device); throws Error at the precision key
+// for fp16 without CUDA.
+Compute make_compute(const TrainSpec& spec, const std::string& device);
+
+// Moves a built model to the compute device, in channels_last when asked.
+void place_model(builder::DagModel& model, const Compute& compute);
+
+// The optimizer half of a step, as fit runs it at each accumulation boundary: unscale (an fp16
+// overflow skips the step), clip as the spec says, step, zero the gradients. Returns whether
+// the optimizer stepped. Data-parallel training reduces gradients before this.
+bool apply_gradients(torch::optim::Optimizer& optimizer, LossScaler& scaler, const TrainSpec& spec,
+                     const std::vector<torch::Tensor>& parameters);
 
 // Losses and metrics of `model` over one epoch of `loader` in inference mode, keyed like
 // metrics.csv ("val.loss", "val.label.loss", "val.label.accuracy").

@@ -81,7 +81,7 @@ TEST_CASE("assign_weights reports loaded, missing, unexpected and mis-shaped ten
     if (p.key() == "body.fc1.weight") CHECK(torch::equal(p.value(), torch::ones({8, 4})));
 }
 
-TEST_CASE("weights: on a block loads its tensors; errors name the layer, the tensor and both shapes", "[builder]") {
+TEST_CASE("weights: on a block loads its tensors, errors name the layer, the tensor and both shapes", "[builder]") {
   test::TempDir dir;
   auto source = builder::build_model(test::graph_of(block_spec("")));
   io::TensorFile file;

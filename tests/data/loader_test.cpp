@@ -67,7 +67,7 @@ TEST_CASE("batches are identical for 1 and 4 workers, and differ for another see
   CHECK_FALSE(same(one, run(1, 5, 1)));
 }
 
-TEST_CASE("a folder source gives sorted classes and the images' labels; drop_remainder", "[data]") {
+TEST_CASE("a folder source gives sorted classes and the images' labels, drop_remainder", "[data]") {
   test::TempDir dir;
   test::write_image_folder(dir.path(), 3, 3, 8, 8);
   auto split = test::folder_split(dir.path(), 1, 8, 8, 3, "{batch: 4, drop_remainder: true}");
@@ -138,7 +138,7 @@ TEST_CASE("bad files: skip drops them with their path, fail stops with path and 
   CHECK_THROWS_WITH(strict.next(), Catch::Contains("class_0/") && Catch::Contains(": "));
 }
 
-TEST_CASE("a missing file is named; a missing folder is a clear error", "[data]") {
+TEST_CASE("a missing file is named, a missing folder is a clear error", "[data]") {
   test::TempDir dir;
   test::write_image_folder(dir.path(), 1, 2, 8, 8);
   auto split = test::folder_split(dir.path(), 3, 8, 8, 1, "{on_error: fail}");

@@ -32,7 +32,7 @@ TEST_CASE("includes, overlays and --set resolve in the documented order", "[spec
   CHECK(plain.find("train")->find("batch")->as_int() == 64);
 }
 
-TEST_CASE("lists are replaced whole by an overlay; null removes a key", "[spec]") {
+TEST_CASE("lists are replaced whole by an overlay, null removes a key", "[spec]") {
   spec::Value base = test::yaml("ops: [decode, flip, scale]\nsource: {folder: images}\n");
   spec::merge_into(base, test::yaml("ops: [decode]\nsource: {folder: null, synthetic: {size: 8}}\n"));
   CHECK(base.find("ops")->items().size() == 1);

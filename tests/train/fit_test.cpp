@@ -88,7 +88,7 @@ double column(const std::string& csv_path, const std::string& name, int row) {
 
 }  // namespace
 
-TEST_CASE("fit learns separable data; loss falls; the run folder holds what it should", "[train][e2e]") {
+TEST_CASE("fit learns separable data, loss falls, the run folder holds what it should", "[train][e2e]") {
   test::TempDir dir;
   std::string spec = blob_spec(dir, "{epochs: 8, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 1}}}");
   std::string out;
@@ -129,7 +129,7 @@ TEST_CASE("fit learns separable data; loss falls; the run folder holds what it s
   CHECK(right >= 120);
 }
 
-TEST_CASE("bf16 autocast and channels_last train on the CPU; fp16 there is refused at its key", "[train][e2e]") {
+TEST_CASE("bf16 autocast and channels_last train on the CPU, fp16 there is refused at its key", "[train][e2e]") {
   test::TempDir dir;
   std::string spec = blob_spec(dir, "{epochs: 6, precision: bf16, channels_last: true, optimizer: {adam: {lr: 0.01}}}");
   std::string out;
@@ -153,7 +153,7 @@ TEST_CASE("early stopping stops when the monitored value stops improving", "[tra
   CHECK_THAT(out, Catch::Contains("early stopping"));
 }
 
-TEST_CASE("non-finite loss: stop names the output and step; skip_batch goes on", "[train][e2e]") {
+TEST_CASE("non-finite loss: stop names the output and step, skip_batch goes on", "[train][e2e]") {
   test::TempDir dir;
   std::string spec = blob_spec(dir, "{epochs: 2, optimizer: {sgd: {lr: 1.0e+30}}}");
   std::string out;
@@ -163,7 +163,7 @@ TEST_CASE("non-finite loss: stop names the output and step; skip_batch goes on",
   CHECK_THAT(out, Catch::Contains("batch skipped"));
 }
 
-TEST_CASE("checkpoints round-trip every tensor; a truncated one is refused", "[train][e2e]") {
+TEST_CASE("checkpoints round-trip every tensor, a truncated one is refused", "[train][e2e]") {
   test::TempDir dir;
   io::TensorFile file;
   file.tensors = {{"a.weight", torch::randn({3, 4})}, {"b.count", torch::tensor({7}, torch::kLong)},
