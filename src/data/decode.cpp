@@ -1,8 +1,13 @@
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <png.h>
 #include <turbojpeg.h>
+#ifdef DLTRAIN_WITH_IMGCODECS
+#include <opencv2/imgcodecs.hpp>
+#endif
 
 #include <cerrno>
+#include <csetjmp>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -13,7 +18,7 @@ namespace dltrain::data {
 namespace {
 
 bool is_jpeg(const uint8_t* b, size_t n) { return n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
-bool is_png(const uint8_t* b, size_t n) { return n >= 24 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0; }
+bool is_png(const uint8_t* b, size_t n) { return n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0; }
 uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
 
 // One TurboJPEG decompressor per worker thread.
@@ -29,32 +34,43 @@ std::string too_large(int64_t w, int64_t h, int64_t limit) {
          std::to_string(limit) + ")";
 }
 
-// Converts 8-bit gray/BGR/BGRA (OpenCV's order) to `channels` in RGB order.
-cv::Mat from_opencv(const cv::Mat& decoded, int channels) {
-  cv::Mat eight;
-  if (decoded.depth() == CV_16U) decoded.convertTo(eight, CV_8U, 1.0 / 257.0);
-  else if (decoded.depth() != CV_8U) decoded.convertTo(eight, CV_8U);
-  else eight = decoded;
+// Converts 8-bit gray/RGB/RGBA (`bgr`: OpenCV's BGR/BGRA order) to `channels` in RGB order.
+cv::Mat to_channels(const cv::Mat& eight, int channels, bool bgr) {
   cv::Mat out;
   const int in = eight.channels();
-  if (channels == 1) {
-    if (in == 1) out = eight;
-    else cv::cvtColor(eight, out, in == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
-  } else if (channels == 3) {
+  if (in == channels && (!bgr || in == 1)) return eight;
+  if (channels == 1) cv::cvtColor(eight, out, in == 4 ? (bgr ? cv::COLOR_BGRA2GRAY : cv::COLOR_RGBA2GRAY)
+                                                      : (bgr ? cv::COLOR_BGR2GRAY : cv::COLOR_RGB2GRAY));
+  else if (channels == 3) {
     if (in == 1) cv::cvtColor(eight, out, cv::COLOR_GRAY2RGB);
-    else cv::cvtColor(eight, out, in == 4 ? cv::COLOR_BGRA2RGB : cv::COLOR_BGR2RGB);
+    else if (in == 4) cv::cvtColor(eight, out, bgr ? cv::COLOR_BGRA2RGB : cv::COLOR_RGBA2RGB);
+    else cv::cvtColor(eight, out, cv::COLOR_BGR2RGB);
   } else {
     if (in == 1) cv::cvtColor(eight, out, cv::COLOR_GRAY2RGBA);
-    else cv::cvtColor(eight, out, in == 4 ? cv::COLOR_BGRA2RGBA : cv::COLOR_BGR2RGBA);
+    else if (in == 4) cv::cvtColor(eight, out, cv::COLOR_BGRA2RGBA);
+    else cv::cvtColor(eight, out, bgr ? cv::COLOR_BGR2RGBA : cv::COLOR_RGB2RGBA);
   }
   return out;
 }
 
-// TurboJPEG path: header first (the pixel limit is checked before any allocation), then a
-// decode at the smallest DCT scale that still covers the requested size. Returns false with
-// `fallback` set for colour spaces it leaves to OpenCV (CMYK/YCCK).
-bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options, Image& out, DecodeError& error,
-                 bool& fallback) {
+// Adobe's inverted CMYK (what Photoshop writes; 255 = no ink) to RGB, as libjpeg's own
+// applications and OpenCV convert it: R = C * K / 255.
+cv::Mat cmyk_to_rgb(const cv::Mat& cmyk) {
+  cv::Mat rgb(cmyk.rows, cmyk.cols, CV_8UC3);
+  for (int y = 0; y < cmyk.rows; ++y) {
+    const uint8_t* in = cmyk.ptr<uint8_t>(y);
+    uint8_t* out = rgb.ptr<uint8_t>(y);
+    for (int x = 0; x < cmyk.cols; ++x, in += 4, out += 3) {
+      const int k = in[3];
+      for (int c = 0; c < 3; ++c) out[c] = static_cast<uint8_t>((in[c] * k + 127) / 255);
+    }
+  }
+  return rgb;
+}
+
+// TurboJPEG: header first (the pixel limit is checked before any allocation), then a decode at
+// the smallest DCT scale that still covers the requested size.
+bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options, Image& out, DecodeError& error) {
   thread_local TurboHandle turbo;
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(turbo.handle, bytes, static_cast<unsigned long>(size), &width, &height, &subsampling,
@@ -66,10 +82,7 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
     error.reason = too_large(width, height, options.max_pixels);
     return false;
   }
-  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
-    fallback = true;
-    return false;
-  }
+  const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   int scaled_w = width, scaled_h = height;
   if (options.min_width > 0 && options.min_height > 0) {
     int count = 0;
@@ -86,15 +99,100 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
       }
     }
   }
-  const int channels = options.channels;
-  const int format = channels == 1 ? TJPF_GRAY : channels == 3 ? TJPF_RGB : TJPF_RGBA;
-  out = Image{};
-  out.mat.create(scaled_h, scaled_w, CV_8UC(channels));
-  if (tjDecompress2(turbo.handle, bytes, static_cast<unsigned long>(size), out.mat.data, scaled_w,
-                    static_cast<int>(out.mat.step[0]), scaled_h, format, TJFLAG_STOPONWARNING | TJFLAG_FASTDCT) != 0) {
+  const int channels = cmyk ? 4 : options.channels;
+  const int format = cmyk ? TJPF_CMYK : channels == 1 ? TJPF_GRAY : channels == 3 ? TJPF_RGB : TJPF_RGBA;
+  cv::Mat pixels(scaled_h, scaled_w, CV_8UC(channels));
+  if (tjDecompress2(turbo.handle, bytes, static_cast<unsigned long>(size), pixels.data, scaled_w,
+                    static_cast<int>(pixels.step[0]), scaled_h, format, TJFLAG_STOPONWARNING | TJFLAG_FASTDCT) != 0) {
     error.reason = std::string("corrupt or truncated JPEG: ") + tjGetErrorStr2(turbo.handle);
     return false;
   }
+  out = Image{};
+  out.mat = cmyk ? to_channels(cmyk_to_rgb(pixels), options.channels, false) : pixels;
+  return true;
+}
+
+// libpng reports errors through a callback that must not return: it records the message and
+// jumps back to the setjmp in the function that called into libpng. Those functions hold no
+// C++ objects with destructors across the jump.
+struct PngReader {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  const uint8_t* bytes;
+  size_t size, offset = 0;
+  char message[200] = "";
+
+  PngReader(const uint8_t* b, size_t n) : bytes(b), size(n) {
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, this, on_error, on_warning);
+    if (png) info = png_create_info_struct(png);
+    if (info) png_set_read_fn(png, this, on_read);
+  }
+  ~PngReader() { png_destroy_read_struct(&png, &info, nullptr); }
+
+  static void on_error(png_structp png, png_const_charp text) {
+    auto* self = static_cast<PngReader*>(png_get_error_ptr(png));
+    std::snprintf(self->message, sizeof self->message, "%s", text);
+    longjmp(png_jmpbuf(png), 1);
+  }
+  static void on_warning(png_structp, png_const_charp) {}
+  static void on_read(png_structp png, png_bytep data, png_size_t length) {
+    auto* self = static_cast<PngReader*>(png_get_io_ptr(png));
+    if (length > self->size - self->offset) png_error(png, "file is truncated");
+    std::memcpy(data, self->bytes + self->offset, length);
+    self->offset += length;
+  }
+
+  // Reads the header and sets 8-bit output with palettes and tRNS expanded; false on error.
+  bool read_header(uint32_t& width, uint32_t& height, int& channels) {
+    if (setjmp(png_jmpbuf(png))) return false;
+    png_read_info(png, info);
+    width = png_get_image_width(png, info);
+    height = png_get_image_height(png, info);
+    png_set_expand(png);
+    png_set_scale_16(png);  // 16 -> 8 bits by v * 255 / 65535, rounded (OpenCV's 1/257)
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    channels = png_get_channels(png, info);
+    return true;
+  }
+  bool read_rows(png_bytepp rows) {
+    if (setjmp(png_jmpbuf(png))) return false;
+    png_read_image(png, rows);
+    return true;
+  }
+};
+
+bool decode_png(const uint8_t* bytes, size_t size, const DecodeOptions& options, Image& out, DecodeError& error) {
+  // The size the IHDR chunk (always first) declares, checked before libpng reads anything.
+  if (size >= 24 && static_cast<int64_t>(be32(bytes + 16)) * be32(bytes + 20) > options.max_pixels) {
+    error.reason = too_large(be32(bytes + 16), be32(bytes + 20), options.max_pixels);
+    return false;
+  }
+  PngReader reader(bytes, size);
+  if (!reader.info) {
+    error.reason = "out of memory reading a PNG";
+    return false;
+  }
+  uint32_t width = 0, height = 0;
+  int channels = 0;
+  if (!reader.read_header(width, height, channels)) {
+    error.reason = std::string("not a readable PNG: ") + reader.message;
+    return false;
+  }
+  cv::Mat pixels(static_cast<int>(height), static_cast<int>(width), CV_8UC(channels));
+  std::vector<png_bytep> rows(height);
+  for (uint32_t y = 0; y < height; ++y) rows[y] = pixels.ptr<uint8_t>(static_cast<int>(y));
+  if (!reader.read_rows(rows.data())) {
+    error.reason = std::string("corrupt or truncated PNG: ") + reader.message;
+    return false;
+  }
+  if (channels == 2) {  // gray + alpha: the gray plane
+    cv::Mat gray;
+    cv::extractChannel(pixels, gray, 0);
+    pixels = gray;
+  }
+  out = Image{};
+  out.mat = to_channels(pixels, options.channels, false);
   return true;
 }
 
@@ -121,18 +219,11 @@ bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& option
     error.reason = "empty file (0 bytes)";
     return false;
   }
-  if (is_jpeg(bytes, size)) {
-    bool fallback = false;
-    if (decode_jpeg(bytes, size, options, out, error, fallback)) return true;
-    if (!fallback) return false;
-  } else if (is_png(bytes, size)) {
-    const int64_t w = be32(bytes + 16), h = be32(bytes + 20);
-    if (w * h > options.max_pixels) {
-      error.reason = too_large(w, h, options.max_pixels);
-      return false;
-    }
-  }
-  // Other formats: OpenCV checks its own pixel limit (OPENCV_IO_MAX_IMAGE_PIXELS) on the header.
+  if (is_jpeg(bytes, size)) return decode_jpeg(bytes, size, options, out, error);
+  if (is_png(bytes, size)) return decode_png(bytes, size, options, out, error);
+#ifdef DLTRAIN_WITH_IMGCODECS
+  // Other formats (BMP, TIFF, WebP, ...): OpenCV checks its own pixel limit
+  // (OPENCV_IO_MAX_IMAGE_PIXELS) on the header.
   cv::Mat decoded;
   try {
     decoded = cv::imdecode(cv::_InputArray(bytes, static_cast<int>(size)), cv::IMREAD_UNCHANGED);
@@ -148,9 +239,16 @@ bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& option
     error.reason = too_large(decoded.cols, decoded.rows, options.max_pixels);
     return false;
   }
+  cv::Mat eight = decoded;
+  if (decoded.depth() == CV_16U) decoded.convertTo(eight, CV_8U, 1.0 / 257.0);
+  else if (decoded.depth() != CV_8U) decoded.convertTo(eight, CV_8U);
   out = Image{};
-  out.mat = from_opencv(decoded, options.channels);
+  out.mat = to_channels(eight, options.channels, true);
   return true;
+#else
+  error.reason = "not a JPEG or PNG (this dltrain was built without OpenCV's imgcodecs, which reads other formats)";
+  return false;
+#endif
 }
 
 }  // namespace dltrain::data

@@ -37,8 +37,8 @@ struct DecodeOptions {
   int64_t max_pixels = 100'000'000;
 };
 
-// Decodes an encoded image (JPEG through TurboJPEG, everything else through OpenCV) to 8-bit
-// RGB/gray/RGBA. Gray, RGBA, CMYK and 16-bit inputs are converted to `channels`. Returns false
+// Decodes an encoded image (JPEG through TurboJPEG, PNG through libpng, other formats through
+// OpenCV's imgcodecs where the build has it) to 8-bit RGB/gray/RGBA. Gray, RGBA, CMYK and 16-bit inputs are converted to `channels`. Returns false
 // and fills `error` for empty, truncated, corrupt, non-image and over-large data; never throws
 // for bad data.
 bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& options, Image& out, DecodeError& error);

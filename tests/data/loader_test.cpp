@@ -1,6 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <opencv2/imgcodecs.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -106,11 +105,9 @@ TEST_CASE("bad files: skip drops them with their path, fail stops with path and 
   std::ofstream(cls + "empty.png");  // zero bytes
   std::ofstream(cls + "text.jpg") << "this is not an image";
   {
-    std::vector<uint8_t> jpeg;
-    cv::imencode(".jpg", test::picture(64, 64, 1), jpeg);
+    std::vector<uint8_t> jpeg = test::encode(".jpg", test::picture(64, 64, 1));
     std::ofstream(cls + "truncated.jpg", std::ios::binary).write(reinterpret_cast<char*>(jpeg.data()), static_cast<long>(jpeg.size() / 2));
-    std::vector<uint8_t> png;
-    cv::imencode(".png", test::picture(8, 8, 2), png);
+    std::vector<uint8_t> png = test::encode(".png", test::picture(8, 8, 2));
     png[16] = 0x00, png[17] = 0x01, png[18] = 0x86, png[19] = 0xA0;  // width 100000
     png[20] = 0x00, png[21] = 0x01, png[22] = 0x86, png[23] = 0xA0;  // height 100000
     std::ofstream(cls + "bomb.png", std::ios::binary).write(reinterpret_cast<char*>(png.data()), static_cast<long>(png.size()));

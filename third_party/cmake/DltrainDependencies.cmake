@@ -2,13 +2,31 @@
 # third_party/README.md. LibTorch may be Debian's 1.13 (CPU) or any 2.x given via CMAKE_PREFIX_PATH.
 
 find_package(Torch REQUIRED)
-find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
-find_package(yaml-cpp REQUIRED)
-find_package(spdlog REQUIRED)
-find_package(CLI11 CONFIG REQUIRED)
 find_package(Threads REQUIRED)
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+if(DLTRAIN_BUNDLE)
+  # A GPU server without these packages: the folder scripts/gpu/gather.sh made (static archives
+  # and headers from Debian) defines the same targets.
+  include(DltrainBundle)
+else()
+  find_package(OpenCV REQUIRED COMPONENTS core imgproc OPTIONAL_COMPONENTS imgcodecs)
+  find_package(yaml-cpp REQUIRED)
+  find_package(spdlog REQUIRED)
+  find_package(CLI11 CONFIG REQUIRED)
+  find_package(nlohmann_json REQUIRED)
+  find_package(ZLIB REQUIRED)
+  find_package(PNG REQUIRED)
+  find_path(TURBOJPEG_INCLUDE_DIR turbojpeg.h REQUIRED)
+  find_library(TURBOJPEG_LIBRARY turbojpeg REQUIRED)
+  add_library(dltrain_turbojpeg INTERFACE)
+  target_include_directories(dltrain_turbojpeg SYSTEM INTERFACE "${TURBOJPEG_INCLUDE_DIR}")
+  target_link_libraries(dltrain_turbojpeg INTERFACE "${TURBOJPEG_LIBRARY}")
+endif()
+# JPEG and PNG decode through libjpeg-turbo and libpng; imgcodecs, where present, adds the other
+# formats (BMP, TIFF, WebP, ...).
+set(DLTRAIN_WITH_IMGCODECS OFF)
+if(TARGET opencv_imgcodecs)
+  set(DLTRAIN_WITH_IMGCODECS ON)
+endif()
 
 # yaml-cpp 0.8 exports yaml-cpp::yaml-cpp, older releases plain yaml-cpp.
 if(TARGET yaml-cpp::yaml-cpp)
