@@ -1,0 +1,54 @@
+# The targets DltrainDependencies finds on Debian, defined over the folder scripts/gpu/gather.sh
+# packs (DLTRAIN_BUNDLE: static archives and headers; see that script for what is in it). Used by
+# scripts/gpu/build.sh on GPU servers that have LibTorch and a compiler but not these packages.
+
+set(bundle "${DLTRAIN_BUNDLE}")
+if(NOT EXISTS "${bundle}/lib/libopencv_core.a")
+  message(FATAL_ERROR "DLTRAIN_BUNDLE=${bundle} is not an unpacked scripts/gpu/gather.sh bundle")
+endif()
+list(APPEND CMAKE_MODULE_PATH "${bundle}/cmake")  # Catch.cmake
+
+function(dltrain_bundle_library name file)
+  add_library(${name} UNKNOWN IMPORTED GLOBAL)
+  set_target_properties(${name} PROPERTIES IMPORTED_LOCATION "${bundle}/lib/${file}"
+                                           INTERFACE_INCLUDE_DIRECTORIES "${bundle}/include"
+                                           INTERFACE_LINK_LIBRARIES "${ARGN}")
+endfunction()
+function(dltrain_bundle_headers name)
+  add_library(${name} INTERFACE IMPORTED GLOBAL)
+  set_target_properties(${name} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${bundle}/include"
+                                           INTERFACE_COMPILE_DEFINITIONS "${ARGN}")
+endfunction()
+
+# OpenCV's core calls LAPACK (solvers), parallelises through oneTBB and references GLX (its
+# OpenGL interop, never called by dltrain): archives where Debian has them, else the shared
+# libraries the bundle carries, found through this build's RPATH (also for their own needs).
+foreach(so tbb.so.12 GLX.so.0)
+  string(REGEX REPLACE "\\..*" "" name "${so}")
+  add_library(bundle_${name} SHARED IMPORTED GLOBAL)
+  set_target_properties(bundle_${name} PROPERTIES IMPORTED_LOCATION "${bundle}/lib/lib${so}" IMPORTED_NO_SONAME OFF)
+endforeach()
+dltrain_bundle_library(bundle_gfortran libgfortran.a "${bundle}/lib/libquadmath.a")
+dltrain_bundle_library(bundle_blas libblas.a bundle_gfortran)
+dltrain_bundle_library(bundle_lapack liblapack.a bundle_blas bundle_gfortran)
+dltrain_bundle_library(ZLIB::ZLIB libz.a)
+dltrain_bundle_library(opencv_core libopencv_core.a bundle_lapack bundle_blas ZLIB::ZLIB bundle_tbb bundle_GLX
+                       Threads::Threads ${CMAKE_DL_LIBS})
+dltrain_bundle_library(opencv_imgproc libopencv_imgproc.a opencv_core)
+dltrain_bundle_library(PNG::PNG libpng16.a ZLIB::ZLIB m)
+dltrain_bundle_library(dltrain_turbojpeg libturbojpeg.a)
+dltrain_bundle_library(yaml-cpp::yaml-cpp libyaml-cpp.a)
+
+# Header-only: fmt and spdlog (Debian's spdlog uses the external fmt), CLI11, nlohmann/json,
+# Catch2 v2.
+dltrain_bundle_headers(fmt::fmt FMT_HEADER_ONLY=1)
+dltrain_bundle_headers(spdlog::spdlog FMT_HEADER_ONLY=1)
+set_target_properties(spdlog::spdlog PROPERTIES INTERFACE_LINK_LIBRARIES fmt::fmt)
+dltrain_bundle_headers(CLI11::CLI11)
+dltrain_bundle_headers(nlohmann_json::nlohmann_json)
+dltrain_bundle_headers(Catch2::Catch2)
+
+# The carried shared libraries' own dependencies (libGLX -> libX11 -> libxcb ...) are looked up
+# through DT_RPATH, which, unlike DT_RUNPATH, applies to indirect dependencies too.
+add_link_options(-Wl,--disable-new-dtags)
+message(STATUS "dltrain: dependencies from the bundle in ${bundle}")
