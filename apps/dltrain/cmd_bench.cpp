@@ -20,6 +20,7 @@
 #include "train/objectives.h"
 #include "train/optimization.h"
 #include "train/precision.h"
+#include "train/step_runner.h"
 #include "train/train_spec.h"
 #include "train/trainer.h"
 
@@ -122,22 +123,26 @@ int run_bench_step(const BenchStepOptions& o) {
   auto optimizer = train::make_optimizer(spec.optimizer, model->parameters());
   train::LossScaler scaler(compute.dtype == at::kHalf);
   const data::Batch batch = synthetic_batch(graph, heads, batch_size, compute.device);
-  spdlog::info("bench step {}: batch {}, {} steps x {} repeats after {} warm-up, {}, {}{}, {} threads", o.spec.spec,
+  spdlog::info("bench step {}: batch {}, {} steps x {} repeats after {} warm-up, {}, {}{}{}, {} threads", o.spec.spec,
                batch_size, o.steps, o.repeats, o.warmup, compute.device.str(), spec.precision,
-               compute.channels_last ? ", channels_last" : "", at::get_num_threads());
+               compute.channels_last ? ", channels_last" : "", spec.cuda_graph ? ", cuda_graph" : "",
+               at::get_num_threads());
 
-  // Exactly fit's step (without gradient accumulation): forward and losses (one host sync for
-  // the loss values), backward with the loss scale, then unscale, clip and step.
+  // Exactly fit's step: forward, losses and backward (eager or a CUDA graph replay), the one
+  // host sync for the loss values, then unscale, clip and step.
+  train::StepRunner runner(*model, heads, compute, spec, scaler);
   auto step = [&] {
-    train::StepResult r = train::forward_losses(*model, heads, batch, compute);
-    scaler.scaled(r.total).backward();
-    train::apply_gradients(*optimizer, scaler, spec, model->parameters());
+    train::StepResult r = runner.forward_backward(batch);
+    r.read_losses(heads);
+    train::apply_gradients(*optimizer, scaler, spec, model->parameters(), runner.keeps_gradients());
   };
   for (int64_t i = 0; i < o.warmup; ++i) step();
+  train::synchronize(compute.device);
   std::vector<double> rates;
   for (int64_t r = 0; r < o.repeats; ++r) {
     const auto start = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < o.steps; ++i) step();
+    train::synchronize(compute.device);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     rates.push_back(static_cast<double>(batch_size * o.steps) / wall);
   }

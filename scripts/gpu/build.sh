@@ -24,6 +24,7 @@ fi
 args=(-DDLTRAIN_BUNDLE="$bundle")
 [[ -n $DLTRAIN_TORCH_PREFIX ]] && args+=(-DCMAKE_PREFIX_PATH="$DLTRAIN_TORCH_PREFIX")
 cuda=${CUDA_HOME:-/usr/local/cuda}
+if [[ ! -x $cuda/bin/nvcc ]] && command -v nvcc >/dev/null; then cuda=$(dirname "$(dirname "$(command -v nvcc)")"); fi
 if [[ -x $cuda/bin/nvcc ]]; then
   export PATH="$cuda/bin:$PATH"
   args+=(-DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc")

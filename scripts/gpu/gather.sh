@@ -8,10 +8,14 @@
 # parallel backend) and libGLX with its X11 chain (OpenCV's core references glX* symbols; never
 # called). No imgcodecs: dltrain decodes JPEG and PNG itself (its static archive would pull GDAL
 # and a dozen codecs). Nothing here is committed; the folder is ignored.
-# Output: DIR/dltrain-gpu-bundle.tar.xz (about 9 MB; 51 MB unpacked) and DIR/VERSIONS.
-# Usage: scripts/gpu/gather.sh [DIR]   (default .gpu-bundle)
+# Output: DIR/dltrain-gpu-bundle.tar.xz (about 9 MB; 51 MB unpacked) and DIR/VERSIONS; with
+# --data also DIR/data/ (37 MB): the sources of the example data that scripts/gpu/run.sh
+# prepares there (Debian's Fashion-MNIST IDX files, the photographs make-photos.py crops).
+# Usage: scripts/gpu/gather.sh [--data] [DIR]   (default .gpu-bundle)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+with_data=0
+if [[ ${1:-} == --data ]]; then with_data=1; shift; fi
 dest=${1:-.gpu-bundle}
 arch=/usr/lib/x86_64-linux-gnu
 out=$(mktemp -d)
@@ -52,6 +56,13 @@ strip --strip-debug "$out"/lib/*.a
 mkdir -p "$dest"
 cp "$out/VERSIONS" "$dest/"
 tar -C "$out" -cf - . | xz -T0 -6 >"$dest/dltrain-gpu-bundle.tar.xz"
+if ((with_data)); then
+  nature=usr/share/backgrounds/mate/nature
+  scripts/bench/make-photos.py "$out/photos-probe" --count 1 >/dev/null  # fetches the photographs once
+  mkdir -p "$dest/data/debs/mate-backgrounds/$nature" "$dest/data/fashion-mnist"
+  cp "$HOME/.cache/dltrain/debs/mate-backgrounds/$nature/"*.jpg "$dest/data/debs/mate-backgrounds/$nature/"
+  cp /usr/share/datasets/fashion-mnist/*.gz "$dest/data/fashion-mnist/"
+fi
 size_mb=$(du -sm "$dest" | cut -f1)
 echo "gather: $dest/dltrain-gpu-bundle.tar.xz, $(du -sm "$out" | cut -f1) MB unpacked, ${size_mb} MB to carry"
 ((size_mb <= 50)) || { echo "gather: over the 50 MB that may travel with the tree" >&2; exit 1; }

@@ -179,7 +179,13 @@ torch::Tensor Head::compute_loss(const torch::Tensor& output, const torch::Tenso
     // From logits: the pre-softmax values (a linear output is taken as logits too).
     torch::Tensor z = activation == "softmax" ? logits : output;
     auto options = F::CrossEntropyFuncOptions().label_smoothing(label_smoothing);
-    if (!class_weights.empty()) options.weight(torch::tensor(class_weights, z.options()));
+    if (!class_weights.empty()) {
+      // Made once per device: a host-to-device copy per step would also break CUDA graph capture.
+      if (!class_weight_tensor.defined() || class_weight_tensor.device() != z.device() ||
+          class_weight_tensor.scalar_type() != z.scalar_type())
+        class_weight_tensor = torch::tensor(class_weights, torch::kDouble).to(z.options());
+      options.weight(class_weight_tensor);
+    }
     return F::cross_entropy(z, target, options);
   }
   torch::Tensor t = target.to(output.scalar_type()).reshape(output.sizes());

@@ -35,6 +35,7 @@ struct Head {
   double label_smoothing = 0;
   double huber_delta = 1.0;
   std::vector<double> class_weights;
+  mutable torch::Tensor class_weight_tensor;  // class_weights on the loss's device
   std::string activation;  // fused activation of the output layer ("softmax", "sigmoid", ...)
   int64_t features = 1;    // output features (classes)
   bool class_target = false;

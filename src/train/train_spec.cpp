@@ -124,6 +124,14 @@ TrainSpec parse_train_spec(const Value& train) {
   t.precision = p.get_choice("precision", {"fp32", "bf16", "fp16"}, "fp32");
   t.precision_loc = p.loc_of("precision");
   t.channels_last = p.get_or<bool>("channels_last", false);
+  t.deterministic = p.get_or<bool>("deterministic", false);
+  t.cuda_graph = p.get_or<bool>("cuda_graph", false);
+  t.cuda_graph_loc = p.loc_of("cuda_graph");
+  if (t.cuda_graph && t.accumulate > 1)
+    throw Error("cuda_graph replays a step that writes the gradients afresh; it cannot accumulate over batches "
+                "(accumulate: " + std::to_string(t.accumulate) + ")", t.cuda_graph_loc);
+  if (t.cuda_graph && t.precision == "fp16")
+    throw Error("cuda_graph does not combine with fp16's changing loss scale; use bf16", t.cuda_graph_loc);
   t.train_split = p.get_or<std::string>("train_split", "train");
   t.val_split = p.get_or<std::string>("val_split", "val");
   p.finish();

@@ -65,6 +65,9 @@ struct TrainSpec {
   std::string precision = "fp32"; // fp32 | bf16 (CPU or CUDA) | fp16 (CUDA, with loss scaling)
   SourceLoc precision_loc;
   bool channels_last = false;     // NHWC weights and images (fastest for convs on recent GPUs)
+  bool deterministic = false;     // CUDA: the same algorithms every run (no cuDNN autotuning)
+  bool cuda_graph = false;        // CUDA: replay forward + backward as one captured graph
+  SourceLoc cuda_graph_loc;
   std::string train_split = "train", val_split = "val";
   SourceLoc loc;
 };

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <opencv2/core/version.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -25,11 +26,13 @@
 #include "io/safetensors.h"
 #include "layers/registry.h"
 #include "spec/yaml_io.h"
+#include "train/device_feed.h"
 #include "train/optimization.h"
 #include "train/precision.h"
 #include "train/progress.h"
 #include "train/replica.h"
 #include "train/signals.h"
+#include "train/step_runner.h"
 #include "train/train_spec.h"
 #include "util/strings.h"
 
@@ -63,19 +66,20 @@ StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& hea
     AutocastScope autocast(compute.device, compute.dtype);
     r.outputs = model.run(model_inputs(model, batch, compute));
   }
-  r.total = torch::zeros({}, torch::TensorOptions().device(compute.device));
   for (size_t k = 0; k < heads.size(); ++k) {
     torch::Tensor target = batch.tensors.at(heads[k].target).to(compute.device, true);
     torch::Tensor loss = heads[k].compute_loss(r.outputs.outputs[k].to(torch::kFloat), r.outputs.logits[k].to(torch::kFloat),
                                                target);
     r.losses.push_back(loss);
-    r.total = r.total + heads[k].weight * loss;
+    r.total = k == 0 ? heads[k].weight * loss : r.total + heads[k].weight * loss;
   }
-  // One device-to-host copy for all the loss values of the step.
-  r.loss_values = doubles(torch::stack(r.losses).detach());
-  r.total_value = 0;
-  for (size_t k = 0; k < heads.size(); ++k) r.total_value += heads[k].weight * r.loss_values[k];
   return r;
+}
+
+void StepResult::read_losses(const std::vector<Head>& heads) {
+  loss_values = doubles(torch::stack(losses).detach());
+  total_value = 0;
+  for (size_t k = 0; k < heads.size(); ++k) total_value += heads[k].weight * loss_values[k];
 }
 
 namespace {
@@ -154,7 +158,7 @@ void update_meters(EpochMeter& meter, std::vector<Head>& heads, const StepResult
   for (size_t k = 0; k < heads.size(); ++k) {
     meter.loss_sums[k] += r.loss_values[k] * n;
     torch::Tensor output = r.outputs.outputs[k].detach().to(torch::kCPU).to(torch::kFloat);
-    torch::Tensor target = batch.tensors.at(heads[k].target);
+    torch::Tensor target = batch.tensors.at(heads[k].target).to(torch::kCPU);
     for (auto& m : heads[k].metrics) m->update(output, target);
   }
 }
@@ -387,6 +391,7 @@ int Trainer::fit() {
                has_val ? ", validating on " + std::to_string(val_loader_->samples()) : std::string(", no validation split"));
 
   Progress progress(options_.progress, spec_.epochs);
+  StepRunner runner(*model_, heads_, compute_, spec_, scaler_);
   const int64_t batches = train_loader_->batches_per_epoch();
   int64_t skipped_nan = 0;
   for (int64_t epoch = start_epoch_; epoch < spec_.epochs; ++epoch) {
@@ -398,12 +403,13 @@ int Trainer::fit() {
     }
     model_->train();
     train_loader_->start_epoch(epoch, first);
+    DeviceFeed feed(*train_loader_, compute_);
     progress.start(epoch, batches, first);
     const auto epoch_start = Clock::now();
     double compute_s = 0, bad_samples = 0;
     int64_t done = first;
     optimizer_->zero_grad();
-    while (auto batch = train_loader_->next()) {
+    while (auto batch = feed.next()) {
       for (const auto& s : batch->skipped) spdlog::warn("skipped {}", s);
       bad_samples += static_cast<double>(batch->skipped.size());
       if (batch->size == 0) {
@@ -412,7 +418,9 @@ int Trainer::fit() {
       }
       const auto step_start = Clock::now();
       set_lr(*optimizer_, schedule_->lr(step_));
-      StepResult r = forward_losses(*model_, heads_, *batch, compute_);
+      StepResult r = runner.forward_backward(*batch);
+      feed.stage();  // the next batch's copy overlaps this step
+      r.read_losses(heads_);
       if (!r.finite()) {
         std::string which;
         for (size_t k = 0; k < heads_.size(); ++k)
@@ -425,19 +433,20 @@ int Trainer::fit() {
                                                 : std::string("no checkpoint was saved yet")) +
                               " (train.on_nan: skip_batch skips such batches)");
         }
+        // Its gradients are already computed: drop them (with those accumulated so far in
+        // this accumulation window).
         spdlog::warn("step {}: non-finite loss of {}; batch skipped (on_nan: skip_batch)", step_ + 1, which);
         ++skipped_nan;
-        optimizer_->zero_grad();
+        if (!runner.keeps_gradients()) optimizer_->zero_grad();
         ++done;
         continue;
       }
-      scaler_.scaled(r.total / static_cast<double>(spec_.accumulate)).backward();
       update_meters(train_meter_, heads_, r, *batch);
       ++done;
       const bool boundary = done % spec_.accumulate == 0 || done == batches;
       if (boundary) {
         // Data-parallel training reduces gradients here, before unscaling, clipping and the step.
-        if (!apply_gradients(*optimizer_, scaler_, spec_, model_->parameters()))
+        if (!apply_gradients(*optimizer_, scaler_, spec_, model_->parameters(), runner.keeps_gradients()))
           spdlog::debug("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1, scaler_.scale());
         ++step_;
         if (spec_.log_every > 0 && step_ % spec_.log_every == 0)
@@ -531,13 +540,19 @@ int Trainer::fit() {
 }  // namespace
 
 Compute make_compute(const TrainSpec& spec, const std::string& device) {
-  Compute compute{resolve_device(device), compute_dtype(spec.precision), spec.channels_last};
+  Compute compute{resolve_device(device), compute_dtype(spec.precision), spec.channels_last, spec.deterministic};
   if (compute.dtype == at::kHalf && !compute.device.is_cuda())
     throw Error("precision: fp16 needs a CUDA device; on the CPU use bf16", spec.precision_loc);
   return compute;
 }
 
 void place_model(builder::DagModel& model, const Compute& compute) {
+  if (compute.device.is_cuda()) {
+    // Autotuning picks the fastest convolution algorithms for each shape once (every batch has
+    // the spec's static shape); deterministic runs use fixed, deterministic ones instead.
+    at::globalContext().setBenchmarkCuDNN(!compute.deterministic);
+    at::globalContext().setDeterministicCuDNN(compute.deterministic);
+  }
   model.to(compute.device);
   if (compute.channels_last)
     for (auto& t : model.parameters())
@@ -545,15 +560,19 @@ void place_model(builder::DagModel& model, const Compute& compute) {
 }
 
 bool apply_gradients(torch::optim::Optimizer& optimizer, LossScaler& scaler, const TrainSpec& spec,
-                     const std::vector<torch::Tensor>& parameters) {
+                     const std::vector<torch::Tensor>& parameters, bool keep_gradients) {
   const bool finite = scaler.unscale_and_update(parameters);
   if (finite) {
     if (spec.clip_value > 0) torch::nn::utils::clip_grad_value_(parameters, spec.clip_value);
     if (spec.clip_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, spec.clip_norm);
     optimizer.step();
   }
-  optimizer.zero_grad();
+  if (!keep_gradients) optimizer.zero_grad();
   return finite;
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }
 
 torch::Device resolve_device(const std::string& name) {
@@ -578,10 +597,13 @@ std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Hea
   for (auto& h : heads)
     for (auto& m : h.metrics) m->reset();
   loader.start_epoch(0);
-  while (auto batch = loader.next()) {
+  DeviceFeed feed(loader, compute);
+  while (auto batch = feed.next()) {
     for (const auto& s : batch->skipped) spdlog::warn("skipped {}", s);
     if (batch->size == 0) continue;
     StepResult r = forward_losses(model, heads, *batch, compute);
+    feed.stage();
+    r.read_losses(heads);
     update_meters(meter, heads, r, *batch);
   }
   model.train();

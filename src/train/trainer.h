@@ -41,17 +41,22 @@ struct Compute {
   torch::Device device = torch::kCPU;
   at::ScalarType dtype = at::kFloat;  // autocast's compute dtype; kFloat: plain fp32
   bool channels_last = false;         // image tensors in NHWC memory order
+  bool deterministic = false;         // CUDA: no cuDNN autotuning, deterministic algorithms
 };
 
 // The forward half of a training step, as fit runs it: the model (under autocast when asked),
-// then each head's loss in fp32 from the logits, and their weighted total.
+// then each head's loss in fp32 from the logits, and their weighted total. Queues device work
+// only (no host sync), so it can be captured into a CUDA graph.
 struct StepResult {
   torch::Tensor total;
   std::vector<torch::Tensor> losses;
-  std::vector<double> loss_values;  // on the host, per head
-  double total_value = 0;
   builder::DagModel::Result outputs;
+  std::vector<double> loss_values;  // on the host, per head, once read_losses() ran
+  double total_value = 0;
 
+  // Copies all loss values to the host at once: the step's one wait for the device, placed
+  // after the backward pass is queued.
+  void read_losses(const std::vector<Head>& heads);
   bool finite() const { return std::isfinite(total_value); }
 };
 StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& heads, const data::Batch& batch,
@@ -61,14 +66,19 @@ StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& hea
 // for fp16 without CUDA.
 Compute make_compute(const TrainSpec& spec, const std::string& device);
 
-// Moves a built model to the compute device, in channels_last when asked.
+// Moves a built model to the compute device, in channels_last when asked; on CUDA also sets
+// cuDNN's autotuning (on unless the spec asks for deterministic algorithms).
 void place_model(builder::DagModel& model, const Compute& compute);
 
+// Waits until the device has finished the work queued so far (a no-op on the CPU).
+void synchronize(const torch::Device& device);
+
 // The optimizer half of a step, as fit runs it at each accumulation boundary: unscale (an fp16
-// overflow skips the step), clip as the spec says, step, zero the gradients. Returns whether
-// the optimizer stepped. Data-parallel training reduces gradients before this.
+// overflow skips the step), clip as the spec says, step, and release the gradients unless
+// `keep_gradients` (a CUDA graph writes into the same gradient tensors every replay). Returns
+// whether the optimizer stepped. Data-parallel training reduces gradients before this.
 bool apply_gradients(torch::optim::Optimizer& optimizer, LossScaler& scaler, const TrainSpec& spec,
-                     const std::vector<torch::Tensor>& parameters);
+                     const std::vector<torch::Tensor>& parameters, bool keep_gradients = false);
 
 // Losses and metrics of `model` over one epoch of `loader` in inference mode, keyed like
 // metrics.csv ("val.loss", "val.label.loss", "val.label.accuracy").

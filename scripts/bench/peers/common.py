@@ -20,13 +20,16 @@ def step_arguments(models, extra=()):
     return p.parse_args()
 
 
-def median_rate(step, args):
+def median_rate(step, args, sync=lambda: None):
+    """`sync` waits for queued device work (GPU peers), so each repeat's time covers it all."""
     for _ in range(args.warmup):
         step()
+    sync()
     rates = []
     for _ in range(args.repeats):
         start = time.perf_counter()
         for _ in range(args.steps):
             step()
+        sync()
         rates.append(args.batch * args.steps / (time.perf_counter() - start))
     return sorted(rates)[len(rates) // 2]

@@ -21,6 +21,8 @@ def main():
     ])
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    # PyTorch's performance tuning guide: let cuDNN autotune for fixed input sizes (dltrain does).
+    torch.backends.cudnn.benchmark = True
     build, channels, classes, optimizer = MODELS[args.model]
     layout = torch.channels_last if args.channels_last else torch.contiguous_format
     model = build().train().to(args.device, memory_format=layout)
@@ -38,9 +40,11 @@ def main():
         opt.step()
         return loss.item()
 
-    rate = median_rate(step, args)
+    sync = torch.cuda.synchronize if device_type == "cuda" else (lambda: None)
+    rate = median_rate(step, args, sync)
     print("torch %s eager (%s, %s%s): %.1f samples/s" % (torch.__version__, args.device, args.precision,
-                                                          ", channels_last" if args.channels_last else "", rate))
+                                                          ", channels_last" if args.channels_last else "", rate),
+          flush=True)
 
 
 if __name__ == "__main__":

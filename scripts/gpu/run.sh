@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# There, on a GPU machine (with the tree and .gpu-bundle/ from `scripts/gpu/gather.sh --data`):
+# builds dltrain against the machine's LibTorch, measures the training step against the
+# machine's PyTorch eager, runs the whole test suite (GPU-only cases included), and trains the
+# Fashion-MNIST spec and MiniResNet from a JPEG folder on the GPU. Logs go to OUT_DIR; the
+# lines printed (and OUT_DIR/summary.txt) are the summary.
+# Usage: scripts/gpu/run.sh OUT_DIR [build] [bench] [test] [fit]   (default: all, in that order;
+# about 10 minutes on one H100/H200 with 16 cores, half of it the build)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:?usage: scripts/gpu/run.sh OUT_DIR [build] [bench] [test] [fit]}
+shift
+sections=${*:-build bench test fit}
+mkdir -p "$out"
+summary=$out/summary.txt
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+elapsed() { echo "$(($(date +%s) - start))s"; }
+start=$(date +%s)
+export PYTHONUNBUFFERED=1
+
+note "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)"
+note "cpu: $(nproc) cores; python3: $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
+
+if [[ $sections == *build* ]]; then
+  if ! scripts/gpu/build.sh >"$out/build.log" 2>&1; then
+    tail -40 "$out/build.log"
+    note "build: FAILED after $(elapsed) (see build.log)"
+    exit 1
+  fi
+  note "build: ok in $(elapsed)"
+fi
+dltrain=build-gpu/apps/dltrain/dltrain
+"$dltrain" --version | tee -a "$summary"
+
+# The training step, dltrain beside PyTorch eager on the same card, MiniResNet 224x224, synthetic data.
+step_rate() { grep -oE 'samples/s +[0-9.]+|[0-9.]+ samples/s' | grep -oE '[0-9]+\.[0-9]+' | head -1; }
+for batch in 64 256; do
+  [[ $sections == *bench* ]] || break
+  for mode in fp32 bf16_cl; do
+    sets=() peer=()
+    if [[ $mode == bf16_cl ]]; then
+      sets=(--set train.precision=bf16 --set train.channels_last=true)
+      peer=(--precision bf16 --channels-last)
+    fi
+    eager=$("$dltrain" -q bench step specs/miniresnet.yaml --device cuda --batch "$batch" --repeats 3 "${sets[@]}" \
+      2>>"$out/bench.log" | step_rate)
+    graph=$("$dltrain" -q bench step specs/miniresnet.yaml --device cuda --batch "$batch" --repeats 3 "${sets[@]}" \
+      --set train.cuda_graph=true 2>>"$out/bench.log" | step_rate)
+    torch=$(python3 scripts/bench/peers/step_torch.py miniresnet --size 224 --batch "$batch" --device cuda --repeats 3 \
+      "${peer[@]}" 2>>"$out/bench.log" | step_rate)
+    note "step miniresnet 224 batch $batch $mode: dltrain ${eager:-?} (cuda_graph ${graph:-?}) torch eager ${torch:-?} samples/s"
+  done
+done
+
+if [[ $sections == *test* ]]; then
+  # The GPU-only cases first, then the whole suite (where they run again).
+  timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests.log" 2>&1
+  note "cuda tests: $(tail -3 "$out/cuda-tests.log" | tr '\n' ' ') at $(elapsed)"
+  DLTRAIN_PYTHON=python3 ctest --test-dir build-gpu -j8 --timeout 120 --output-on-failure >"$out/ctest.log" 2>&1
+  note "ctest: $(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -1) at $(elapsed)"
+  grep -E '^\s*[0-9]+ - .*\((Failed|Timeout|Exception|SEGFAULT)' "$out/ctest.log" | tee -a "$summary"
+fi
+[[ $sections == *fit* ]] || { note "done in $(elapsed)"; exit 0; }
+
+# Training on the GPU from real files: Fashion-MNIST (PNG folder) and MiniResNet from JPEGs.
+data=.gpu-bundle/data
+python3 scripts/prepare-fashion-mnist.py data/fashion_mnist --source "$data/fashion-mnist" >/dev/null
+"$dltrain" fit specs/fashion_mnist.yaml --set train.epochs=2 --set data.train.workers=12 \
+  --run-dir "$out/fit-fashion" >"$out/fit-fashion.log" 2>&1
+note "fit fashion_mnist: $(grep -E 'epoch 2/2 -' "$out/fit-fashion.log" | tail -1)"
+python3 scripts/bench/make-photos.py data/bench/photos --count 2048 --deb-cache "$data/debs" >/dev/null
+for batch in 64 256; do
+  "$dltrain" fit specs/miniresnet.yaml --set data.train.source.folder=../data/bench/photos \
+    --set model.8.linear.out_features=12 --set train.epochs=3 --set data.train.batch="$batch" \
+    --set data.train.workers=14 --set train.precision=bf16 --set train.channels_last=true \
+    --run-dir "$out/fit-miniresnet-$batch" >"$out/fit-miniresnet-$batch.log" 2>&1
+  note "fit miniresnet jpeg batch $batch bf16_cl: $(grep -E "epoch 3/3 -" "$out/fit-miniresnet-$batch.log" | tail -1)"
+  note "  $(grep -E '^ *[0-9]+/[0-9]+ .*samples/s' "$out/fit-miniresnet-$batch.log" | tail -1 | grep -oE '[0-9]+ samples/s')"
+done
+note "done in $(elapsed)"
