@@ -246,7 +246,7 @@ bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& option
   out.mat = to_channels(eight, options.channels, true);
   return true;
 #else
-  error.reason = "not a JPEG or PNG (this dltrain was built without OpenCV's imgcodecs, which reads other formats)";
+  error.reason = "not a decodable image (neither JPEG nor PNG, the formats this dltrain reads without OpenCV's imgcodecs)";
   return false;
 #endif
 }

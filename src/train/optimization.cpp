@@ -58,6 +58,65 @@ std::vector<torch::Tensor> all_params(torch::optim::Optimizer& optimizer) {
 
 torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
 
+// Adam and AdamW with LibTorch's arithmetic, options and per-parameter state (so checkpoints
+// are unchanged), applied with multi-tensor _foreach ops: about a dozen kernel launches per
+// step on CUDA instead of eight per parameter. PyTorch's own default on CUDA (foreach=True).
+template <typename Base, typename State, typename Options, bool decoupled_weight_decay>
+class MultiTensorAdam final : public Base {
+ public:
+  using Base::Base;
+
+  torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
+    torch::NoGradGuard no_grad;
+    torch::Tensor loss;
+    if (closure) {
+      at::AutoGradMode enable_grad(true);
+      loss = closure();
+    }
+    for (auto& group : this->param_groups()) {
+      const auto& o = static_cast<const Options&>(group.options());
+      std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs;
+      std::vector<int64_t> steps;
+      for (auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        State& s = state_of<State>(*this, p);
+        if (!s.exp_avg().defined()) {
+          s.exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
+          s.exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
+        }
+        s.step(s.step() + 1);
+        params.push_back(p);
+        grads.push_back(p.grad());
+        exp_avgs.push_back(s.exp_avg());
+        exp_avg_sqs.push_back(s.exp_avg_sq());
+        steps.push_back(s.step());
+      }
+      if (params.empty()) continue;
+      const double lr = o.lr(), beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+      if (o.weight_decay() != 0) {
+        if (decoupled_weight_decay) at::_foreach_mul_(params, 1 - lr * o.weight_decay());
+        else grads = at::_foreach_add(grads, params, o.weight_decay());
+      }
+      at::_foreach_mul_(exp_avgs, beta1);
+      at::_foreach_add_(exp_avgs, grads, 1 - beta1);
+      at::_foreach_mul_(exp_avg_sqs, beta2);
+      at::_foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2);
+      std::vector<at::Scalar> root_correction2, neg_step_size;
+      for (int64_t step : steps) {
+        const double correction1 = 1 - std::pow(beta1, static_cast<double>(step));
+        const double correction2 = 1 - std::pow(beta2, static_cast<double>(step));
+        root_correction2.emplace_back(std::sqrt(correction2));
+        neg_step_size.emplace_back(-lr / correction1);
+      }
+      std::vector<torch::Tensor> denom = at::_foreach_sqrt(exp_avg_sqs);
+      at::_foreach_div_(denom, root_correction2);
+      at::_foreach_add_(denom, o.eps());
+      at::_foreach_addcdiv_(params, exp_avgs, denom, neg_step_size);
+    }
+    return loss;
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& s, const std::vector<torch::Tensor>& params) {
@@ -69,10 +128,10 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& s, 
     return std::make_unique<torch::optim::SGD>(
         trainable, torch::optim::SGDOptions(s.lr).momentum(s.momentum).nesterov(s.nesterov).weight_decay(s.weight_decay));
   if (s.kind == "adam")
-    return std::make_unique<torch::optim::Adam>(
+    return std::make_unique<MultiTensorAdam<torch::optim::Adam, torch::optim::AdamParamState, torch::optim::AdamOptions, false>>(
         trainable, torch::optim::AdamOptions(s.lr).betas({s.beta1, s.beta2}).eps(s.eps).weight_decay(s.weight_decay));
   if (s.kind == "adamw")
-    return std::make_unique<torch::optim::AdamW>(
+    return std::make_unique<MultiTensorAdam<torch::optim::AdamW, torch::optim::AdamWParamState, torch::optim::AdamWOptions, true>>(
         trainable, torch::optim::AdamWOptions(s.lr).betas({s.beta1, s.beta2}).eps(s.eps).weight_decay(s.weight_decay));
   return std::make_unique<torch::optim::RMSprop>(
       trainable,

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+
 #include "support/helpers.h"
 #include "train/objectives.h"
 #include "train/optimization.h"
@@ -155,4 +158,35 @@ TEST_CASE("train section errors are located", "[train]") {
   CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{optimizer: adamm}")), Catch::Contains("did you mean 'adam'?"));
   CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{epoch: 3}")), Catch::Contains("test.yaml:1:2") && Catch::Contains("did you mean 'epochs'?"));
   CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{schedule: {cosine: {warmup: 1}}}")), Catch::Contains("unknown parameter 'warmup'"));
+}
+
+TEST_CASE("multi-tensor adam and adamw step exactly as LibTorch's, and keep its state for checkpoints", "[train]") {
+  for (const char* kind : {"adam", "adamw"}) {
+    INFO(kind);
+    train::TrainSpec spec = train::parse_train_spec(
+        test::yaml(std::string("{optimizer: {") + kind + ": {lr: 0.01, weight_decay: 0.1}}}"));
+    torch::manual_seed(4);
+    std::vector<torch::Tensor> ours = {torch::randn({3, 4}).requires_grad_(), torch::randn({5}).requires_grad_()};
+    std::vector<torch::Tensor> theirs = {ours[0].detach().clone().requires_grad_(), ours[1].detach().clone().requires_grad_()};
+    auto optimizer = train::make_optimizer(spec.optimizer, ours);
+    std::unique_ptr<torch::optim::Optimizer> reference;
+    if (std::string(kind) == "adam")
+      reference = std::make_unique<torch::optim::Adam>(theirs, torch::optim::AdamOptions(0.01).weight_decay(0.1));
+    else
+      reference = std::make_unique<torch::optim::AdamW>(theirs, torch::optim::AdamWOptions(0.01).weight_decay(0.1));
+    for (int step = 0; step < 5; ++step) {
+      for (size_t i = 0; i < ours.size(); ++i) {
+        torch::Tensor grad = torch::randn(ours[i].sizes());
+        ours[i].mutable_grad() = grad.clone();
+        theirs[i].mutable_grad() = grad.clone();
+      }
+      optimizer->step();
+      reference->step();
+    }
+    for (size_t i = 0; i < ours.size(); ++i) CHECK(test::max_abs_diff(ours[i], theirs[i]) < 1e-7);
+    auto state = train::optimizer_state(*optimizer, kind);
+    CHECK(state.size() == 6);  // step, exp_avg, exp_avg_sq per parameter
+    CHECK(state[0].first == "0.step");
+    CHECK(state[0].second.item<int64_t>() == 5);
+  }
 }

@@ -78,3 +78,7 @@ message(STATUS "dltrain: LibTorch ${Torch_VERSION} at ${Torch_DIR}, CUDA ${DLTRA
 # let dltrain_options own the ABI definition.
 add_library(dltrain_torch INTERFACE)
 target_link_libraries(dltrain_torch INTERFACE ${TORCH_LIBRARIES})
+# PyPI's LibTorch 2.x exports its private, statically linked copy of parts of libstdc++
+# (std::filesystem among them); bound to dltrain's calls, remove_all() jumps to a null pointer.
+# Naming the system's libstdc++ ahead of LibTorch makes the dynamic linker find those there.
+target_link_options(dltrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")
