@@ -4,7 +4,7 @@
 # machine's PyTorch eager, runs the whole test suite (GPU-only cases included), and trains the
 # Fashion-MNIST spec and MiniResNet from a JPEG folder on the GPU. Logs go to OUT_DIR; the
 # lines printed (and OUT_DIR/summary.txt) are the summary.
-# Usage: scripts/gpu/run.sh OUT_DIR [build] [bench] [test] [fit]   (default: all, in that order;
+# Usage: scripts/gpu/run.sh OUT_DIR [build] [test] [bench] [fit]   (default: all, in that order;
 # about 10 minutes on one H100/H200 with 16 cores, half of it the build)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,11 +33,22 @@ fi
 dltrain=build-gpu/apps/dltrain/dltrain
 "$dltrain" --version | tee -a "$summary"
 
+if [[ $sections == *test* ]]; then
+  # The GPU-only cases first, then the whole suite (where they run again).
+  timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests.log" 2>&1
+  note "cuda tests: $(tail -3 "$out/cuda-tests.log" | tr '\n' ' ') at $(elapsed)"
+  DLTRAIN_PYTHON=python3 ctest --test-dir build-gpu -j8 --timeout 120 --output-on-failure >"$out/ctest.log" 2>&1
+  note "ctest: $(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -1) at $(elapsed)"
+  grep -E '^\s*[0-9]+ - .*\((Failed|Timeout|Exception|SEGFAULT)' "$out/ctest.log" | tee -a "$summary"
+fi
+
 # The training step, dltrain beside PyTorch eager on the same card, MiniResNet 224x224, synthetic data.
 step_rate() { grep -oE 'samples/s +[0-9.]+|[0-9.]+ samples/s' | grep -oE '[0-9]+\.[0-9]+' | head -1; }
-for batch in 64 256; do
+# DLTRAIN_GPU_BENCH picks configurations (default all four: "64:fp32 64:bf16_cl 256:fp32 256:bf16_cl").
+for config in ${DLTRAIN_GPU_BENCH:-64:fp32 64:bf16_cl 256:fp32 256:bf16_cl}; do
   [[ $sections == *bench* ]] || break
-  for mode in fp32 bf16_cl; do
+  batch=${config%%:*} mode=${config#*:}
+  {
     sets=() peer=()
     if [[ $mode == bf16_cl ]]; then
       sets=(--set train.precision=bf16 --set train.channels_last=true)
@@ -50,17 +61,9 @@ for batch in 64 256; do
     torch=$(python3 scripts/bench/peers/step_torch.py miniresnet --size 224 --batch "$batch" --device cuda --repeats 3 \
       "${peer[@]}" 2>>"$out/bench.log" | step_rate)
     note "step miniresnet 224 batch $batch $mode: dltrain ${eager:-?} (cuda_graph ${graph:-?}) torch eager ${torch:-?} samples/s"
-  done
+  }
 done
 
-if [[ $sections == *test* ]]; then
-  # The GPU-only cases first, then the whole suite (where they run again).
-  timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests.log" 2>&1
-  note "cuda tests: $(tail -3 "$out/cuda-tests.log" | tr '\n' ' ') at $(elapsed)"
-  DLTRAIN_PYTHON=python3 ctest --test-dir build-gpu -j8 --timeout 120 --output-on-failure >"$out/ctest.log" 2>&1
-  note "ctest: $(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -1) at $(elapsed)"
-  grep -E '^\s*[0-9]+ - .*\((Failed|Timeout|Exception|SEGFAULT)' "$out/ctest.log" | tee -a "$summary"
-fi
 [[ $sections == *fit* ]] || { note "done in $(elapsed)"; exit 0; }
 
 # Training on the GPU from real files: Fashion-MNIST (PNG folder) and MiniResNet from JPEGs.

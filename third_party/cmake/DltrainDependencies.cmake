@@ -79,6 +79,14 @@ message(STATUS "dltrain: LibTorch ${Torch_VERSION} at ${Torch_DIR}, CUDA ${DLTRA
 add_library(dltrain_torch INTERFACE)
 target_link_libraries(dltrain_torch INTERFACE ${TORCH_LIBRARIES})
 # PyPI's LibTorch 2.x exports its private, statically linked copy of parts of libstdc++
-# (std::filesystem among them); bound to dltrain's calls, remove_all() jumps to a null pointer.
-# Naming the system's libstdc++ ahead of LibTorch makes the dynamic linker find those there.
-target_link_options(dltrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")
+# (std::filesystem among them; pytorch/pytorch#133437); bound to dltrain's calls, remove_all()
+# jumps to a null pointer. The shared libstdc++, named by its path ahead of LibTorch on the link
+# line, takes those references and comes first in the lookup order at run time. By path, not
+# -lstdc++: a toolchain that links libstdc++ statically by default would find the archive.
+execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libstdc++.so
+                OUTPUT_VARIABLE DLTRAIN_LIBSTDCXX OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT IS_ABSOLUTE "${DLTRAIN_LIBSTDCXX}")
+  unset(DLTRAIN_LIBSTDCXX)
+  find_library(DLTRAIN_LIBSTDCXX NAMES libstdc++.so.6 REQUIRED)
+endif()
+target_link_options(dltrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,${DLTRAIN_LIBSTDCXX},--pop-state")
