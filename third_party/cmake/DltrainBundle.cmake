@@ -22,17 +22,26 @@ endfunction()
 
 # OpenCV's core calls LAPACK (solvers), parallelises through oneTBB and references GLX (its
 # OpenGL interop, never called by dltrain): archives where Debian has them, else the shared
-# libraries the bundle carries, found through this build's RPATH (also for their own needs).
+# libraries the bundle carries. libGLX's own dependencies are linked as direct ones too, so the
+# executable's RUNPATH finds them all: a DT_RPATH instead would also steer the libraries that
+# LibTorch's CUDA libraries dlopen (cuDNN's engines) to other copies.
 foreach(so tbb.so.12 GLX.so.0)
   string(REGEX REPLACE "\\..*" "" name "${so}")
   add_library(bundle_${name} SHARED IMPORTED GLOBAL)
-  set_target_properties(bundle_${name} PROPERTIES IMPORTED_LOCATION "${bundle}/lib/lib${so}" IMPORTED_NO_SONAME OFF)
+  set_target_properties(bundle_${name} PROPERTIES IMPORTED_LOCATION "${bundle}/lib/lib${so}")
 endforeach()
+set(glx_needs "")
+foreach(so GLdispatch.so.0 X11.so.6 xcb.so.1 Xau.so.6 Xdmcp.so.6 bsd.so.0 md.so.0)
+  string(APPEND glx_needs ",${bundle}/lib/lib${so}")
+endforeach()
+add_library(bundle_glx INTERFACE)
+target_link_libraries(bundle_glx INTERFACE bundle_GLX)
+target_link_options(bundle_glx INTERFACE "LINKER:--push-state,--no-as-needed${glx_needs},--pop-state")
 dltrain_bundle_library(bundle_gfortran libgfortran.a "${bundle}/lib/libquadmath.a")
 dltrain_bundle_library(bundle_blas libblas.a bundle_gfortran)
 dltrain_bundle_library(bundle_lapack liblapack.a bundle_blas bundle_gfortran)
 dltrain_bundle_library(ZLIB::ZLIB libz.a)
-dltrain_bundle_library(opencv_core libopencv_core.a bundle_lapack bundle_blas ZLIB::ZLIB bundle_tbb bundle_GLX
+dltrain_bundle_library(opencv_core libopencv_core.a bundle_lapack bundle_blas ZLIB::ZLIB bundle_tbb bundle_glx
                        Threads::Threads ${CMAKE_DL_LIBS})
 dltrain_bundle_library(opencv_imgproc libopencv_imgproc.a opencv_core)
 dltrain_bundle_library(PNG::PNG libpng16.a ZLIB::ZLIB m)
@@ -47,8 +56,4 @@ set_target_properties(spdlog::spdlog PROPERTIES INTERFACE_LINK_LIBRARIES fmt::fm
 dltrain_bundle_headers(CLI11::CLI11)
 dltrain_bundle_headers(nlohmann_json::nlohmann_json)
 dltrain_bundle_headers(Catch2::Catch2)
-
-# The carried shared libraries' own dependencies (libGLX -> libX11 -> libxcb ...) are looked up
-# through DT_RPATH, which, unlike DT_RUNPATH, applies to indirect dependencies too.
-add_link_options(-Wl,--disable-new-dtags)
 message(STATUS "dltrain: dependencies from the bundle in ${bundle}")
