@@ -35,7 +35,11 @@ dltrain=build-gpu/apps/dltrain/dltrain
 
 if [[ $sections == *test* ]]; then
   # The GPU-only cases first, then the whole suite (where they run again).
-  timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests.log" 2>&1
+  if ! timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests.log" 2>&1 && command -v cuda-gdb >/dev/null; then
+    # A crash: where (cuda-gdb also debugs host code; the image has no plain gdb).
+    timeout 120 cuda-gdb -batch -ex run -ex bt --args build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-backtrace.txt" 2>&1
+    note "cuda tests crashed; backtrace: $(grep -m6 '^#[0-9]' "$out/cuda-backtrace.txt" | cut -c1-160 | tr '\n' ' ')"
+  fi
   note "cuda tests: $(tail -3 "$out/cuda-tests.log" | tr '\n' ' ') at $(elapsed)"
   DLTRAIN_PYTHON=python3 ctest --test-dir build-gpu -j8 --timeout 120 --output-on-failure >"$out/ctest.log" 2>&1
   note "ctest: $(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -1) at $(elapsed)"
@@ -48,20 +52,18 @@ step_rate() { grep -oE 'samples/s +[0-9.]+|[0-9.]+ samples/s' | grep -oE '[0-9]+
 for config in ${DLTRAIN_GPU_BENCH:-64:fp32 64:bf16_cl 256:fp32 256:bf16_cl}; do
   [[ $sections == *bench* ]] || break
   batch=${config%%:*} mode=${config#*:}
-  {
-    sets=() peer=()
-    if [[ $mode == bf16_cl ]]; then
-      sets=(--set train.precision=bf16 --set train.channels_last=true)
-      peer=(--precision bf16 --channels-last)
-    fi
-    eager=$("$dltrain" -q bench step specs/miniresnet.yaml --device cuda --batch "$batch" --repeats 3 "${sets[@]}" \
-      2>>"$out/bench.log" | step_rate)
-    graph=$("$dltrain" -q bench step specs/miniresnet.yaml --device cuda --batch "$batch" --repeats 3 "${sets[@]}" \
-      --set train.cuda_graph=true 2>>"$out/bench.log" | step_rate)
-    torch=$(python3 scripts/bench/peers/step_torch.py miniresnet --size 224 --batch "$batch" --device cuda --repeats 3 \
-      "${peer[@]}" 2>>"$out/bench.log" | step_rate)
-    note "step miniresnet 224 batch $batch $mode: dltrain ${eager:-?} (cuda_graph ${graph:-?}) torch eager ${torch:-?} samples/s"
-  }
+  sets=() peer=()
+  if [[ $mode == bf16_cl ]]; then
+    sets=(--set train.precision=bf16 --set train.channels_last=true)
+    peer=(--precision bf16 --channels-last)
+  fi
+  eager=$("$dltrain" -q bench step specs/miniresnet.yaml --device cuda --batch "$batch" --repeats 3 "${sets[@]}" \
+    2>>"$out/bench.log" | step_rate)
+  graph=$("$dltrain" -q bench step specs/miniresnet.yaml --device cuda --batch "$batch" --repeats 3 "${sets[@]}" \
+    --set train.cuda_graph=true 2>>"$out/bench.log" | step_rate)
+  torch=$(python3 scripts/bench/peers/step_torch.py miniresnet --size 224 --batch "$batch" --device cuda --repeats 3 \
+    "${peer[@]}" 2>>"$out/bench.log" | step_rate)
+  note "step miniresnet 224 batch $batch $mode: dltrain ${eager:-?} (cuda_graph ${graph:-?}) torch eager ${torch:-?} samples/s"
 done
 
 [[ $sections == *fit* ]] || { note "done in $(elapsed)"; exit 0; }
