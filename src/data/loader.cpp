@@ -33,9 +33,13 @@ uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t row) {
   return mix(mix(mix(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(row));
 }
 
+constexpr const char* kGain = "#gain";
+constexpr const char* kOffset = "#offset";
+
 struct ImagePipeline {
   const Column* column = nullptr;
   std::vector<std::shared_ptr<const Op>> ops;
+  bool deferred = false;  // collated as uint8 HWC + gain/offset (LoaderOptions::defer_affine)
   size_t deterministic_prefix = 0;  // ops before the first random one (cacheable)
   DecodeOptions decode;
   std::vector<Image> cache;
@@ -88,7 +92,8 @@ struct Loader::State {
   std::map<std::string, torch::Tensor> acquire_buffers();
   Batch assemble(size_t b);
   bool load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image& image, std::string& failure);
-  void write_image(const ImagePipeline& pipe, const Image& image, int64_t row, float* slot);
+  void write_image(const ImagePipeline& pipe, const Image& image, int64_t row, int64_t index,
+                   std::map<std::string, torch::Tensor>& buffers);
   void work();
   void halt();
 };
@@ -155,6 +160,8 @@ Loader::Loader(const SplitSpec& split, Table table, LoaderOptions options) : sta
     if (it != split.ops.end()) pipe.ops = build_ops(it->second);
     while (pipe.deterministic_prefix < pipe.ops.size() && !pipe.ops[pipe.deterministic_prefix]->random())
       ++pipe.deterministic_prefix;
+    pipe.deferred = options.defer_affine &&
+                    std::all_of(pipe.ops.begin(), pipe.ops.end(), [](const auto& op) { return op->keeps_8bit(); });
     pipe.decode.channels = static_cast<int>(column.spec.channels);
     pipe.decode.max_pixels = split.max_pixels;
     if (!pipe.ops.empty() && pipe.ops[0]->is_resize()) {
@@ -326,12 +333,20 @@ std::map<std::string, torch::Tensor> Loader::State::acquire_buffers() {
   const int64_t n = split.batch_size;
   auto options = torch::TensorOptions().pinned_memory(this->options.pin_memory);
   std::map<std::string, torch::Tensor> buffers;
+  for (const auto& pipe : images) {
+    const ColumnSpec& c = pipe.column->spec;
+    if (pipe.deferred) {
+      buffers[c.name] = torch::empty({n, c.height, c.width_px, c.channels}, options.dtype(torch::kUInt8));
+      buffers[c.name + kGain] = torch::empty({n, c.channels}, options.dtype(torch::kFloat));
+      buffers[c.name + kOffset] = torch::empty({n, c.channels}, options.dtype(torch::kFloat));
+    } else {
+      buffers[c.name] = torch::empty({n, c.channels, c.height, c.width_px}, options.dtype(torch::kFloat));
+    }
+  }
   for (const auto& column : table.columns) {
     const ColumnSpec& c = column.spec;
     switch (c.kind) {
-      case ColumnSpec::Kind::Image:
-        buffers[c.name] = torch::empty({n, c.channels, c.height, c.width_px}, options.dtype(torch::kFloat));
-        break;
+      case ColumnSpec::Kind::Image: break;
       case ColumnSpec::Kind::ClassLabel: buffers[c.name] = torch::empty({n}, options.dtype(torch::kLong)); break;
       default: buffers[c.name] = torch::empty({n, c.width}, options.dtype(torch::kFloat));
     }
@@ -397,8 +412,10 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
   return true;
 }
 
-// Writes an H x W x C image into its [C, H, W] float slot of the batch tensor.
-void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, int64_t row, float* slot) {
+// Writes sample `index` of the batch: an H x W x C image into its [C, H, W] float slot, or (when
+// deferred) its 8-bit pixels as they are plus its gain and offset.
+void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, int64_t row, int64_t index,
+                                std::map<std::string, torch::Tensor>& buffers) {
   const ColumnSpec& c = pipe.column->spec;
   const int h = static_cast<int>(c.height), w = static_cast<int>(c.width_px), channels = static_cast<int>(c.channels);
   if (image.mat.rows != h || image.mat.cols != w || image.mat.channels() != channels) {
@@ -411,8 +428,22 @@ void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, i
                 c.loc);
   }
   StageTimer timer(collate_ns);
-  // One pass per channel: extract, apply the pending gain/offset, convert to float.
   const size_t plane = static_cast<size_t>(h) * static_cast<size_t>(w);
+  if (pipe.deferred) {
+    DLT_ASSERT(image.mat.depth() == CV_8U, "deferred image input '", c.name, "' ended as floats");
+    uint8_t* pixels = buffers[c.name].data_ptr<uint8_t>() + static_cast<size_t>(index) * plane * static_cast<size_t>(channels);
+    cv::Mat out(h, w, CV_8UC(channels), pixels);
+    image.mat.copyTo(out);
+    float* gain = buffers[c.name + kGain].data_ptr<float>() + index * channels;
+    float* offset = buffers[c.name + kOffset].data_ptr<float>() + index * channels;
+    for (int k = 0; k < channels; ++k) {
+      gain[k] = static_cast<float>(image.gain[k]);
+      offset[k] = static_cast<float>(image.offset[k]);
+    }
+    return;
+  }
+  // One pass per channel: extract, apply the pending gain/offset, convert to float.
+  float* slot = buffers[c.name].data_ptr<float>() + static_cast<size_t>(index) * plane * static_cast<size_t>(channels);
   cv::Mat single;
   for (int k = 0; k < channels; ++k) {
     cv::Mat out(h, w, CV_32F, slot + plane * static_cast<size_t>(k));
@@ -445,9 +476,7 @@ Batch Loader::State::assemble(size_t b) {
         ok = false;
         break;
       }
-      const ColumnSpec& c = pipe.column->spec;
-      float* base = buffers[c.name].data_ptr<float>();
-      write_image(pipe, image, row, base + filled * c.channels * c.height * c.width_px);
+      write_image(pipe, image, row, filled, buffers);
     }
     if (!ok) continue;
     for (const auto& column : table.columns) {
@@ -468,6 +497,26 @@ Batch Loader::State::assemble(size_t b) {
   std::lock_guard<std::mutex> lock(mutex);
   pool.push_back(std::move(buffers));
   return batch;
+}
+
+void finish_images(Batch& batch, bool channels_last) {
+  const std::string gain_suffix = kGain;
+  for (auto it = batch.tensors.begin(); it != batch.tensors.end();) {
+    const std::string& key = it->first;
+    if (key.size() <= gain_suffix.size() || key.compare(key.size() - gain_suffix.size(), gain_suffix.size(), gain_suffix) != 0) {
+      ++it;
+      continue;
+    }
+    const std::string name = key.substr(0, key.size() - gain_suffix.size());
+    const torch::Tensor pixels = batch.tensors.at(name);  // uint8 [N, H, W, C]
+    const int64_t n = pixels.size(0), c = pixels.size(3);
+    const torch::Tensor gain = it->second.view({n, c, 1, 1}), offset = batch.tensors.at(name + kOffset).view({n, c, 1, 1});
+    // The permuted NHWC pixels are a channels_last [N, C, H, W]; the conversion keeps that order.
+    torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat).mul_(gain).add_(offset);
+    batch.tensors[name] = channels_last ? x : x.contiguous();
+    batch.tensors.erase(name + kOffset);
+    it = batch.tensors.erase(it);
+  }
 }
 
 }  // namespace dltrain::data

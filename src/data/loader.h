@@ -32,6 +32,11 @@ struct LoaderOptions {
   uint64_t seed = 0;
   bool pin_memory = false;           // page-locked batch buffers (CUDA builds, training on GPU)
   int64_t rank = 0, world_size = 1;  // data-parallel shard: batches b with b % world_size == rank
+  // Image inputs whose ops keep 8-bit pixels travel as uint8 [N, H, W, C] plus each sample's
+  // pending per-channel gain and offset ("<name>#gain", "<name>#offset", [N, C] floats): a
+  // quarter of the bytes to copy, and the float conversion and normalisation run where
+  // finish_images() is called (on the GPU, after the copy).
+  bool defer_affine = false;
 };
 
 struct LoaderStats {
@@ -71,6 +76,11 @@ class Loader {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// Turns deferred image inputs (LoaderOptions::defer_affine) into the float [N, C, H, W] tensors
+// the model takes, on the device their tensors are on, in channels_last memory order when asked;
+// drops their gain/offset entries. A no-op for batches without deferred inputs.
+void finish_images(Batch& batch, bool channels_last);
 
 // The split as inference sees it: its deterministic ops only (random augmentation dropped), no
 // shuffle, no cache, bad images skipped.

@@ -32,6 +32,9 @@ class Op {
   virtual std::optional<cv::Size> fixed_output_size() const { return std::nullopt; }
   // True for a plain resize: the decoder may then decode a JPEG at a reduced scale.
   virtual bool is_resize() const { return false; }
+  // False for ops that may turn the pixels into floats (materialize()): after them a batch
+  // cannot travel as 8-bit pixels with a pending gain/offset (LoaderOptions::defer_affine).
+  virtual bool keeps_8bit() const { return true; }
 };
 
 struct OpKind {

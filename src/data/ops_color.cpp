@@ -59,6 +59,7 @@ void adjust_hsv(Image& image, double saturation_factor, double hue_delta, const 
 struct RandomSaturation : Op {
   double lower = 1, upper = 1;
   bool random() const override { return true; }
+  bool keeps_8bit() const override { return false; }
   void apply(Image& image, Rng& rng) const override {
     adjust_hsv(image, std::uniform_real_distribution<double>(lower, upper)(rng), 0.0, "random_saturation");
   }
@@ -67,6 +68,7 @@ struct RandomSaturation : Op {
 struct RandomHue : Op {
   double max_delta = 0;
   bool random() const override { return true; }
+  bool keeps_8bit() const override { return false; }
   void apply(Image& image, Rng& rng) const override {
     adjust_hsv(image, 1.0, std::uniform_real_distribution<double>(-max_delta, max_delta)(rng), "random_hue");
   }

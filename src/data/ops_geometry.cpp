@@ -56,6 +56,7 @@ struct CenterCrop : SizedOp {
 struct RandomCrop : SizedOp {
   int padding = 0;
   bool random() const override { return true; }
+  bool keeps_8bit() const override { return padding == 0; }
   void apply(Image& image, Rng& rng) const override {
     if (padding > 0) materialize(image);  // zero padding does not commute with a pending offset
     if (padding > 0) cv::copyMakeBorder(image.mat, image.mat, padding, padding, padding, padding, cv::BORDER_CONSTANT);
@@ -126,6 +127,7 @@ struct RandomRotate : Op {
   double degrees = 10;
   bool reflect = false;
   bool random() const override { return true; }
+  bool keeps_8bit() const override { return reflect; }
   void apply(Image& image, Rng& rng) const override {
     double angle = std::uniform_real_distribution<double>(-degrees, degrees)(rng);
     if (!reflect) materialize(image);  // the zero fill does not commute with a pending offset

@@ -11,6 +11,13 @@
 
 namespace dltrain::train {
 
+namespace {
+std::optional<data::Batch> finished(std::optional<data::Batch> batch, bool channels_last) {
+  if (batch) data::finish_images(*batch, channels_last);
+  return batch;
+}
+}  // namespace
+
 #ifdef DLTRAIN_WITH_CUDA
 struct DeviceFeed::Staged {
   std::optional<data::Batch> batch;  // on the device (nullopt: the loader's epoch ended)
@@ -40,6 +47,7 @@ void DeviceFeed::stage() {
     c10::cuda::CUDAStreamGuard guard(stream);
     data::Batch batch = *staged->host;  // same metadata; tensors replaced below
     for (auto& [name, t] : batch.tensors) t = t.to(compute_.device, /*non_blocking=*/true);
+    data::finish_images(batch, compute_.channels_last);  // 8-bit pixels to normalised floats, here
     staged->copied.record(stream);
     staged->batch = std::move(batch);
   }
@@ -47,7 +55,7 @@ void DeviceFeed::stage() {
 }
 
 std::optional<data::Batch> DeviceFeed::next() {
-  if (!compute_.device.is_cuda()) return loader_.next();
+  if (!compute_.device.is_cuda()) return finished(loader_.next(), compute_.channels_last);
   stage();  // nothing staged yet: copy now
   std::unique_ptr<Staged> staged = std::move(staged_);
   if (!staged->batch) return std::nullopt;
@@ -66,7 +74,7 @@ struct DeviceFeed::Staged {};
 
 void DeviceFeed::stage() {}
 
-std::optional<data::Batch> DeviceFeed::next() { return loader_.next(); }  // a CPU-only LibTorch
+std::optional<data::Batch> DeviceFeed::next() { return finished(loader_.next(), compute_.channels_last); }
 #endif
 
 DeviceFeed::DeviceFeed(data::Loader& loader, const Compute& compute) : loader_(loader), compute_(compute) {}

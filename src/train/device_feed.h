@@ -1,6 +1,7 @@
-// Batches from the loader, on the compute device. On CUDA the host-to-device copy of the next
-// batch runs on a side stream while the current step computes (stage() after launching the
-// step); the compute stream waits on an event before using it. On the CPU it passes batches on.
+// Batches from the loader, on the compute device, with deferred image inputs finished there
+// (data::finish_images: 8-bit pixels to normalised floats). On CUDA the host-to-device copy of
+// the next batch and that conversion run on a side stream while the current step computes
+// (stage() after launching the step); the compute stream waits on an event before using it.
 #pragma once
 
 #include <memory>

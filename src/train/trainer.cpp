@@ -366,7 +366,9 @@ int Trainer::fit() {
     throw Error("fit needs a data split '" + spec_.train_split + "' (add data: {" + spec_.train_split + ": {source: ...}})",
                 run_.data.loc());
   const bool has_val = data.find(spec_.val_split) != nullptr;
-  data::LoaderOptions loader_options{seed, compute_.device.is_cuda(), replica_.rank, replica_.world_size};
+  // On a GPU: page-locked batches, and images as 8-bit pixels normalised there.
+  const bool gpu = compute_.device.is_cuda();
+  data::LoaderOptions loader_options{seed, gpu, replica_.rank, replica_.world_size, gpu};
   train_loader_ = std::make_unique<data::Loader>(*data.find(spec_.train_split),
                                                  data::load_split_table(data, spec_.train_split, seed), loader_options);
   if (has_val)

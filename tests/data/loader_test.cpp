@@ -219,3 +219,34 @@ TEST_CASE("data-parallel shards split the batches between ranks", "[data]") {
   CHECK(epoch_batches(rank0, 0).size() == 4);
   CHECK(epoch_batches(rank1, 0).size() == 3);
 }
+
+TEST_CASE("deferred images travel as 8-bit pixels and finish to the same floats", "[data]") {
+  test::TempDir dir;
+  test::write_image_folder(dir.path(), 2, 6, 16, 20);
+  auto split = test::folder_split(dir.path(), 3, 16, 20, 2, kAugment);  // flip, brightness, contrast, scale
+  data::LoaderOptions defer{5};
+  defer.defer_affine = true;
+  data::Loader plain(split, data::load_table(split), {5});
+  data::Loader deferred(split, data::load_table(split), defer);
+  const auto floats = epoch_batches(plain, 0);
+  auto eight = epoch_batches(deferred, 0);
+  REQUIRE(eight.size() == floats.size());
+  for (size_t i = 0; i < eight.size(); ++i) {
+    const torch::Tensor pixels = eight[i].tensors.at("image");
+    CHECK(pixels.dtype() == torch::kUInt8);
+    CHECK(pixels.sizes() == torch::IntArrayRef({eight[i].size, 16, 20, 3}));
+    data::finish_images(eight[i], false);
+    CHECK(eight[i].tensors.count("image#gain") == 0);
+    CHECK(eight[i].tensors.at("image").is_contiguous());
+    CHECK(test::max_abs_diff(eight[i].tensors.at("image"), floats[i].tensors.at("image")) < 1e-5);
+    CHECK(torch::equal(eight[i].tensors.at("label"), floats[i].tensors.at("label")));
+  }
+  auto again = epoch_batches(deferred, 0);
+  data::finish_images(again[0], true);
+  CHECK(again[0].tensors.at("image").is_contiguous(at::MemoryFormat::ChannelsLast));
+
+  // An op that can leave floats (rotation with a zero fill) keeps the float batch.
+  auto rotating = test::folder_split(dir.path(), 3, 16, 20, 2, "{ops: [{random_rotate: 10}, {scale: 1/255}], batch: 4}");
+  data::Loader floats_loader(rotating, data::load_table(rotating), defer);
+  CHECK(epoch_batches(floats_loader, 0)[0].tensors.at("image").dtype() == torch::kFloat);
+}
