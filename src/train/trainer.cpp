@@ -106,16 +106,11 @@ std::string timestamp() {
   return out.str();
 }
 
-
-
-
-
 bool finite_model(torch::nn::Module& model) {
   for (const auto& p : model.parameters())
     if (!torch::isfinite(p).all().item<bool>()) return false;
   return true;
 }
-
 
 // Per-epoch accumulation of losses (sums weighted by batch size) and the heads' metrics.
 struct EpochMeter {
@@ -162,7 +157,6 @@ void update_meters(EpochMeter& meter, std::vector<Head>& heads, const StepResult
     for (auto& m : heads[k].metrics) m->update(output, target);
   }
 }
-
 
 class Trainer {
  public:
