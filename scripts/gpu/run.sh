@@ -8,9 +8,9 @@
 # about 10 minutes on one H100/H200 with 16 cores, half of it the build)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-out=${1:?usage: scripts/gpu/run.sh OUT_DIR [build] [bench] [test] [fit]}
+out=${1:?usage: scripts/gpu/run.sh OUT_DIR [build] [test] [bench] [fit]}
 shift
-sections=${*:-build bench test fit}
+sections=${*:-build test bench fit}
 mkdir -p "$out"
 summary=$out/summary.txt
 : >"$summary"
@@ -71,16 +71,21 @@ done
 # Training on the GPU from real files: Fashion-MNIST (PNG folder) and MiniResNet from JPEGs.
 data=.gpu-bundle/data
 python3 scripts/prepare-fashion-mnist.py data/fashion_mnist --source "$data/fashion-mnist" >/dev/null
+runs=${TMPDIR:-/tmp}/dltrain-gpu-runs  # outside OUT_DIR: only a few files come back from there
+rm -rf "$runs" && mkdir -p "$runs"
+log=$out/fit.log
 "$dltrain" fit specs/fashion_mnist.yaml --set train.epochs=2 --set data.train.workers=12 \
-  --run-dir "$out/fit-fashion" >"$out/fit-fashion.log" 2>&1
-note "fit fashion_mnist: $(grep -E 'epoch 2/2 -' "$out/fit-fashion.log" | tail -1)"
+  --run-dir "$runs/fashion" >"$runs/fashion.log" 2>&1
+cat "$runs/fashion.log" >>"$log"
+note "fit fashion_mnist: $(grep -E 'epoch 2/2 -' "$runs/fashion.log" | tail -1)"
 python3 scripts/bench/make-photos.py data/bench/photos --count 2048 --deb-cache "$data/debs" >/dev/null
 for batch in 64 256; do
   "$dltrain" fit specs/miniresnet.yaml --set data.train.source.folder=../data/bench/photos \
     --set model.8.linear.out_features=12 --set train.epochs=3 --set data.train.batch="$batch" \
     --set data.train.workers=14 --set train.precision=bf16 --set train.channels_last=true \
-    --run-dir "$out/fit-miniresnet-$batch" >"$out/fit-miniresnet-$batch.log" 2>&1
-  note "fit miniresnet jpeg batch $batch bf16_cl: $(grep -E "epoch 3/3 -" "$out/fit-miniresnet-$batch.log" | tail -1)"
-  note "  $(grep -E '^ *[0-9]+/[0-9]+ .*samples/s' "$out/fit-miniresnet-$batch.log" | tail -1 | grep -oE '[0-9]+ samples/s')"
+    --run-dir "$runs/miniresnet-$batch" >"$runs/miniresnet-$batch.log" 2>&1
+  cat "$runs/miniresnet-$batch.log" >>"$log"
+  note "fit miniresnet jpeg batch $batch bf16_cl: $(grep -E "epoch 3/3 -" "$runs/miniresnet-$batch.log" | tail -1)"
+  note "  $(grep -E '^ *[0-9]+/[0-9]+ .*samples/s' "$runs/miniresnet-$batch.log" | tail -1 | grep -oE '[0-9]+ samples/s')"
 done
 note "done in $(elapsed)"
