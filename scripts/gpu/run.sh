@@ -39,6 +39,12 @@ if [[ $sections == *test* ]]; then
     # A crash: where (cuda-gdb also debugs host code; the image has no plain gdb).
     timeout 120 cuda-gdb -batch -ex run -ex bt --args build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-backtrace.txt" 2>&1
     note "cuda tests crashed; backtrace: $(grep -m6 '^#[0-9]' "$out/cuda-backtrace.txt" | cut -c1-160 | tr '\n' ' ')"
+    # One suspect: the toolkit's libcudart beside the wheel's CUDA libraries. Relink (seconds)
+    # with the wheel's CUDA runtime first and try again; the rest of the run uses that build.
+    if DLTRAIN_WHEEL_CUDA_FIRST=1 scripts/gpu/build.sh >>"$out/build.log" 2>&1; then
+      timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests-wheel-cuda.log" 2>&1
+      note "cuda tests, relinked with the wheel's CUDA runtime first: $(tail -3 "$out/cuda-tests-wheel-cuda.log" | tr '\n' ' ')"
+    fi
   fi
   note "cuda tests: $(tail -3 "$out/cuda-tests.log" | tr '\n' ' ') at $(elapsed)"
   DLTRAIN_PYTHON=python3 ctest --test-dir build-gpu -j8 --timeout 120 --output-on-failure >"$out/ctest.log" 2>&1
