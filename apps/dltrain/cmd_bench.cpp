@@ -134,7 +134,7 @@ int run_bench_step(const BenchStepOptions& o) {
   auto step = [&] {
     train::StepResult r = runner.forward_backward(batch);
     r.read_losses(heads);
-    train::apply_gradients(*optimizer, scaler, spec, model->parameters(), runner.keeps_gradients());
+    train::apply_gradients(*optimizer, scaler, spec, model->parameters());
   };
   for (int64_t i = 0; i < o.warmup; ++i) step();
   train::synchronize(compute.device);

@@ -38,9 +38,9 @@ struct DecodeOptions {
 };
 
 // Decodes an encoded image (JPEG through TurboJPEG, PNG through libpng, other formats through
-// OpenCV's imgcodecs where the build has it) to 8-bit RGB/gray/RGBA. Gray, RGBA, CMYK and 16-bit inputs are converted to `channels`. Returns false
-// and fills `error` for empty, truncated, corrupt, non-image and over-large data; never throws
-// for bad data.
+// OpenCV's imgcodecs where the build has it) to 8-bit RGB/gray/RGBA. Gray, RGBA, CMYK and
+// 16-bit inputs are converted to `channels`. Returns false and fills `error` for empty,
+// truncated, corrupt, non-image and over-large data; never throws for bad data.
 bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& options, Image& out, DecodeError& error);
 
 // Reads a whole file into `buffer` (reused); false with the OS reason on failure.

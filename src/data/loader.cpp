@@ -33,6 +33,8 @@ uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t row) {
   return mix(mix(mix(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(row));
 }
 
+// Keys of a deferred input's gain/offset buffers in the loader's buffer sets (Batch::pending
+// outside the loader).
 constexpr const char* kGain = "#gain";
 constexpr const char* kOffset = "#offset";
 
@@ -493,30 +495,29 @@ Batch Loader::State::assemble(size_t b) {
     ++filled;
   }
   batch.size = filled;
-  for (const auto& [name, t] : buffers) batch.tensors[name] = filled == t.size(0) ? t : t.narrow(0, 0, filled);
+  auto rows = [&](const torch::Tensor& t) { return filled == t.size(0) ? t : t.narrow(0, 0, filled); };
+  for (const auto& pipe : images)
+    if (pipe.deferred) {
+      const std::string& name = pipe.column->spec.name;
+      batch.pending[name] = {rows(buffers.at(name + kGain)), rows(buffers.at(name + kOffset))};
+    }
+  for (const auto& [name, t] : buffers)
+    if (name.find('#') == std::string::npos) batch.tensors[name] = rows(t);
   std::lock_guard<std::mutex> lock(mutex);
   pool.push_back(std::move(buffers));
   return batch;
 }
 
 void finish_images(Batch& batch, bool channels_last) {
-  const std::string gain_suffix = kGain;
-  for (auto it = batch.tensors.begin(); it != batch.tensors.end();) {
-    const std::string& key = it->first;
-    if (key.size() <= gain_suffix.size() || key.compare(key.size() - gain_suffix.size(), gain_suffix.size(), gain_suffix) != 0) {
-      ++it;
-      continue;
-    }
-    const std::string name = key.substr(0, key.size() - gain_suffix.size());
-    const torch::Tensor pixels = batch.tensors.at(name);  // uint8 [N, H, W, C]
-    const int64_t n = pixels.size(0), c = pixels.size(3);
-    const torch::Tensor gain = it->second.view({n, c, 1, 1}), offset = batch.tensors.at(name + kOffset).view({n, c, 1, 1});
+  for (const auto& [name, affine] : batch.pending) {
+    torch::Tensor& images = batch.tensors.at(name);  // uint8 [N, H, W, C]
+    const int64_t n = images.size(0), c = images.size(3);
     // The permuted NHWC pixels are a channels_last [N, C, H, W]; the conversion keeps that order.
-    torch::Tensor x = pixels.permute({0, 3, 1, 2}).to(torch::kFloat).mul_(gain).add_(offset);
-    batch.tensors[name] = channels_last ? x : x.contiguous();
-    batch.tensors.erase(name + kOffset);
-    it = batch.tensors.erase(it);
+    torch::Tensor x = images.permute({0, 3, 1, 2}).to(torch::kFloat);
+    x.mul_(affine.gain.view({n, c, 1, 1})).add_(affine.offset.view({n, c, 1, 1}));
+    images = channels_last ? x : x.contiguous();
   }
+  batch.pending.clear();
 }
 
 }  // namespace dltrain::data

@@ -20,8 +20,14 @@
 
 namespace dltrain::data {
 
+// An image input's per-sample, per-channel affine still to apply (LoaderOptions::defer_affine).
+struct PendingAffine {
+  torch::Tensor gain, offset;  // [size, C] floats
+};
+
 struct Batch {
   std::map<std::string, torch::Tensor> tensors;  // model inputs and targets, each [size, ...]
+  std::map<std::string, PendingAffine> pending;  // deferred image inputs (uint8 [size, H, W, C] in tensors)
   int64_t size = 0;
   int64_t index = 0;                 // batch number within the epoch
   std::vector<int64_t> rows;         // the table row of each sample, in batch order
@@ -33,9 +39,9 @@ struct LoaderOptions {
   bool pin_memory = false;           // page-locked batch buffers (CUDA builds, training on GPU)
   int64_t rank = 0, world_size = 1;  // data-parallel shard: batches b with b % world_size == rank
   // Image inputs whose ops keep 8-bit pixels travel as uint8 [N, H, W, C] plus each sample's
-  // pending per-channel gain and offset ("<name>#gain", "<name>#offset", [N, C] floats): a
-  // quarter of the bytes to copy, and the float conversion and normalisation run where
-  // finish_images() is called (on the GPU, after the copy).
+  // pending per-channel gain and offset (Batch::pending): a quarter of the bytes to copy, and
+  // the float conversion and normalisation run where finish_images() is called (on the GPU,
+  // after the copy).
   bool defer_affine = false;
 };
 
@@ -79,7 +85,7 @@ class Loader {
 
 // Turns deferred image inputs (LoaderOptions::defer_affine) into the float [N, C, H, W] tensors
 // the model takes, on the device their tensors are on, in channels_last memory order when asked;
-// drops their gain/offset entries. A no-op for batches without deferred inputs.
+// empties Batch::pending. A no-op for batches without deferred inputs.
 void finish_images(Batch& batch, bool channels_last);
 
 // The split as inference sees it: its deterministic ops only (random augmentation dropped), no

@@ -47,6 +47,10 @@ void DeviceFeed::stage() {
     c10::cuda::CUDAStreamGuard guard(stream);
     data::Batch batch = *staged->host;  // same metadata; tensors replaced below
     for (auto& [name, t] : batch.tensors) t = t.to(compute_.device, /*non_blocking=*/true);
+    for (auto& [name, affine] : batch.pending) {
+      affine.gain = affine.gain.to(compute_.device, /*non_blocking=*/true);
+      affine.offset = affine.offset.to(compute_.device, /*non_blocking=*/true);
+    }
     data::finish_images(batch, compute_.channels_last);  // 8-bit pixels to normalised floats, here
     staged->copied.record(stream);
     staged->batch = std::move(batch);

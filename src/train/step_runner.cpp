@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <functional>
 
 #ifdef DLTRAIN_WITH_CUDA
 #include <ATen/autocast_mode.h>
@@ -90,17 +89,17 @@ struct StepRunner::Graph {
     for (auto& p : params) grads.push_back(p.grad());
   }
 
-  // Eager steps between replays use the same gradient tensors, zeroed first.
-  void eager_into_graph_grads(const std::function<void()>& step) {
-    for (auto& g : grads) g.zero_();
-    step();
+  // Points every parameter's .grad at the tensor the graph writes, whatever zero_grad() did
+  // since (LibTorch 2.x releases gradients): the optimizer then reads what the replay wrote.
+  void attach_grads() {
+    for (size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = grads[i];
+  }
+  // After an eager backward: a gradient autograd allocated anew goes into the graph's tensor.
+  void absorb_grads() {
     for (size_t i = 0; i < params.size(); ++i) {
       torch::Tensor& grad = params[i].mutable_grad();
-      if (!grad.defined()) grad = grads[i];
-      else if (!grad.is_same(grads[i])) {
-        grads[i].copy_(grad);
-        grad = grads[i];
-      }
+      if (grad.defined() && !grad.is_same(grads[i])) grads[i].copy_(grad);
+      grad = grads[i];
     }
   }
 };
@@ -127,18 +126,21 @@ StepResult StepRunner::forward_backward(const data::Batch& batch) {
       return eager();
     }
   }
-  if (!g->matches(batch)) {
-    StepResult r;
-    g->eager_into_graph_grads([&] { r = eager(); });
+  if (!g->matches(batch)) {  // eagerly, into the same (zeroed) gradient tensors
+    for (auto& grad : g->grads) grad.zero_();
+    g->attach_grads();
+    StepResult r = eager();
+    g->absorb_grads();
     return r;
   }
   for (auto& [name, t] : g->inputs.tensors) t.copy_(batch.tensors.at(name), /*non_blocking=*/true);
+  g->attach_grads();
   g->graph.replay();
   StepResult r = g->outputs;
   return r;
 }
 
-bool StepRunner::keeps_gradients() const { return graph_ && graph_->captured(); }
+bool StepRunner::graph_captured() const { return graph_ && graph_->captured(); }
 #else
 struct StepRunner::Graph {};
 
@@ -146,7 +148,7 @@ StepResult StepRunner::forward_backward(const data::Batch& batch) {
   return eager_step(model_, heads_, batch, compute_, loss_divisor_, scaler_);
 }
 
-bool StepRunner::keeps_gradients() const { return false; }
+bool StepRunner::graph_captured() const { return false; }
 #endif
 
 StepRunner::StepRunner(builder::DagModel& model, const std::vector<Head>& heads, const Compute& compute,

@@ -22,11 +22,13 @@ class StepRunner {
   // `batch`, whose tensors are on the compute device; does not wait for the device. In graph
   // mode the first few full-size batches run eagerly (warm-up), the next is captured, and the
   // rest replay it; a batch of another shape (an epoch's last) runs eagerly. The returned
-  // tensors of a replay are the graph's own and are overwritten by the next step.
+  // tensors of a replay are the graph's own and are overwritten by the next step. The
+  // parameters' gradients are the graph's tensors again before each replay, so the optimizer's
+  // zero_grad() may release them as usual.
   StepResult forward_backward(const data::Batch& batch);
 
-  // Whether the gradient tensors must be kept between steps (graph mode writes into them).
-  bool keeps_gradients() const;
+  // Whether the step is now replayed from a captured graph.
+  bool graph_captured() const;
 
  private:
   struct Graph;

@@ -433,7 +433,7 @@ int Trainer::fit() {
         // this accumulation window).
         spdlog::warn("step {}: non-finite loss of {}; batch skipped (on_nan: skip_batch)", step_ + 1, which);
         ++skipped_nan;
-        if (!runner.keeps_gradients()) optimizer_->zero_grad();
+        optimizer_->zero_grad();
         ++done;
         continue;
       }
@@ -442,7 +442,7 @@ int Trainer::fit() {
       const bool boundary = done % spec_.accumulate == 0 || done == batches;
       if (boundary) {
         // Data-parallel training reduces gradients here, before unscaling, clipping and the step.
-        if (!apply_gradients(*optimizer_, scaler_, spec_, model_->parameters(), runner.keeps_gradients()))
+        if (!apply_gradients(*optimizer_, scaler_, spec_, model_->parameters()))
           spdlog::debug("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1, scaler_.scale());
         ++step_;
         if (spec_.log_every > 0 && step_ % spec_.log_every == 0)
@@ -556,14 +556,14 @@ void place_model(builder::DagModel& model, const Compute& compute) {
 }
 
 bool apply_gradients(torch::optim::Optimizer& optimizer, LossScaler& scaler, const TrainSpec& spec,
-                     const std::vector<torch::Tensor>& parameters, bool keep_gradients) {
+                     const std::vector<torch::Tensor>& parameters) {
   const bool finite = scaler.unscale_and_update(parameters);
   if (finite) {
     if (spec.clip_value > 0) torch::nn::utils::clip_grad_value_(parameters, spec.clip_value);
     if (spec.clip_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, spec.clip_norm);
     optimizer.step();
   }
-  if (!keep_gradients) optimizer.zero_grad();
+  optimizer.zero_grad();
   return finite;
 }
 

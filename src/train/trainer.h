@@ -74,11 +74,10 @@ void place_model(builder::DagModel& model, const Compute& compute);
 void synchronize(const torch::Device& device);
 
 // The optimizer half of a step, as fit runs it at each accumulation boundary: unscale (an fp16
-// overflow skips the step), clip as the spec says, step, and release the gradients unless
-// `keep_gradients` (a CUDA graph writes into the same gradient tensors every replay). Returns
-// whether the optimizer stepped. Data-parallel training reduces gradients before this.
+// overflow skips the step), clip as the spec says, step, zero the gradients. Returns whether
+// the optimizer stepped. Data-parallel training reduces gradients before this.
 bool apply_gradients(torch::optim::Optimizer& optimizer, LossScaler& scaler, const TrainSpec& spec,
-                     const std::vector<torch::Tensor>& parameters, bool keep_gradients = false);
+                     const std::vector<torch::Tensor>& parameters);
 
 // Losses and metrics of `model` over one epoch of `loader` in inference mode, keyed like
 // metrics.csv ("val.loss", "val.label.loss", "val.label.accuracy").

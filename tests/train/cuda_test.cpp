@@ -190,9 +190,9 @@ TEST_CASE("cuda: CUDA graph replay trains like eager steps, also across a smalle
       train::StepResult r = runner.forward_backward(batch);
       r.read_losses(n.heads);
       losses.push_back(r.total_value);
-      train::apply_gradients(*optimizer, scaler, spec, n.model->parameters(), runner.keeps_gradients());
+      train::apply_gradients(*optimizer, scaler, spec, n.model->parameters());
     }
-    CHECK(runner.keeps_gradients() == graph);
+    CHECK(runner.graph_captured() == graph);
     return std::make_pair(losses, n.model->parameters()[0].detach().cpu());
   };
   auto [eager_losses, eager_weights] = train_with(false);

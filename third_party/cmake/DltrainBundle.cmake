@@ -25,18 +25,15 @@ endfunction()
 # libraries the bundle carries. libGLX's own dependencies are linked as direct ones too, so the
 # executable's RUNPATH finds them all: a DT_RPATH instead would also steer the libraries that
 # LibTorch's CUDA libraries dlopen (cuDNN's engines) to other copies.
-foreach(so tbb.so.12 GLX.so.0)
-  string(REGEX REPLACE "\\..*" "" name "${so}")
-  add_library(bundle_${name} SHARED IMPORTED GLOBAL)
-  set_target_properties(bundle_${name} PROPERTIES IMPORTED_LOCATION "${bundle}/lib/lib${so}")
-endforeach()
+add_library(bundle_tbb SHARED IMPORTED GLOBAL)
+set_target_properties(bundle_tbb PROPERTIES IMPORTED_LOCATION "${bundle}/lib/libtbb.so.12")
+add_library(bundle_glx SHARED IMPORTED GLOBAL)
 set(glx_needs "")
 foreach(so GLdispatch.so.0 X11.so.6 xcb.so.1 Xau.so.6 Xdmcp.so.6 bsd.so.0 md.so.0)
   string(APPEND glx_needs ",${bundle}/lib/lib${so}")
 endforeach()
-add_library(bundle_glx INTERFACE)
-target_link_libraries(bundle_glx INTERFACE bundle_GLX)
-target_link_options(bundle_glx INTERFACE "LINKER:--push-state,--no-as-needed${glx_needs},--pop-state")
+set_target_properties(bundle_glx PROPERTIES IMPORTED_LOCATION "${bundle}/lib/libGLX.so.0"
+  INTERFACE_LINK_OPTIONS "LINKER:--push-state,--no-as-needed${glx_needs},--pop-state")
 dltrain_bundle_library(bundle_gfortran libgfortran.a "${bundle}/lib/libquadmath.a")
 dltrain_bundle_library(bundle_blas libblas.a bundle_gfortran)
 dltrain_bundle_library(bundle_lapack liblapack.a bundle_blas bundle_gfortran)
