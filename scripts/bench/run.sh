@@ -74,34 +74,49 @@ PY
 fi
 
 if [[ $sections == *step* ]]; then
-  echo "training step: synthetic data, $threads threads, median of repeats after warm-up"
+  rounds=${DLTRAIN_BENCH_ROUNDS:-3}
+  echo "training step: synthetic data, $threads threads; $rounds interleaved rounds, each the median of repeats after warm-up"
+  # The peer given the process settings dltrain gives itself: glibc malloc keeping freed memory
+  # (setup_allocator) and OpenBLAS's OpenMP build (third_party/cmake/DltrainDependencies.cmake).
+  tuned_env=(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824)
+  openmp_blas=/usr/lib/$(gcc -print-multiarch)/openblas-openmp
+  [[ -e $openmp_blas/libblas.so.3 ]] && tuned_env+=(LD_LIBRARY_PATH="$openmp_blas")
   rows=""
-  # peer model, image size, batch, timed steps, repeats, the dltrain spec and its overrides
+  # peer model, image size, batch, timed steps, repeats, the dltrain spec and its overrides.
+  # Batch 1 measures the per-step overhead: its kernels are small, so what surrounds them shows.
   while read -r model size batch steps repeats spec extra; do
     args=(--batch "$batch" --steps "$steps" --repeats "$repeats" --warmup 2)
-    ours=$("$dltrain" -q --threads "$threads" bench step "$spec" $extra "${args[@]}" | rate)
-    torch_line=$(/usr/bin/python3 scripts/bench/peers/step_torch.py "$model" --size "$size" --threads "$threads" "${args[@]}")
-    # The same peer with the allocator settings dltrain applies to itself (see setup_allocator).
-    tuned_line=$(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824 \
-      /usr/bin/python3 scripts/bench/peers/step_torch.py "$model" --size "$size" --threads "$threads" "${args[@]}")
-    keras_line=$("$venv/bin/python" scripts/bench/peers/step_keras.py "$model" --size "$size" --threads "$threads" "${args[@]}" 2>/dev/null)
-    rows+="$model ${size}x$size, batch $batch|$ours|$(echo "$torch_line" | rate)|$(echo "$tuned_line" | rate)|$(echo "$keras_line" | rate)"$'\n'
-    echo "  $model $size: dltrain $ours; $torch_line; tuned allocator $tuned_line; $keras_line"
+    # Rounds alternate the four processes, so a slow spell of this shared VM hits each of them;
+    # each column is the median over rounds.
+    ours=() torch=() tuned=() keras=()
+    for ((round = 0; round < rounds; ++round)); do
+      ours+=("$("$dltrain" -q --threads "$threads" bench step "$spec" $extra "${args[@]}" | rate)")
+      torch+=("$(/usr/bin/python3 scripts/bench/peers/step_torch.py "$model" --size "$size" --threads "$threads" "${args[@]}" | rate)")
+      tuned+=("$(env "${tuned_env[@]}" /usr/bin/python3 scripts/bench/peers/step_torch.py "$model" --size "$size" \
+        --threads "$threads" "${args[@]}" | rate)")
+      keras+=("$("$venv/bin/python" scripts/bench/peers/step_keras.py "$model" --size "$size" --threads "$threads" \
+        "${args[@]}" 2>/dev/null | rate)")
+    done
+    rows+="$model ${size}x$size, batch $batch|${ours[*]}|${torch[*]}|${tuned[*]}|${keras[*]}"$'\n'
+    echo "  $model $size batch $batch, samples/s per round: dltrain ${ours[*]}; torch ${torch[*]}; torch, same settings ${tuned[*]}; keras ${keras[*]}"
   done <<'MODELS'
 fashion_cnn 28 128 20 5 specs/fashion_mnist.yaml
+fashion_cnn 28 1 100 5 specs/fashion_mnist.yaml
 miniresnet 64 32 10 5 specs/miniresnet.yaml --set=inputs.image.size=[64,64]
 miniresnet 224 32 3 3 specs/miniresnet.yaml
 MODELS
-  table=$(python3 - "$rows" <<'PY'
-import sys
-print("| model | dltrain samples/s | PyTorch eager | PyTorch eager, dltrain's malloc settings | Keras "
-      "| dltrain / PyTorch | dltrain / PyTorch, same malloc | dltrain / Keras |")
+  versions="torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), tensorflow $("$venv/bin/python" -c 'import tensorflow as tf; print(tf.__version__)' 2>/dev/null)"
+  table=$(python3 - "$rows" "$versions" <<'PY'
+import statistics, sys
+print("| model | dltrain samples/s | PyTorch eager | PyTorch eager, dltrain's malloc + BLAS | Keras "
+      "| dltrain / PyTorch | dltrain / PyTorch, same settings | dltrain / Keras |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for line in sys.argv[1].strip().splitlines():
-    name, *rates = line.split("|")
-    ours, torch_rate, tuned_rate, keras_rate = map(float, rates)
+    name, *columns = line.split("|")
+    ours, torch_rate, tuned_rate, keras_rate = (statistics.median(map(float, c.split())) for c in columns)
     print("| %s | %.1f | %.1f | %.1f | %.1f | %.2fx | %.2fx | %.2fx |" % (
         name, ours, torch_rate, tuned_rate, keras_rate, ours / torch_rate, ours / tuned_rate, ours / keras_rate))
+print("\nPeers: %s. Each cell is the median of %d interleaved rounds." % (sys.argv[2], len(columns[0].split())))
 PY
 )
   echo "$table"

@@ -90,3 +90,25 @@ if(NOT IS_ABSOLUTE "${DLTRAIN_LIBSTDCXX}")
   find_library(DLTRAIN_LIBSTDCXX NAMES libstdc++.so.6 REQUIRED)
 endif()
 target_link_options(dltrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,${DLTRAIN_LIBSTDCXX},--pop-state")
+
+# Debian's LibTorch parallelises with OpenMP and calls the system BLAS, by default OpenBLAS's
+# pthreads build, whose own threads then fight OpenMP's spinning workers for the same cores
+# (fashion_cnn at batch 1: 3.5x slower steps; docs/benchmarks.md). Where Debian's OpenMP build
+# of OpenBLAS is installed, dltrain loads it: its three libraries are direct dependencies found
+# through the RUNPATH, so they are loaded before LibTorch asks for libblas.so.3 by the same name.
+get_filename_component(torch_lib_dir "${TORCH_LIBRARY}" DIRECTORY)
+set(openmp_blas_dir "/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp")
+if(NOT DLTRAIN_BUNDLE AND CMAKE_OBJDUMP AND EXISTS "${openmp_blas_dir}/libblas.so.3"
+   AND EXISTS "${torch_lib_dir}/libtorch_cpu.so")
+  execute_process(COMMAND ${CMAKE_OBJDUMP} -p "${torch_lib_dir}/libtorch_cpu.so"
+                  OUTPUT_VARIABLE torch_cpu_headers ERROR_QUIET)
+  if(torch_cpu_headers MATCHES "NEEDED +libblas\\.so\\.3")
+    set(blas_libs "")
+    foreach(lib libopenblas.so.0 libblas.so.3 liblapack.so.3)
+      string(APPEND blas_libs ",${openmp_blas_dir}/${lib}")
+    endforeach()
+    target_link_options(dltrain_torch INTERFACE
+      "LINKER:--push-state,--no-as-needed${blas_libs},--pop-state" "LINKER:-rpath,${openmp_blas_dir}")
+    message(STATUS "dltrain: OpenBLAS's OpenMP build from ${openmp_blas_dir}")
+  endif()
+endif()
