@@ -34,6 +34,21 @@ dltrain=build-gpu/apps/dltrain/dltrain
 "$dltrain" --version | tee -a "$summary"
 
 if [[ $sections == *test* ]]; then
+  # A plain LibTorch app first (scripts/gpu/probe, nothing of dltrain's build): if its CUDA
+  # backward crashes too, the cause is the machine's LibTorch/CUDA setup, not dltrain's link.
+  # Again with the wheel's CUDA runtime preloaded, which is what a Python process loads.
+  if DLTRAIN_SOURCE_DIR=scripts/gpu/probe DLTRAIN_BUILD_DIR=build-gpu-probe scripts/gpu/build.sh >"$out/probe.log" 2>&1; then
+    probe=build-gpu-probe/backward_probe
+    timeout 60 "$probe" >"$out/probe-run.log" 2>&1
+    note "probe: exit $?, $(tail -1 "$out/probe-run.log")"
+    cudart=$(python3 -c 'import glob, nvidia; print((glob.glob(nvidia.__path__[0] + "/cu*/lib/libcudart.so.*") + [""])[0])' 2>/dev/null)
+    if [[ -n $cudart ]]; then
+      LD_PRELOAD=$cudart timeout 60 "$probe" >"$out/probe-run-wheel-cudart.log" 2>&1
+      note "probe, $cudart preloaded: exit $?, $(tail -1 "$out/probe-run-wheel-cudart.log")"
+    fi
+  else
+    note "probe: build FAILED (see probe.log)"
+  fi
   # The GPU-only cases first, then the whole suite (where they run again).
   if ! timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests.log" 2>&1 && command -v cuda-gdb >/dev/null; then
     # A crash: where (cuda-gdb also debugs host code; the image has no plain gdb).
