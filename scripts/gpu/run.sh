@@ -41,6 +41,7 @@ if [[ $sections == *test* ]]; then
     probe=build-gpu-probe/backward_probe
     timeout 60 "$probe" >"$out/probe-run.log" 2>&1
     note "probe: exit $?, $(tail -1 "$out/probe-run.log")"
+    # cu*: nvidia/cu13/lib in CUDA 13 wheels, nvidia/cuda_runtime/lib in CUDA 12 ones.
     cudart=$(python3 -c 'import glob, nvidia; print((glob.glob(nvidia.__path__[0] + "/cu*/lib/libcudart.so.*") + [""])[0])' 2>/dev/null)
     if [[ -n $cudart ]]; then
       LD_PRELOAD=$cudart timeout 60 "$probe" >"$out/probe-run-wheel-cudart.log" 2>&1
