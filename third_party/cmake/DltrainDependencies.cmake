@@ -96,11 +96,12 @@ target_link_options(dltrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,
 # (fashion_cnn at batch 1: 3.5x slower steps; docs/benchmarks.md). Where Debian's OpenMP build
 # of OpenBLAS is installed, dltrain loads it: its three libraries are direct dependencies found
 # through the RUNPATH, so they are loaded before LibTorch asks for libblas.so.3 by the same name.
-get_filename_component(torch_lib_dir "${TORCH_LIBRARY}" DIRECTORY)
+# HINTS, not TorchConfig's PATHS: those come after the system's folders, where Debian's LibTorch
+# would be found instead of a wheel's.
+find_library(torch_cpu_library torch_cpu HINTS "${TORCH_INSTALL_PREFIX}/lib" NO_CACHE)
 set(openmp_blas_dir "/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp")
-if(NOT DLTRAIN_BUNDLE AND CMAKE_OBJDUMP AND EXISTS "${openmp_blas_dir}/libblas.so.3"
-   AND EXISTS "${torch_lib_dir}/libtorch_cpu.so")
-  execute_process(COMMAND ${CMAKE_OBJDUMP} -p "${torch_lib_dir}/libtorch_cpu.so"
+if(NOT DLTRAIN_BUNDLE AND CMAKE_OBJDUMP AND EXISTS "${openmp_blas_dir}/libblas.so.3" AND torch_cpu_library)
+  execute_process(COMMAND ${CMAKE_OBJDUMP} -p "${torch_cpu_library}"
                   OUTPUT_VARIABLE torch_cpu_headers ERROR_QUIET)
   if(torch_cpu_headers MATCHES "NEEDED +libblas\\.so\\.3")
     set(blas_libs "")
