@@ -40,11 +40,6 @@ void setup_allocator() {
   // working set.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  // Memory kept that way stays in the arena that freed it, and glibc gives threads up to 8 arenas
-  // per core: the loader's workers each kept their own high-water mark. One arena: the
-  // Fashion-MNIST fit's peak RSS ~630 -> ~500 MB, steps and pipeline as fast (docs/benchmarks.md;
-  // a handful of allocations per sample, so the shared lock is not contended).
-  mallopt(M_ARENA_MAX, 1);
 #endif
 }
 
