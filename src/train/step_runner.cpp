@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 #ifdef DLTRAIN_WITH_CUDA
 #include <ATen/autocast_mode.h>
 #include <ATen/cuda/CUDAEvent.h>
