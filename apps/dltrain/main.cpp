@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "runtime.h"
 #include "util/error.h"
+#include "util/memory.h"
 
 int main(int argc, char** argv) {
   using namespace dltrain;
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   try {
     cli::setup_logging(verbose, quiet);
     cli::setup_threads(threads);
-    cli::setup_allocator();
+    configure_allocator();
     if (version) {
       std::cout << cli::version_report();
       return 0;

@@ -11,9 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
+#include "util/memory.h"
 
 namespace dltrain::cli {
 
@@ -31,18 +29,6 @@ int setup_threads(int requested) {
   return at::get_num_threads();
 }
 
-void setup_allocator() {
-#ifdef __GLIBC__
-  // Every training step allocates and frees the same large activation buffers. By default glibc
-  // serves blocks above 128 KB-32 MB with mmap and trims the heap top, so each step unmaps them
-  // and pays page faults to zero them again (12% of a profile in the kernel). Keeping freed
-  // memory in the process makes steps 15-50% faster (docs/benchmarks.md) and RSS the steady
-  // working set.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-#endif
-}
-
 std::string version_report() {
   std::ostringstream out;
   out << "dltrain " << DLTRAIN_VERSION << "\n";
@@ -54,6 +40,7 @@ std::string version_report() {
 #else
   out << "CUDA " << (cuda ? "available" : "not built in (CPU LibTorch)") << "\n";
 #endif
+  out << "malloc " << allocator_name() << "\n";
   out << "threads " << at::get_num_threads() << " (intra-op), " << cv::getNumThreads() << " (OpenCV)\n";
   return out.str();
 }

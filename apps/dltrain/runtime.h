@@ -11,8 +11,6 @@ void setup_logging(int verbose, bool quiet);
 // Returns the count in use.
 int setup_threads(int requested);
 
-// Tunes the C allocator for training's pattern of large, repeated allocations.
-void setup_allocator();
 // dltrain, LibTorch, OpenCV and CUDA versions, and the threads in use.
 std::string version_report();
 

@@ -76,9 +76,15 @@ fi
 if [[ $sections == *step* ]]; then
   rounds=${DLTRAIN_BENCH_ROUNDS:-3}
   echo "training step: synthetic data, $threads threads; $rounds interleaved rounds, each the median of repeats after warm-up"
-  # The peer given the process settings dltrain gives itself: glibc malloc keeping freed memory
-  # (setup_allocator) and OpenBLAS's OpenMP build (third_party/cmake/DltrainDependencies.cmake).
-  tuned_env=(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824)
+  # The peer given the process settings dltrain gives itself: its malloc (tcmalloc where the build
+  # links it, else glibc's keeping freed memory: util/memory.cpp) and OpenBLAS's OpenMP build
+  # (third_party/cmake/DltrainDependencies.cmake).
+  tcmalloc=$(ldd "$dltrain" | awk '/libtcmalloc/ {print $3}')
+  if [[ -n $tcmalloc ]]; then
+    tuned_env=(LD_PRELOAD="$tcmalloc")
+  else
+    tuned_env=(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824)
+  fi
   openmp_blas=/usr/lib/$(gcc -print-multiarch)/openblas-openmp
   [[ -e $openmp_blas/libblas.so.3 ]] && tuned_env+=(LD_LIBRARY_PATH="$openmp_blas")
   rows=""

@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -34,6 +33,7 @@
 #include "train/signals.h"
 #include "train/step_runner.h"
 #include "train/train_spec.h"
+#include "util/memory.h"
 #include "util/strings.h"
 
 namespace dltrain::train {
@@ -88,14 +88,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 Error runtime_error(const std::string& message) { return Error(message, std::nullopt, {}, ErrorKind::Runtime); }
-
-// This process's resident memory in MB (Linux; 0 elsewhere), recorded per epoch to show growth.
-double resident_mb() {
-  std::ifstream statm("/proc/self/statm");
-  long long size = 0, resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1048576.0;
-}
 
 std::string timestamp() {
   std::time_t now = std::time(nullptr);
@@ -465,22 +457,28 @@ int Trainer::fit() {
     const double wait = train_loader_->stats().wait_s;
     std::map<std::string, double> values = results(train_meter_, heads_, "");
     if (val_loader_) {
+      // Validation runs at its own batch size without saved activations: free the training
+      // step's buffers first, and validation's after it, so the peak is the larger phase.
+      release_free_memory();
       auto val = evaluate(*model_, heads_, *val_loader_, compute_);
+      release_free_memory();
       values.insert(val.begin(), val.end());
     }
     values["lr"] = schedule_->lr(std::max<int64_t>(step_ - 1, 0));
     values["time_s"] = wall;
     values["data_wait"] = wait / std::max(wall, 1e-9);
     values["rss_mb"] = resident_mb();
+    values["peak_rss_mb"] = peak_resident_mb();  // since the start, this epoch's validation included
     write_metrics(epoch, values);
 
     std::ostringstream summary;
     summary << "epoch " << epoch + 1 << "/" << spec_.epochs << " - " << format_duration(wall);
     for (const auto& [k, v] : values)
-      if (k != "lr" && k != "time_s" && k != "data_wait" && k != "rss_mb") summary << " - " << k << " " << fixed(v);
+      if (k != "lr" && k != "time_s" && k != "data_wait" && k != "rss_mb" && k != "peak_rss_mb")
+        summary << " - " << k << " " << fixed(v);
     summary << " - lr " << std::setprecision(3) << values["lr"] << " - waited for data " << std::fixed
             << std::setprecision(1) << 100 * values["data_wait"] << "% of the epoch - RSS " << std::setprecision(0)
-            << values["rss_mb"] << " MB";
+            << values["rss_mb"] << " MB (peak " << values["peak_rss_mb"] << ")";
     if (bad_samples > 0) summary << " - skipped " << static_cast<int64_t>(bad_samples) << " bad samples";
     if (skipped_nan > 0) summary << " - skipped " << skipped_nan << " non-finite batches";
     spdlog::info("{}", summary.str());

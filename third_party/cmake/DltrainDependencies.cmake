@@ -113,3 +113,23 @@ if(NOT DLTRAIN_BUNDLE AND CMAKE_OBJDUMP AND EXISTS "${openmp_blas_dir}/libblas.s
     message(STATUS "dltrain: OpenBLAS's OpenMP build from ${openmp_blas_dir}")
   endif()
 endif()
+
+# gperftools' tcmalloc serves the heap where it is installed (Debian: libgoogle-perftools-dev).
+# glibc's malloc, tuned to keep freed memory (util/memory.cpp), fragments under training's
+# pattern of large, repeated allocations: its heap held about twice a step's live memory. At
+# the same step speed, tcmalloc's size classes keep ~120 MB less (docs/benchmarks.md). Linked
+# at the first level and --no-as-needed, its malloc precedes libc's for every library in the
+# process. Turn it off for sanitizer or valgrind builds, which bring their own allocator; the
+# GPU bundle does without it.
+option(DLTRAIN_TCMALLOC "Use gperftools' tcmalloc when it is installed" ON)
+add_library(dltrain_malloc INTERFACE)
+set(DLTRAIN_WITH_TCMALLOC OFF)
+if(DLTRAIN_TCMALLOC AND NOT DLTRAIN_BUNDLE)
+  find_path(TCMALLOC_INCLUDE_DIR gperftools/malloc_extension_c.h)
+  find_library(TCMALLOC_LIBRARY NAMES tcmalloc_minimal)
+  if(TCMALLOC_INCLUDE_DIR AND TCMALLOC_LIBRARY)
+    set(DLTRAIN_WITH_TCMALLOC ON)
+    target_link_options(dltrain_malloc INTERFACE "LINKER:--push-state,--no-as-needed,${TCMALLOC_LIBRARY},--pop-state")
+  endif()
+endif()
+message(STATUS "dltrain: tcmalloc ${DLTRAIN_WITH_TCMALLOC}")
