@@ -8,6 +8,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -183,6 +184,7 @@ class Trainer {
   int64_t stop_bad_epochs_ = 0;
   std::vector<std::string> saved_;  // checkpoint files written by this run, oldest first
   std::string spec_hash_, spec_text_;
+  bool csv_columns_warned_ = false;
 };
 
 void Trainer::setup_run_dir(const std::string& spec_text) {
@@ -319,16 +321,30 @@ void Trainer::write_metrics(int64_t epoch, const std::map<std::string, double>& 
   for (const auto& [k, v] : values) jsonl << ", \"" << k << "\": " << (std::isfinite(v) ? fixed(v, 6) : "null");
   jsonl << "}\n";
   if (step) return;
+  // Rows follow the file's header: a run resumed by a newer dltrain or with --allow-spec-change
+  // may record other metrics, and its rows must still line up (metrics.jsonl has them all).
   const fs::path csv_path = run_dir_ / "metrics.csv";
-  const bool fresh = !fs::exists(csv_path);
+  std::string header;
+  if (std::ifstream existing(csv_path); existing) std::getline(existing, header);
   std::ofstream csv(csv_path, std::ios::app);
-  if (fresh) {
-    csv << "epoch,step";
-    for (const auto& [k, v] : values) csv << "," << k;
-    csv << "\n";
+  if (header.empty()) {
+    header = "epoch,step";
+    for (const auto& [k, v] : values) header += "," + k;
+    csv << header << "\n";
+  }
+  const std::vector<std::string> columns = split(header, ',');
+  std::vector<std::string> left_out;
+  for (const auto& [k, v] : values)
+    if (std::find(columns.begin(), columns.end(), k) == columns.end()) left_out.push_back(k);
+  if (!left_out.empty() && !csv_columns_warned_) {
+    spdlog::warn("metrics.csv keeps the columns it was started with; {} only in metrics.jsonl", join(left_out));
+    csv_columns_warned_ = true;
   }
   csv << epoch + 1 << "," << step_;
-  for (const auto& [k, v] : values) csv << "," << fixed(v, 6);
+  for (size_t i = 2; i < columns.size(); ++i) {
+    auto it = values.find(columns[i]);
+    csv << "," << (it != values.end() ? fixed(it->second, 6) : std::string());
+  }
   csv << "\n";
 }
 

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -268,6 +269,30 @@ TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninter
     ++compared;
   }
   CHECK(compared >= 4);
+}
+
+TEST_CASE("a resumed run's metrics.csv rows follow the header the file has", "[train][e2e]") {
+  test::TempDir dir;
+  std::string spec = blob_spec(dir, "{epochs: 1}");
+  REQUIRE(run("-q fit " + spec + " --run-dir " + dir.path() + "/run") == 0);
+  // As an older dltrain wrote it: without the last column.
+  const std::string csv = dir.path() + "/run/metrics.csv";
+  auto rows = lines(csv);
+  REQUIRE(rows.size() == 2);
+  const std::string dropped = rows[0].substr(rows[0].rfind(',') + 1);
+  {
+    std::ofstream out(csv, std::ios::trunc);
+    for (const auto& row : rows) out << row.substr(0, row.rfind(',')) << "\n";
+  }
+  std::string out;
+  REQUIRE(run("fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run --allow-spec-change", &out) == 0);
+  CHECK_THAT(out, Catch::Contains("metrics.csv keeps the columns") && Catch::Contains(dropped));
+  rows = lines(csv);
+  REQUIRE(rows.size() == 3);
+  const auto fields = [](const std::string& row) { return std::count(row.begin(), row.end(), ','); };
+  CHECK(fields(rows[2]) == fields(rows[0]));
+  CHECK(column(csv, "epoch", 2) == 2);
+  CHECK(column(csv, "val.label.accuracy", 2) > 0);
 }
 
 TEST_CASE("resuming with a changed spec is refused with a diff, unless allowed", "[train][e2e]") {
