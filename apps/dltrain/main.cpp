@@ -45,9 +45,9 @@ int main(int argc, char** argv) {
   }
 
   try {
+    configure_allocator();
     cli::setup_logging(verbose, quiet);
     cli::setup_threads(threads);
-    configure_allocator();
     if (version) {
       std::cout << cli::version_report();
       return 0;

@@ -184,7 +184,7 @@ class Trainer {
   int64_t stop_bad_epochs_ = 0;
   std::vector<std::string> saved_;  // checkpoint files written by this run, oldest first
   std::string spec_hash_, spec_text_;
-  bool csv_columns_warned_ = false;
+  std::vector<std::string> csv_columns_;  // metrics.csv's header, read or written once per run
 };
 
 void Trainer::setup_run_dir(const std::string& spec_text) {
@@ -324,25 +324,27 @@ void Trainer::write_metrics(int64_t epoch, const std::map<std::string, double>& 
   // Rows follow the file's header: a run resumed by a newer dltrain or with --allow-spec-change
   // may record other metrics, and its rows must still line up (metrics.jsonl has them all).
   const fs::path csv_path = run_dir_ / "metrics.csv";
+  const bool first_row = csv_columns_.empty();
   std::string header;
-  if (std::ifstream existing(csv_path); existing) std::getline(existing, header);
+  if (first_row)
+    if (std::ifstream existing(csv_path); existing) std::getline(existing, header);
   std::ofstream csv(csv_path, std::ios::app);
-  if (header.empty()) {
-    header = "epoch,step";
-    for (const auto& [k, v] : values) header += "," + k;
-    csv << header << "\n";
-  }
-  const std::vector<std::string> columns = split(header, ',');
-  std::vector<std::string> left_out;
-  for (const auto& [k, v] : values)
-    if (std::find(columns.begin(), columns.end(), k) == columns.end()) left_out.push_back(k);
-  if (!left_out.empty() && !csv_columns_warned_) {
-    spdlog::warn("metrics.csv keeps the columns it was started with; {} only in metrics.jsonl", join(left_out));
-    csv_columns_warned_ = true;
+  if (first_row) {
+    if (header.empty()) {
+      header = "epoch,step";
+      for (const auto& [k, v] : values) header += "," + k;
+      csv << header << "\n";
+    }
+    csv_columns_ = split(header, ',');
+    std::vector<std::string> left_out;
+    for (const auto& [k, v] : values)
+      if (std::find(csv_columns_.begin(), csv_columns_.end(), k) == csv_columns_.end()) left_out.push_back(k);
+    if (!left_out.empty())
+      spdlog::warn("metrics.csv keeps the columns it was started with; {} only in metrics.jsonl", join(left_out));
   }
   csv << epoch + 1 << "," << step_;
-  for (size_t i = 2; i < columns.size(); ++i) {
-    auto it = values.find(columns[i]);
+  for (size_t i = 2; i < csv_columns_.size(); ++i) {
+    auto it = values.find(csv_columns_[i]);
     csv << "," << (it != values.end() ? fixed(it->second, 6) : std::string());
   }
   csv << "\n";
@@ -487,11 +489,11 @@ int Trainer::fit() {
     values["peak_rss_mb"] = peak_resident_mb();  // since the start, this epoch's validation included
     write_metrics(epoch, values);
 
+    static const std::set<std::string> kShownApart = {"lr", "time_s", "data_wait", "rss_mb", "peak_rss_mb"};
     std::ostringstream summary;
     summary << "epoch " << epoch + 1 << "/" << spec_.epochs << " - " << format_duration(wall);
     for (const auto& [k, v] : values)
-      if (k != "lr" && k != "time_s" && k != "data_wait" && k != "rss_mb" && k != "peak_rss_mb")
-        summary << " - " << k << " " << fixed(v);
+      if (!kShownApart.count(k)) summary << " - " << k << " " << fixed(v);
     summary << " - lr " << std::setprecision(3) << values["lr"] << " - waited for data " << std::fixed
             << std::setprecision(1) << 100 * values["data_wait"] << "% of the epoch - RSS " << std::setprecision(0)
             << values["rss_mb"] << " MB (peak " << values["peak_rss_mb"] << ")";

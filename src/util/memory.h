@@ -6,7 +6,7 @@
 
 namespace dltrain {
 
-// "tcmalloc 2.10" (gperftools, when the build links it) or "glibc malloc 2.36".
+// "tcmalloc (gperftools 2.10)" when the build links it, else e.g. "glibc malloc 2.36".
 std::string allocator_name();
 
 // Tunes the allocator for training's pattern: the same large activation buffers freed and

@@ -121,7 +121,6 @@ endif()
 # at the first level and --no-as-needed, its malloc precedes libc's for every library in the
 # process. Turn it off for sanitizer or valgrind builds, which bring their own allocator; the
 # GPU bundle does without it.
-option(DLTRAIN_TCMALLOC "Use gperftools' tcmalloc when it is installed" ON)
 add_library(dltrain_malloc INTERFACE)
 set(DLTRAIN_WITH_TCMALLOC OFF)
 if(DLTRAIN_TCMALLOC AND NOT DLTRAIN_BUNDLE)
