@@ -5,8 +5,7 @@
 # scripts/gpu/gather.sh made on a Debian machine (.gpu-bundle/, carried with the source tree).
 # Usage: scripts/gpu/build.sh [extra cmake -D options]
 #   DLTRAIN_BUILD_DIR (build-gpu), DLTRAIN_PYTHON (python3: whose torch to build against),
-#   DLTRAIN_TORCH_PREFIX (a LibTorch's CMake prefix instead of the Python's torch),
-#   DLTRAIN_WHEEL_CUDA_FIRST=1 (the nvidia-* wheels' CUDA runtime ahead of the toolkit's).
+#   DLTRAIN_TORCH_PREFIX (a LibTorch's CMake prefix instead of the Python's torch).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${DLTRAIN_BUILD_DIR:-build-gpu}
@@ -31,13 +30,6 @@ if [[ -x $cuda/bin/nvcc ]]; then
   args+=(-DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc")
 fi
 # LibTorch's CUDA libraries find theirs (cuDNN, cuBLAS, ... in the nvidia-* wheels) at run time
-# through their own RUNPATH; the linker need not resolve them.
+# through their own RPATH; the linker need not resolve them.
 link_flags="-Wl,--allow-shlib-undefined"
-# dltrain itself needs libcudart, which the toolkit's folder then provides; with
-# DLTRAIN_WHEEL_CUDA_FIRST=1 the wheel's CUDA runtime folders come first, as in a Python process.
-if [[ ${DLTRAIN_WHEEL_CUDA_FIRST:-0} == 1 ]]; then
-  wheel_cuda=$("${DLTRAIN_PYTHON:-python3}" -c \
-    'import glob, nvidia; print(":".join(sorted(glob.glob(nvidia.__path__[0] + "/cu*/lib"))))' 2>/dev/null || true)
-  [[ -n $wheel_cuda ]] && link_flags+=" -Wl,-rpath,$wheel_cuda"
-fi
 DLTRAIN_BUILD_DIR=$build scripts/build.sh "${args[@]}" -DCMAKE_EXE_LINKER_FLAGS="$link_flags" "$@"

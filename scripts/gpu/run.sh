@@ -33,34 +33,57 @@ fi
 dltrain=build-gpu/apps/dltrain/dltrain
 "$dltrain" --version | tee -a "$summary"
 
+# backtrace TAG COMMAND...: where COMMAND crashes (cuda-gdb also debugs host code; the image has
+# no plain gdb), the top frames into the summary.
+backtrace() {
+  local tag=$1; shift
+  command -v cuda-gdb >/dev/null || return 0
+  timeout 120 cuda-gdb -batch -ex run -ex bt --args "$@" >"$out/backtrace-$tag.txt" 2>&1
+  note "  backtrace ($tag): $(grep -m6 '^#[0-9]' "$out/backtrace-$tag.txt" | cut -c1-160 | tr '\n' ' ')"
+}
+# loaded_libs TAG COMMAND...: the CUDA, LibTorch and C++ runtime libraries COMMAND initialises (up
+# to a crash), as "name path" lines in OUT_DIR/libs-TAG.txt: which copy of each it loaded.
+loaded_libs() {
+  local tag=$1; shift
+  LD_DEBUG=libs LD_DEBUG_OUTPUT="$out/ld-$tag" timeout 120 "$@" >/dev/null 2>&1
+  sed -n 's/.*calling init: //p' "$out/ld-$tag".* 2>/dev/null \
+    | grep -E 'cuda|cudnn|cublas|nvrtc|nvJit|nccl|cufft|curand|cusparse|cusolver|torch|c10|stdc\+\+|gomp|gcc_s' \
+    | awk -F/ '{print $NF, $0}' | sort -k1,1 -u >"$out/libs-$tag.txt"
+  rm -f "$out/ld-$tag".*
+}
+
 if [[ $sections == *test* ]]; then
   # A plain LibTorch app first (scripts/gpu/probe, nothing of dltrain's build): if its CUDA
   # backward crashes too, the cause is the machine's LibTorch/CUDA setup, not dltrain's link.
-  # Again with the wheel's CUDA runtime preloaded, which is what a Python process loads.
+  # Then with what sets dltrain's process apart preloaded: the wheel's CUDA runtime (dltrain's
+  # RUNPATH and a Python process pick it; the probe links the toolkit's, as session 3's dltrain
+  # builds did) and the shared libstdc++ (dltrain's link puts it ahead of LibTorch's private copy).
+  probe=build-gpu-probe/backward_probe
+  # cu*: nvidia/cu13/lib in CUDA 13 wheels, nvidia/cuda_runtime/lib in CUDA 12 ones.
+  wheel_cudart=$(python3 -c 'import glob, nvidia; print((glob.glob(nvidia.__path__[0] + "/cu*/lib/libcudart.so.*") + [""])[0])' 2>/dev/null)
   if DLTRAIN_SOURCE_DIR=scripts/gpu/probe DLTRAIN_BUILD_DIR=build-gpu-probe scripts/gpu/build.sh >"$out/probe.log" 2>&1; then
-    probe=build-gpu-probe/backward_probe
-    timeout 60 "$probe" >"$out/probe-run.log" 2>&1
-    note "probe: exit $?, $(tail -1 "$out/probe-run.log")"
-    # cu*: nvidia/cu13/lib in CUDA 13 wheels, nvidia/cuda_runtime/lib in CUDA 12 ones.
-    cudart=$(python3 -c 'import glob, nvidia; print((glob.glob(nvidia.__path__[0] + "/cu*/lib/libcudart.so.*") + [""])[0])' 2>/dev/null)
-    if [[ -n $cudart ]]; then
-      LD_PRELOAD=$cudart timeout 60 "$probe" >"$out/probe-run-wheel-cudart.log" 2>&1
-      note "probe, $cudart preloaded: exit $?, $(tail -1 "$out/probe-run-wheel-cudart.log")"
-    fi
+    for variant in plain ${wheel_cudart:+wheel-cudart} libstdcxx-first; do
+      case $variant in
+        plain) preload= ;;
+        wheel-cudart) preload=$wheel_cudart ;;
+        libstdcxx-first) preload=libstdc++.so.6 ;;
+      esac
+      LD_PRELOAD=$preload timeout 60 "$probe" >"$out/probe-$variant.log" 2>&1
+      status=$?
+      note "probe ($variant${preload:+: $preload preloaded}): exit $status, $(tail -1 "$out/probe-$variant.log")"
+      [[ $variant == plain && $status != 0 ]] && backtrace probe "$probe"
+    done
   else
     note "probe: build FAILED (see probe.log)"
   fi
   # The GPU-only cases first, then the whole suite (where they run again).
-  if ! timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests.log" 2>&1 && command -v cuda-gdb >/dev/null; then
-    # A crash: where (cuda-gdb also debugs host code; the image has no plain gdb).
-    timeout 120 cuda-gdb -batch -ex run -ex bt --args build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-backtrace.txt" 2>&1
-    note "cuda tests crashed; backtrace: $(grep -m6 '^#[0-9]' "$out/cuda-backtrace.txt" | cut -c1-160 | tr '\n' ' ')"
-    # One suspect: the toolkit's libcudart beside the wheel's CUDA libraries. Relink (seconds)
-    # with the wheel's CUDA runtime first and try again; the rest of the run uses that build.
-    if DLTRAIN_WHEEL_CUDA_FIRST=1 scripts/gpu/build.sh >>"$out/build.log" 2>&1; then
-      timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests-wheel-cuda.log" 2>&1
-      note "cuda tests, relinked with the wheel's CUDA runtime first: $(tail -3 "$out/cuda-tests-wheel-cuda.log" | tr '\n' ' ')"
-    fi
+  if ! timeout 120 build-gpu/tests/dltrain_tests "[cuda]" >"$out/cuda-tests.log" 2>&1; then
+    backtrace cuda-tests build-gpu/tests/dltrain_tests "[cuda]"
+    # Which copies of the runtimes the tests load where Python (the probe's twin) loads others.
+    loaded_libs dltrain build-gpu/tests/dltrain_tests "[cuda]"
+    loaded_libs python python3 scripts/gpu/probe/backward_probe.py
+    join -a1 -a2 -e - -o 0,1.2,2.2 "$out/libs-dltrain.txt" "$out/libs-python.txt" | awk '$2 != $3 && $1 !~ /^_/' >"$out/libs-diff.txt"
+    note "  loaded unlike Python (name, dltrain's copy, Python's; libs-diff.txt): $(head -8 "$out/libs-diff.txt" | tr '\n' ';')"
   fi
   note "cuda tests: $(tail -3 "$out/cuda-tests.log" | tr '\n' ' ') at $(elapsed)"
   DLTRAIN_PYTHON=python3 ctest --test-dir build-gpu -j8 --timeout 120 --output-on-failure >"$out/ctest.log" 2>&1

@@ -2,6 +2,15 @@
 # third_party/README.md. LibTorch may be Debian's 1.13 (CPU) or any 2.x given via CMAKE_PREFIX_PATH.
 
 find_package(Torch REQUIRED)
+# TorchConfig finds libc10 through PATHS, searched after the system's folders: on a machine with
+# Debian's LibTorch, a wheel's TORCH_LIBRARIES named Debian's libc10 beside the wheel's libtorch.
+get_filename_component(own_c10 "${TORCH_INSTALL_PREFIX}/lib/libc10.so" REALPATH)
+get_filename_component(found_c10 "${c10_LIBRARY}" REALPATH)
+list(FIND TORCH_LIBRARIES "${c10_LIBRARY}" c10_index)
+if(c10_index GREATER -1 AND EXISTS "${own_c10}" AND NOT found_c10 STREQUAL own_c10)
+  list(REMOVE_AT TORCH_LIBRARIES ${c10_index})
+  list(INSERT TORCH_LIBRARIES ${c10_index} "${own_c10}")
+endif()
 find_package(Threads REQUIRED)
 if(DLTRAIN_BUNDLE)
   # A GPU server without these packages: the folder scripts/gpu/gather.sh made (static archives
@@ -90,6 +99,17 @@ if(NOT IS_ABSOLUTE "${DLTRAIN_LIBSTDCXX}")
   find_library(DLTRAIN_LIBSTDCXX NAMES libstdc++.so.6 REQUIRED)
 endif()
 target_link_options(dltrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,${DLTRAIN_LIBSTDCXX},--pop-state")
+# A torch wheel's CUDA libraries load cuBLAS, cuDNN and the CUDA runtime from the nvidia-* wheels
+# beside it (their RPATH), but dltrain also needs libcudart itself, and the copy it loads first
+# is the one they all use. Its RUNPATH names those folders first, so that copy is the wheel's, as
+# in a Python process, not the CUDA toolkit's that LibTorch's CMake config links.
+get_filename_component(torch_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
+file(GLOB wheel_cuda_dirs LIST_DIRECTORIES true "${torch_site}/nvidia/cu*/lib")
+if(DLTRAIN_WITH_CUDA AND wheel_cuda_dirs)
+  list(JOIN wheel_cuda_dirs ":" wheel_cuda_path)
+  target_link_options(dltrain_torch INTERFACE "LINKER:-rpath,${wheel_cuda_path}")
+  message(STATUS "dltrain: the CUDA runtime from the torch wheel's nvidia-* packages first (${wheel_cuda_path})")
+endif()
 
 # Debian's LibTorch parallelises with OpenMP and calls the system BLAS, by default OpenBLAS's
 # pthreads build, whose own threads then fight OpenMP's spinning workers for the same cores
