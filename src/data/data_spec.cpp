@@ -65,17 +65,11 @@ SourceSpec parse_source(const Value& v) {
 std::vector<OpSpec> parse_ops(const Value& list) {
   std::vector<OpSpec> ops;
   for (const auto& entry : list.items()) {
+    spec::Choice choice = spec::read_choice(entry, "an op");
     OpSpec op;
-    op.loc = entry.loc();
-    if (entry.is_string()) {
-      op.kind = entry.as_string();
-    } else if (entry.is_map() && entry.entries().size() == 1) {
-      op.kind = entry.entries()[0].key;
-      op.loc = entry.entries()[0].key_loc;
-      op.params = entry.entries()[0].value;
-    } else {
-      throw Error("an op is a name or `name: parameters`, got " + entry.describe(), entry.loc());
-    }
+    op.kind = std::move(choice.name);
+    op.params = std::move(choice.options);
+    op.loc = choice.loc;
     ops.push_back(std::move(op));
   }
   return ops;

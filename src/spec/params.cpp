@@ -117,4 +117,18 @@ void ParamReader::finish() const {
   }
 }
 
+Choice read_choice(const Value& v, const std::string& what) {
+  if (v.is_string()) return {v.as_string(), Value(), v.loc()};
+  if (v.is_map() && v.entries().size() == 1) return {v.entries()[0].key, v.entries()[0].value, v.entries()[0].key_loc};
+  if (v.is_map() && v.entries().size() > 1) {
+    std::vector<std::string> kinds;
+    for (const auto& e : v.entries()) kinds.push_back("'" + e.key + "' (" + e.key_loc.str() + ")");
+    const std::string& first = v.entries()[0].key;
+    throw Error(what + " is one kind, but " + std::to_string(kinds.size()) + " are named: " + join(kinds) +
+                    "; an overlay that switches kinds removes the old one too: `" + first + ": null`",
+                v.entries()[1].key_loc);
+  }
+  throw Error(what + " is a name or {name: {options}}, got " + v.describe(), v.loc());
+}
+
 }  // namespace dltrain::spec

@@ -52,6 +52,17 @@ class ParamReader {
   std::set<std::string> known_;
 };
 
+// One choice among named kinds (an optimizer, a schedule, a loss, a metric, an op), written as
+// `name` or `{name: {options}}`.
+struct Choice {
+  std::string name;
+  Value options;  // null when none
+  SourceLoc loc;  // where the name stands
+};
+// Reads one; `what` names it in messages ("an optimizer"). A map that names two kinds is what an
+// overlay leaves when it merges another kind over the spec's: the message says how to switch.
+Choice read_choice(const Value& v, const std::string& what);
+
 template <typename T>
 T value_as(const Value& v);
 

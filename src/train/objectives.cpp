@@ -134,11 +134,7 @@ class MacroScore : public Metric {
 const std::vector<std::string> kClassLosses = {"categorical_crossentropy", "sparse_categorical_crossentropy"};
 
 std::unique_ptr<Metric> make_metric(const Value& v, const Head& head, const SourceLoc& where) {
-  std::string kind;
-  Value options;
-  if (v.is_string()) kind = v.as_string();
-  else if (v.is_map() && v.entries().size() == 1) kind = v.entries()[0].key, options = v.entries()[0].value;
-  else throw Error("a metric is a name or {name: {options}}, got " + v.describe(), v.loc());
+  auto [kind, options, kind_loc] = spec::read_choice(v, "a metric");
   spec::ParamReader p(options, kind);
   std::unique_ptr<Metric> metric;
   const bool classes = head.class_target || head.loss == "binary_crossentropy";
@@ -154,7 +150,7 @@ std::unique_ptr<Metric> make_metric(const Value& v, const Head& head, const Sour
     metric = std::make_unique<Regression>(kind);
   } else {
     throw Error("unknown metric '" + kind + "'" + did_you_mean(kind, metric_names()) + "; metrics: " + join(metric_names()),
-                v.loc().known() ? v.loc() : where);
+                kind_loc.known() ? kind_loc : where);
   }
   p.finish();
   return metric;
@@ -215,13 +211,12 @@ std::vector<Head> build_heads(const graph::Graph& graph) {
       for (int64_t d : node.shape) head.features *= d;
       if (s.loss.is_null())
         throw Error("output '" + s.name + "' has no loss; add `loss:` (" + join(loss_names()) + ")", s.loc);
-      Value options;
-      if (s.loss.is_string()) head.loss = s.loss.as_string();
-      else if (s.loss.is_map() && s.loss.entries().size() == 1) head.loss = s.loss.entries()[0].key, options = s.loss.entries()[0].value;
-      else throw Error("a loss is a name or {name: {options}}", s.loss.loc());
+      spec::Choice loss = spec::read_choice(s.loss, "a loss");
+      head.loss = loss.name;
+      const Value& options = loss.options;
       if (std::find(loss_names().begin(), loss_names().end(), head.loss) == loss_names().end())
         throw Error("unknown loss '" + head.loss + "'" + did_you_mean(head.loss, loss_names()) + "; losses: " + join(loss_names()),
-                    s.loss.loc());
+                    loss.loc);
       head.class_target = data::is_class_loss(s.loss);
       spec::ParamReader p(options, head.loss);
       if (head.class_target || head.loss == "binary_crossentropy") head.label_smoothing = p.get_or<double>("label_smoothing", 0.0);

@@ -8,20 +8,13 @@ namespace {
 
 using spec::Value;
 
-// `name` or `{name: {options}}`: returns the name and the options (null when none).
-std::pair<std::string, Value> kind_and_options(const Value& v, const char* what) {
-  if (v.is_string()) return {v.as_string(), Value()};
-  if (v.is_map() && v.entries().size() == 1) return {v.entries()[0].key, v.entries()[0].value};
-  throw Error(std::string(what) + " is a name or {name: {options}}, got " + v.describe(), v.loc());
-}
-
 OptimizerSpec parse_optimizer(const Value& v) {
   OptimizerSpec o;
   o.loc = v.loc();
-  auto [kind, options] = kind_and_options(v, "optimizer");
+  auto [kind, options, kind_loc] = spec::read_choice(v, "an optimizer");
   const std::vector<std::string> kinds = {"sgd", "adam", "adamw", "rmsprop"};
   if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
-    throw Error("unknown optimizer '" + kind + "'" + did_you_mean(kind, kinds) + "; optimizers: " + join(kinds), v.loc());
+    throw Error("unknown optimizer '" + kind + "'" + did_you_mean(kind, kinds) + "; optimizers: " + join(kinds), kind_loc);
   o.kind = kind;
   spec::ParamReader p(options, kind);
   o.lr = p.get_or<double>("lr", kind == "sgd" ? 0.01 : kind == "rmsprop" ? 0.001 : 0.001);
@@ -44,11 +37,11 @@ OptimizerSpec parse_optimizer(const Value& v) {
 ScheduleSpec parse_schedule(const Value& v, double lr) {
   ScheduleSpec s;
   s.loc = v.loc();
-  auto [kind, options] = kind_and_options(v, "schedule");
+  auto [kind, options, kind_loc] = spec::read_choice(v, "a schedule");
   const std::vector<std::string> kinds = {"constant", "step", "multistep", "exponential", "cosine", "one_cycle",
                                           "reduce_on_plateau"};
   if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
-    throw Error("unknown schedule '" + kind + "'" + did_you_mean(kind, kinds) + "; schedules: " + join(kinds), v.loc());
+    throw Error("unknown schedule '" + kind + "'" + did_you_mean(kind, kinds) + "; schedules: " + join(kinds), kind_loc);
   s.kind = kind;
   spec::ParamReader p(options, kind);
   if (kind == "step") {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "spec/compose.h"
+#include "spec/params.h"
 #include "support/helpers.h"
 
 using namespace dltrain;
@@ -60,4 +61,35 @@ TEST_CASE("include cycles print the chain", "[spec]") {
                     Catch::Contains("include cycle") && Catch::Contains("a.yaml -> ") && Catch::Contains("b.yaml -> "));
   CHECK_THROWS_WITH(spec::load_with_includes(dir.file("c.yaml", "include: missing.yaml\n")),
                     Catch::Contains("c.yaml:1:10") && Catch::Contains("included file not found"));
+}
+
+TEST_CASE("an overlay switching a kind (optimizer, loss, op) says how when it merges into two", "[spec]") {
+  test::TempDir dir;
+  std::string spec = dir.file("spec.yaml", "train: {optimizer: {adam: {lr: 0.001}}}\n");
+  std::string merged = dir.file("adamw.yaml", "train:\n  optimizer: {adamw: {lr: 0.002}}\n");
+  std::string switched = dir.file("switch.yaml", "train:\n  optimizer: {adam: null, adamw: {lr: 0.002}}\n");
+
+  spec::Value both = spec::compose(spec, {merged}, {});
+  try {
+    spec::read_choice(*both.find("train")->find("optimizer"), "an optimizer");
+    FAIL("two kinds were accepted");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("an optimizer is one kind, but 2 are named: 'adam' (" + spec + ":1:21)") &&
+                             Catch::Contains("'adamw' (" + merged + ":2:15)") && Catch::Contains("`adam: null`"));
+    REQUIRE(e.loc());
+    CHECK(e.loc()->file == merged);  // where the second kind came in
+  }
+
+  spec::Choice choice = spec::read_choice(*spec::compose(spec, {switched}, {}).find("train")->find("optimizer"), "an optimizer");
+  CHECK(choice.name == "adamw");
+  CHECK(choice.options.find("lr")->as_double() == 0.002);
+  CHECK(choice.loc.file == switched);
+
+  // `--set` replaces the value whole.
+  CHECK(spec::read_choice(*spec::compose(spec, {}, {"train.optimizer={sgd: {lr: 0.1}}"}).find("train")->find("optimizer"),
+                          "an optimizer")
+            .name == "sgd");
+  CHECK(spec::read_choice(test::yaml("relu"), "an op").name == "relu");
+  CHECK_THROWS_WITH(spec::read_choice(test::yaml("[adam]"), "an optimizer"),
+                    Catch::Contains("an optimizer is a name or {name: {options}}, got list"));
 }
