@@ -52,7 +52,12 @@ void dry_run(builder::DagModel& model) {
     const graph::Node& node = model.graph().nodes[static_cast<size_t>(index)];
     std::vector<int64_t> shape = node.shape;
     shape.insert(shape.begin(), 2);
-    inputs.push_back(torch::zeros(shape, node.integer ? torch::kLong : torch::kFloat));
+    try {
+      inputs.push_back(torch::zeros(shape, node.integer ? torch::kLong : torch::kFloat));
+    } catch (const c10::Error& e) {
+      throw Error("a batch of 2 for a trial forward pass: " + plain_torch_message(e.what_without_backtrace()), node.loc,
+                  node.name, ErrorKind::Runtime);
+    }
   }
   auto result = model.run(inputs);
   for (size_t k = 0; k < result.outputs.size(); ++k) {

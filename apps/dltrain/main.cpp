@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 
 #include <iostream>
+#include <new>
 
 #include "commands.h"
 #include "runtime.h"
@@ -65,7 +66,10 @@ int main(int argc, char** argv) {
     std::cerr << e.report() << "\n";
     return e.kind() == ErrorKind::Spec ? 2 : 1;
   } catch (const c10::Error& e) {
-    std::cerr << "error: " << e.what_without_backtrace() << "\n";
+    std::cerr << "error: " << plain_torch_message(e.what_without_backtrace()) << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -25,7 +25,7 @@ DagModel::DagModel(graph::Graph graph) : torch::nn::Module("DagModel"), graph_(s
       try {
         layers_[i] = layers::as_layer_def(*node.config).create(shapes);
       } catch (const c10::Error& e) {
-        throw Error(std::string("cannot build: ") + e.what_without_backtrace(), node.loc, node.name);
+        throw Error("cannot build: " + plain_torch_message(e.what_without_backtrace()), node.loc, node.name);
       }
       std::vector<std::string> path = split(node.name, '/');
       std::string leaf = path.back();
@@ -98,7 +98,7 @@ DagModel::Result DagModel::run(const std::vector<torch::Tensor>& inputs, bool ke
     } catch (const c10::Error& e) {
       std::vector<std::string> shapes;
       for (const auto& a : args) shapes.push_back(graph::to_string(a.sizes().vec()));
-      throw Error("while running " + node.kind + " on inputs " + join(shapes) + ": " + e.what_without_backtrace(),
+      throw Error("while running " + node.kind + " on inputs " + join(shapes) + ": " + plain_torch_message(e.what_without_backtrace()),
                   node.loc, node.name, ErrorKind::Runtime);
     }
     if (keep_all) continue;

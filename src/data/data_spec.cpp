@@ -14,6 +14,9 @@ using spec::Value;
 
 const std::vector<std::string> kDefaultExtensions = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
 
+// Far more loader threads than any machine has cores; beyond it a typo, not a setting.
+constexpr int64_t kMaxWorkers = 1024;
+
 int64_t auto_or_int(spec::ParamReader& p, const std::string& key) {
   const Value* v = p.find(key);
   if (!v || v->is_null()) return 0;
@@ -145,6 +148,9 @@ SplitSpec parse_split(const std::string& name, const Value& v, const spec::Model
   if (split.batch_size < 1) throw Error("batch must be at least 1", p.loc_of("batch"));
   split.drop_remainder = p.get_or<bool>("drop_remainder", false);
   split.workers = auto_or_int(p, "workers");
+  if (split.workers > kMaxWorkers)
+    throw Error("'workers' is at most " + std::to_string(kMaxWorkers) + " loader threads, got " + std::to_string(split.workers),
+                p.loc_of("workers"));
   split.prefetch = auto_or_int(p, "prefetch");
   split.cache = p.get_or<bool>("cache", false);
   split.skip_bad = p.get_choice("on_error", {"skip", "fail"}, "skip") == "skip";

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "data/image.h"
@@ -237,7 +238,16 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   s.samples_done = s.batches_done = s.skipped = s.max_in_flight = 0;
   s.wait_s = s.ready_sum = 0;
   s.epoch_start = Clock::now();
-  for (int w = 0; w < s.workers; ++w) s.threads.emplace_back([&s] { s.work(); });
+  for (int w = 0; w < s.workers; ++w) {
+    try {
+      s.threads.emplace_back([&s] { s.work(); });
+    } catch (const std::system_error& e) {
+      s.halt();
+      throw Error("data split '" + s.split.name + "': could not start loader thread " + std::to_string(w + 1) + " of " +
+                      std::to_string(s.workers) + " (" + e.what() + "); lower its `workers`",
+                  s.split.loc, {}, ErrorKind::Runtime);
+    }
+  }
 }
 
 void Loader::State::work() {

@@ -51,7 +51,7 @@ TensorFile read_torch_save(const std::string& path) {
     throw read_error(path,
                      "not a torch.save file this LibTorch can read (save it with PyTorch >= 1.6, tensors and dicts "
                      "only, or as safetensors): " +
-                         std::string(e.what_without_backtrace()));
+                         plain_torch_message(e.what_without_backtrace()));
   }
   TensorFile file;
   collect(root, "", file);

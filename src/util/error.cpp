@@ -1,5 +1,8 @@
 #include "util/error.h"
 
+#include <cstdio>
+#include <regex>
+
 namespace dltrain {
 
 std::string SourceLoc::str() const {
@@ -51,6 +54,18 @@ std::string join_errors(const std::vector<Error>& errors) {
   return out;
 }
 }  // namespace
+
+std::string plain_torch_message(const std::string& what) {
+  static const std::regex allocation("you tried to allocate ([0-9]+) bytes");
+  static const std::regex enforce(R"(^\[enforce fail at [^\]]*\] [^.]*\. )");
+  std::smatch match;
+  if (std::regex_search(what, match, allocation)) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%.1f GiB", std::stod(match[1].str()) / (1024.0 * 1024.0 * 1024.0));
+    return std::string("out of memory: cannot allocate ") + size + " at once";
+  }
+  return std::regex_replace(what, enforce, "");
+}
 
 ErrorList::ErrorList(std::vector<Error> errors)
     : std::runtime_error(join_errors(errors)), errors_(std::move(errors)) {}

@@ -62,6 +62,11 @@ class ErrorList : public std::runtime_error {
   std::vector<Error> errors_;
 };
 
+// LibTorch's message (c10::Error::what_without_backtrace) as a user reads it: an allocation that
+// failed becomes "out of memory: ..." with the size in GiB, and a C10_ENFORCE prefix
+// ("[enforce fail at file.cpp:75] err == 0. ") is dropped; other messages pass unchanged.
+std::string plain_torch_message(const std::string& what);
+
 namespace detail {
 template <typename... Parts>
 std::string concat(const Parts&... parts) {

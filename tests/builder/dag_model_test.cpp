@@ -120,3 +120,20 @@ TEST_CASE("a wrong input tensor is reported with the input's name and shape", "[
                     Catch::Contains("input 'image' must be [N, 3, 224, 224], got [2, 224, 224, 3]"));
   CHECK_THROWS_WITH(model->forward({{"img", torch::zeros({2, 3, 224, 224})}}), Catch::Contains("missing model input 'image'"));
 }
+
+TEST_CASE("a layer too large for memory is refused with its name and size, without LibTorch's internals", "[builder]") {
+  auto g = test::graph_of(
+      "inputs: {x: {type: vector, size: 1000000}}\n"
+      "model: [{linear: {name: huge, out_features: 1000000}}]\n"
+      "outputs: {y: {from: huge, loss: mse}}\n");
+  try {
+    builder::build_model(g);
+    FAIL("a 3.6 TiB weight was allocated");
+  } catch (const Error& e) {
+    CHECK(e.node() == "huge");
+    CHECK_THAT(e.message(), Catch::Equals("cannot build: out of memory: cannot allocate 3725.3 GiB at once"));
+  }
+  // LibTorch's other messages pass through; an enforce prefix is dropped.
+  CHECK(plain_torch_message("Expected 4-dimensional input") == "Expected 4-dimensional input");
+  CHECK(plain_torch_message("[enforce fail at conv.cpp:12] x > 0. kernel too large") == "kernel too large");
+}
