@@ -1,8 +1,6 @@
 // check, summary and graph: the subcommands that read a spec (all of it is validated) and build
 // its model, no data.
 #include <spdlog/spdlog.h>
-#include <torch/types.h>
-#include <torch/utils.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -43,31 +41,6 @@ Loaded load(const SpecOptions& options) {
   return loaded;
 }
 
-// One forward pass on a zero batch of 2 in inference mode: proves the model runs as built.
-void dry_run(builder::DagModel& model) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  std::vector<torch::Tensor> inputs;
-  for (int index : model.graph().inputs) {
-    const graph::Node& node = model.graph().nodes[static_cast<size_t>(index)];
-    std::vector<int64_t> shape = node.shape;
-    shape.insert(shape.begin(), 2);
-    try {
-      inputs.push_back(torch::zeros(shape, node.integer ? torch::kLong : torch::kFloat));
-    } catch (const c10::Error& e) {
-      throw Error("a batch of 2 for a trial forward pass: " + plain_torch_message(e.what_without_backtrace()), node.loc,
-                  node.name, ErrorKind::Runtime);
-    }
-  }
-  auto result = model.run(inputs);
-  for (size_t k = 0; k < result.outputs.size(); ++k) {
-    const graph::Node& node = model.graph().nodes[static_cast<size_t>(model.graph().outputs[k].node)];
-    std::vector<int64_t> expected = node.shape;
-    expected.insert(expected.begin(), 2);
-    DLT_ASSERT(result.outputs[k].sizes().vec() == expected, "inferred shape of ", node.name, " differs from its output");
-  }
-}
-
 }  // namespace
 
 void add_spec_options(CLI::App& cmd, SpecOptions& options) {
@@ -88,7 +61,7 @@ void setup_check(CLI::App& app, Action& action) {
       Loaded loaded = load(*options);
       if (*print) std::cout << spec::to_yaml(loaded.run.document);
       auto model = builder::build_model(loaded.graph);
-      dry_run(*model);
+      builder::trial_forward(*model);
       builder::ModelSummary summary = builder::summarize(*model);
       std::vector<std::string> outputs;
       for (const auto& out : loaded.graph.outputs) outputs.push_back(out.spec.name);

@@ -6,6 +6,16 @@
 #include "util/strings.h"
 
 namespace dltrain::builder {
+namespace {
+
+// What a failing LibTorch or backend (oneDNN, cuDNN) call said, as a user reads it.
+std::string failure_message(const std::exception& e) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e))
+    return plain_torch_message(torch_error->what_without_backtrace());
+  return e.what();
+}
+
+}  // namespace
 
 DagModel::DagModel(graph::Graph graph) : torch::nn::Module("DagModel"), graph_(std::move(graph)) {
   const size_t count = graph_.nodes.size();
@@ -24,8 +34,10 @@ DagModel::DagModel(graph::Graph graph) : torch::nn::Module("DagModel"), graph_(s
     } else {
       try {
         layers_[i] = layers::as_layer_def(*node.config).create(shapes);
-      } catch (const c10::Error& e) {
-        throw Error("cannot build: " + plain_torch_message(e.what_without_backtrace()), node.loc, node.name);
+      } catch (const Error&) {
+        throw;
+      } catch (const std::exception& e) {
+        throw Error("cannot build: " + failure_message(e), node.loc, node.name);
       }
       std::vector<std::string> path = split(node.name, '/');
       std::string leaf = path.back();
@@ -95,11 +107,13 @@ DagModel::Result DagModel::run(const std::vector<torch::Tensor>& inputs, bool ke
         y = activations_[i]->forward({y});
       }
       slots[i] = std::move(y);
-    } catch (const c10::Error& e) {
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
       std::vector<std::string> shapes;
       for (const auto& a : args) shapes.push_back(graph::to_string(a.sizes().vec()));
-      throw Error("while running " + node.kind + " on inputs " + join(shapes) + ": " + plain_torch_message(e.what_without_backtrace()),
-                  node.loc, node.name, ErrorKind::Runtime);
+      throw Error("while running " + node.kind + " on inputs " + join(shapes) + ": " + failure_message(e), node.loc,
+                  node.name, ErrorKind::Runtime);
     }
     if (keep_all) continue;
     for (int in : node.inputs)
@@ -132,5 +146,29 @@ std::map<std::string, torch::Tensor> DagModel::forward(const std::map<std::strin
 }
 
 std::shared_ptr<DagModel> build_model(const graph::Graph& graph) { return std::make_shared<DagModel>(graph); }
+
+void trial_forward(DagModel& model, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::vector<torch::Tensor> inputs;
+  for (int index : model.graph().inputs) {
+    const graph::Node& node = model.graph().nodes[static_cast<size_t>(index)];
+    std::vector<int64_t> shape = node.shape;
+    shape.insert(shape.begin(), batch);
+    try {
+      inputs.push_back(torch::zeros(shape, node.integer ? torch::kLong : torch::kFloat));
+    } catch (const std::exception& e) {
+      throw Error("a batch of " + std::to_string(batch) + " for a trial forward pass: " + failure_message(e), node.loc,
+                  node.name, ErrorKind::Runtime);
+    }
+  }
+  auto result = model.run(inputs);
+  for (size_t k = 0; k < result.outputs.size(); ++k) {
+    const graph::Node& node = model.graph().nodes[static_cast<size_t>(model.graph().outputs[k].node)];
+    std::vector<int64_t> expected = node.shape;
+    expected.insert(expected.begin(), batch);
+    DLT_ASSERT(result.outputs[k].sizes().vec() == expected, "inferred shape of ", node.name, " differs from its output");
+  }
+}
 
 }  // namespace dltrain::builder

@@ -53,4 +53,9 @@ class DagModel : public torch::nn::Module {
 // Builds a DagModel on the CPU in training mode.
 std::shared_ptr<DagModel> build_model(const graph::Graph& graph);
 
+// One forward pass in inference mode over a zero batch of `batch`: proves that the model runs as
+// built and that each output has its inferred shape (`dltrain check`). A batch too large to
+// allocate is an Error at its input.
+void trial_forward(DagModel& model, int64_t batch = 2);
+
 }  // namespace dltrain::builder

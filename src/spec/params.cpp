@@ -1,5 +1,7 @@
 #include "spec/params.h"
 
+#include <sstream>
+
 #include "util/strings.h"
 
 namespace dltrain::spec {
@@ -99,6 +101,15 @@ std::string ParamReader::get_choice(const std::string& key, const std::vector<st
   throw Error("'" + key + "' must be one of " + join(choices) + ", got '" + s + "'" +
                   did_you_mean(s, choices),
               v->loc());
+}
+
+void ParamReader::out_of_range(const std::string& key, double value, double low, double high) const {
+  std::ostringstream range;
+  if (high >= 1e300 || high == static_cast<double>(std::numeric_limits<int64_t>::max())) range << "at least " << low;
+  else range << "between " << low << " and " << high;
+  std::ostringstream got;
+  got << value;
+  throw Error("'" + key + "' must be " + range.str() + " (" + what_ + "), got " + got.str(), loc_of(key));
 }
 
 SourceLoc ParamReader::loc_of(const std::string& key) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,6 +33,9 @@ class ParamReader {
   // An int list, or one int broadcast to `size` entries (kernel_size: 3 -> [3, 3]).
   std::vector<int64_t> get_ints(const std::string& key, size_t size,
                                 std::optional<std::vector<int64_t>> fallback = std::nullopt);
+  // A number in [low, high] (NaN is not), `fallback` when absent; the error names the range.
+  template <typename T>
+  T get_in(const std::string& key, T fallback, T low, T high = std::numeric_limits<T>::max());
   // A string that must be one of `choices`.
   std::string get_choice(const std::string& key, const std::vector<std::string>& choices,
                          const std::string& fallback);
@@ -46,6 +50,7 @@ class ParamReader {
  private:
   // Throws the error for a required key that is absent, pointing at a misspelling if present.
   [[noreturn]] void missing(const std::string& key) const;
+  [[noreturn]] void out_of_range(const std::string& key, double value, double low, double high) const;
 
   const Value& params_;
   std::string what_;
@@ -75,6 +80,14 @@ template <typename T>
 T ParamReader::get_or(const std::string& key, T fallback) {
   const Value* v = find(key);
   return v && !v->is_null() ? value_as<T>(*v) : fallback;
+}
+
+template <typename T>
+T ParamReader::get_in(const std::string& key, T fallback, T low, T high) {
+  const T value = get_or<T>(key, fallback);
+  if (!(value >= low && value <= high))
+    out_of_range(key, static_cast<double>(value), static_cast<double>(low), static_cast<double>(high));
+  return value;
 }
 
 }  // namespace dltrain::spec

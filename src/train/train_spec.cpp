@@ -46,6 +46,7 @@ ScheduleSpec parse_schedule(const Value& v, double lr) {
   spec::ParamReader p(options, kind);
   if (kind == "step") {
     s.step_size = p.get<int64_t>("step_size");
+    if (s.step_size < 1) throw Error("step_size must be at least 1 epoch", p.loc_of("step_size"));
     s.gamma = p.get_or<double>("gamma", 0.1);
   } else if (kind == "multistep") {
     s.milestones = p.get<std::vector<int64_t>>("milestones");
@@ -53,18 +54,17 @@ ScheduleSpec parse_schedule(const Value& v, double lr) {
   } else if (kind == "exponential") {
     s.gamma = p.get<double>("gamma");
   } else if (kind == "cosine") {
-    s.lr_min = p.get_or<double>("lr_min", 0.0);
+    s.lr_min = p.get_in<double>("lr_min", 0.0, 0.0);
   } else if (kind == "one_cycle") {
     s.max_lr = p.get_or<double>("max_lr", lr);
-    s.pct_start = p.get_or<double>("pct_start", 0.3);
+    s.pct_start = p.get_in<double>("pct_start", 0.3, 0.0, 1.0);
   } else if (kind == "reduce_on_plateau") {
-    s.factor = p.get_or<double>("factor", 0.1);
-    s.patience = p.get_or<int64_t>("patience", 5);
+    s.factor = p.get_in<double>("factor", 0.1, 0.0, 1.0);
+    s.patience = p.get_in<int64_t>("patience", 5, 0);
     s.monitor = p.get_or<std::string>("monitor", "val.loss");
     s.mode = p.get_choice("mode", {"min", "max"}, "min");
   }
-  if (kind != "one_cycle") s.warmup_epochs = p.get_or<double>("warmup_epochs", 0.0);
-  if (s.step_size < 1) throw Error("step_size must be at least 1 epoch", p.loc_of("step_size"));
+  if (kind != "one_cycle") s.warmup_epochs = p.get_in<double>("warmup_epochs", 0.0, 0.0);
   p.finish();
   return s;
 }
@@ -75,35 +75,33 @@ TrainSpec parse_train_spec(const Value& train) {
   TrainSpec t;
   t.loc = train.loc();
   spec::ParamReader p(train, "train");
-  t.epochs = p.get_or<int64_t>("epochs", 10);
-  if (t.epochs < 1) throw Error("epochs must be at least 1", p.loc_of("epochs"));
+  t.epochs = p.get_in<int64_t>("epochs", 10, 1);
   t.seed = static_cast<uint64_t>(p.get_or<int64_t>("seed", 0));
   if (const Value* o = p.find("optimizer")) t.optimizer = parse_optimizer(*o);
   if (const Value* s = p.find("schedule")) t.schedule = parse_schedule(*s, t.optimizer.lr);
   if (const Value* clip = p.find("clip"); clip && !clip->is_null()) {
     spec::ParamReader c(*clip, "clip");
-    t.clip_norm = c.get_or<double>("norm", 0.0);
-    t.clip_value = c.get_or<double>("value", 0.0);
+    t.clip_norm = c.get_in<double>("norm", 0.0, 0.0);
+    t.clip_value = c.get_in<double>("value", 0.0, 0.0);
     c.finish();
   }
-  t.accumulate = p.get_or<int64_t>("accumulate", 1);
-  if (t.accumulate < 1) throw Error("accumulate must be at least 1 batch", p.loc_of("accumulate"));
+  t.accumulate = p.get_in<int64_t>("accumulate", 1, 1);
   if (const Value* es = p.find("early_stopping"); es && !es->is_null()) {
     EarlyStoppingSpec e;
     e.loc = es->loc();
     spec::ParamReader r(*es, "early_stopping");
     e.monitor = r.get_or<std::string>("monitor", "val.loss");
     e.mode = r.get_choice("mode", {"min", "max"}, "min");
-    e.patience = r.get_or<int64_t>("patience", 5);
-    e.min_delta = r.get_or<double>("min_delta", 0.0);
+    e.patience = r.get_in<int64_t>("patience", 5, 0);
+    e.min_delta = r.get_in<double>("min_delta", 0.0, 0.0);
     r.finish();
     t.early_stopping = e;
   }
   if (const Value* ck = p.find("checkpoint"); ck && !ck->is_null()) {
     spec::ParamReader r(*ck, "checkpoint");
     t.checkpoint.loc = ck->loc();
-    t.checkpoint.every_epochs = r.get_or<int64_t>("every_epochs", 1);
-    t.checkpoint.keep_last = r.get_or<int64_t>("keep_last", 3);
+    t.checkpoint.every_epochs = r.get_in<int64_t>("every_epochs", 1, 1);
+    t.checkpoint.keep_last = r.get_in<int64_t>("keep_last", 3, 1);  // resume needs the last one
     if (const Value* best = r.find("keep_best"); best && !best->is_null()) {
       spec::ParamReader b(*best, "keep_best");
       t.checkpoint.best_monitor = b.get<std::string>("monitor");
@@ -112,7 +110,7 @@ TrainSpec parse_train_spec(const Value& train) {
     }
     r.finish();
   }
-  t.log_every = p.get_or<int64_t>("log_every", 0);
+  t.log_every = p.get_in<int64_t>("log_every", 0, 0);
   t.skip_nan_batches = p.get_choice("on_nan", {"stop", "skip_batch"}, "stop") == "skip_batch";
   t.precision = p.get_choice("precision", {"fp32", "bf16", "fp16"}, "fp32");
   t.precision_loc = p.loc_of("precision");

@@ -158,6 +158,10 @@ TEST_CASE("train section errors are located", "[train]") {
   CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{optimizer: adamm}")), Catch::Contains("did you mean 'adam'?"));
   CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{epoch: 3}")), Catch::Contains("test.yaml:1:2") && Catch::Contains("did you mean 'epochs'?"));
   CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{schedule: {cosine: {warmup: 1}}}")), Catch::Contains("unknown parameter 'warmup'"));
+  // Found by fuzzing: every_epochs 0 divided by zero in fit; keep_last 0 deleted the checkpoint `last` points at.
+  CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{checkpoint: {every_epochs: 0}}")),
+                    Catch::Contains("test.yaml:1:29") && Catch::Contains("'every_epochs' must be at least 1"));
+  CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{checkpoint: {keep_last: 0}}")), Catch::Contains("'keep_last' must be at least 1"));
 }
 
 TEST_CASE("multi-tensor adam and adamw step exactly as LibTorch's, and keep its state for checkpoints", "[train]") {
