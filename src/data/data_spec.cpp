@@ -49,8 +49,10 @@ SourceSpec parse_source(const Value& v) {
   } else if (const Value* synthetic = p.find("synthetic")) {
     source.kind = SourceSpec::Kind::Synthetic;
     spec::ParamReader s(*synthetic, "synthetic");
-    source.synthetic_size = s.get<int64_t>("size");
-    if (source.synthetic_size < 1) throw Error("synthetic size must be at least 1", s.loc_of("size"));
+    // Random pixels for smoke tests and benchmarks; each sample costs ~25 bytes of index
+    // structures, so 10 million stay under 250 MB, where a typo (1e9) would take 24 GB.
+    s.require("size");
+    source.synthetic_size = s.get_in<int64_t>("size", 0, 1, 10'000'000);
     s.finish();
   } else if (const Value* split = p.find("split_of")) {
     source.kind = SourceSpec::Kind::SplitOf;

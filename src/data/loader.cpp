@@ -2,6 +2,7 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/utility.hpp>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <atomic>
@@ -342,26 +343,33 @@ std::map<std::string, torch::Tensor> Loader::State::acquire_buffers() {
       }
     }
   }
-  const int64_t n = split.batch_size;
+  // A batch larger than the split never has more rows than the split.
+  const int64_t n = std::min(split.batch_size, std::max<int64_t>(table.rows, 1));
   auto options = torch::TensorOptions().pinned_memory(this->options.pin_memory);
   std::map<std::string, torch::Tensor> buffers;
-  for (const auto& pipe : images) {
-    const ColumnSpec& c = pipe.column->spec;
-    if (pipe.deferred) {
-      buffers[c.name] = torch::empty({n, c.height, c.width_px, c.channels}, options.dtype(torch::kUInt8));
-      buffers[c.name + kGain] = torch::empty({n, c.channels}, options.dtype(torch::kFloat));
-      buffers[c.name + kOffset] = torch::empty({n, c.channels}, options.dtype(torch::kFloat));
-    } else {
-      buffers[c.name] = torch::empty({n, c.channels, c.height, c.width_px}, options.dtype(torch::kFloat));
+  try {
+    for (const auto& pipe : images) {
+      const ColumnSpec& c = pipe.column->spec;
+      if (pipe.deferred) {
+        buffers[c.name] = torch::empty({n, c.height, c.width_px, c.channels}, options.dtype(torch::kUInt8));
+        buffers[c.name + kGain] = torch::empty({n, c.channels}, options.dtype(torch::kFloat));
+        buffers[c.name + kOffset] = torch::empty({n, c.channels}, options.dtype(torch::kFloat));
+      } else {
+        buffers[c.name] = torch::empty({n, c.channels, c.height, c.width_px}, options.dtype(torch::kFloat));
+      }
     }
-  }
-  for (const auto& column : table.columns) {
-    const ColumnSpec& c = column.spec;
-    switch (c.kind) {
-      case ColumnSpec::Kind::Image: break;
-      case ColumnSpec::Kind::ClassLabel: buffers[c.name] = torch::empty({n}, options.dtype(torch::kLong)); break;
-      default: buffers[c.name] = torch::empty({n, c.width}, options.dtype(torch::kFloat));
+    for (const auto& column : table.columns) {
+      const ColumnSpec& c = column.spec;
+      switch (c.kind) {
+        case ColumnSpec::Kind::Image: break;
+        case ColumnSpec::Kind::ClassLabel: buffers[c.name] = torch::empty({n}, options.dtype(torch::kLong)); break;
+        default: buffers[c.name] = torch::empty({n, c.width}, options.dtype(torch::kFloat));
+      }
     }
+  } catch (const c10::Error& e) {
+    throw Error("data split '" + split.name + "': a batch of " + std::to_string(n) + ": " +
+                    plain_torch_message(e.what_without_backtrace()) + "; lower its `batch`",
+                split.loc, {}, ErrorKind::Runtime);
   }
   return buffers;
 }

@@ -1,5 +1,6 @@
 #include "spec/params.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "util/strings.h"
@@ -103,13 +104,21 @@ std::string ParamReader::get_choice(const std::string& key, const std::vector<st
               v->loc());
 }
 
+namespace {
+// 10000000 as written, not 1e+07.
+std::string number_text(double x) {
+  std::ostringstream out;
+  if (std::isfinite(x) && std::abs(x) < 1e15 && x == std::floor(x)) out << static_cast<int64_t>(x);
+  else out << x;
+  return out.str();
+}
+}  // namespace
+
 void ParamReader::out_of_range(const std::string& key, double value, double low, double high) const {
-  std::ostringstream range;
-  if (high >= 1e300 || high == static_cast<double>(std::numeric_limits<int64_t>::max())) range << "at least " << low;
-  else range << "between " << low << " and " << high;
-  std::ostringstream got;
-  got << value;
-  throw Error("'" + key + "' must be " + range.str() + " (" + what_ + "), got " + got.str(), loc_of(key));
+  const bool unbounded = high >= 1e300 || high == static_cast<double>(std::numeric_limits<int64_t>::max());
+  const std::string range =
+      unbounded ? "at least " + number_text(low) : "between " + number_text(low) + " and " + number_text(high);
+  throw Error("'" + key + "' must be " + range + " (" + what_ + "), got " + number_text(value), loc_of(key));
 }
 
 SourceLoc ParamReader::loc_of(const std::string& key) const {

@@ -82,6 +82,18 @@ TEST_CASE("a folder source gives sorted classes and the images' labels, drop_rem
   CHECK(batches[0].tensors.at("image").max().item<float>() > 1.5f);
 }
 
+TEST_CASE("a batch larger than the split is one batch of every row, its buffers no larger", "[data]") {
+  test::TempDir dir;
+  test::write_image_folder(dir.path(), 2, 3, 8, 8);
+  auto split = test::folder_split(dir.path(), 1, 8, 8, 2, "{batch: 1000000}");
+  data::Loader loader(split, data::load_table(split), {});
+  auto batches = epoch_batches(loader, 0);
+  REQUIRE(batches.size() == 1);
+  const torch::Tensor& image = batches[0].tensors.at("image");
+  CHECK(image.size(0) == 6);
+  CHECK(image.storage().nbytes() == 6 * 8 * 8 * sizeof(float));  // not a million rows' worth
+}
+
 TEST_CASE("cache keeps decoded samples and gives the same batches", "[data]") {
   test::TempDir dir;
   test::write_image_folder(dir.path(), 2, 4, 12, 12);
