@@ -96,6 +96,8 @@ struct Loader::State {
   std::map<std::string, torch::Tensor> acquire_buffers();
   Batch assemble(size_t b);
   bool load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image& image, std::string& failure);
+  // The sample's file, or "synthetic sample N", for messages.
+  std::string sample_name(const ImagePipeline& pipe, int64_t row) const;
   void write_image(const ImagePipeline& pipe, const Image& image, int64_t row, int64_t index,
                    std::map<std::string, torch::Tensor>& buffers);
   void work();
@@ -374,6 +376,10 @@ std::map<std::string, torch::Tensor> Loader::State::acquire_buffers() {
   return buffers;
 }
 
+std::string Loader::State::sample_name(const ImagePipeline& pipe, int64_t row) const {
+  return table.synthetic ? "synthetic sample " + std::to_string(row) : pipe.column->paths[static_cast<size_t>(row)];
+}
+
 bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image& image, std::string& failure) {
   const size_t r = static_cast<size_t>(row);
   size_t first_op = 0;
@@ -417,11 +423,9 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
     try {
       pipe.ops[i]->apply(image, rng);
     } catch (const cv::Exception& e) {
-      throw Error(pipe.column->paths[r] + ": op failed: " + e.err, std::nullopt, {}, ErrorKind::Runtime);
+      throw Error(sample_name(pipe, row) + ": op failed: " + e.err, pipe.ops[i]->loc, {}, ErrorKind::Runtime);
     } catch (const Error& e) {
-      throw Error((table.synthetic ? std::string("synthetic sample ") + std::to_string(row) : pipe.column->paths[r]) +
-                      ": " + e.message(),
-                  e.loc(), {}, e.kind());
+      throw Error(sample_name(pipe, row) + ": " + e.message(), e.loc() ? e.loc() : pipe.ops[i]->loc, {}, e.kind());
     }
   }
   if (!pipe.cache.empty() && pipe.deterministic_prefix == pipe.ops.size() && !pipe.cached[r]) {

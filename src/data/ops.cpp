@@ -38,8 +38,10 @@ std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& spec
     }
     spec::ParamReader reader(params, s.kind);
     try {
-      ops.push_back(kind->parse(reader));
+      std::shared_ptr<Op> op = kind->parse(reader);
       reader.finish();
+      op->loc = s.loc;
+      ops.push_back(std::move(op));
     } catch (const Error& e) {
       throw e.with_loc(s.loc);
     }

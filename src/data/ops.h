@@ -35,13 +35,15 @@ class Op {
   // False for ops that may turn the pixels into floats (materialize()): after them a batch
   // cannot travel as 8-bit pixels with a pending gain/offset (LoaderOptions::defer_affine).
   virtual bool keeps_8bit() const { return true; }
+
+  SourceLoc loc;  // where the spec declares it: errors raised while it applies point there
 };
 
 struct OpKind {
   std::string name;
   std::string help;
   std::string primary;  // the parameter a shorthand value sets (`resize: [224, 224]` -> size)
-  std::function<std::shared_ptr<const Op>(spec::ParamReader&)> parse;
+  std::function<std::shared_ptr<Op>(spec::ParamReader&)> parse;
 };
 
 using OpRegistry = Registry<OpKind>;

@@ -160,6 +160,22 @@ TEST_CASE("a missing file is named, a missing folder is a clear error", "[data]"
   CHECK_THROWS_WITH(data::load_table(missing), Catch::Contains("image folder not found"));
 }
 
+TEST_CASE("an op that cannot apply to an image names the image and points at the op", "[data]") {
+  test::TempDir dir;
+  test::write_image_folder(dir.path(), 1, 1, 8, 8);
+  auto split = test::folder_split(dir.path(), 3, 8, 8, 1, "{ops: [{random_crop: {size: [12, 12]}}, {resize: [8, 8]}]}");
+  data::Loader loader(split, data::load_table(split), {});
+  loader.start_epoch(0);
+  try {
+    loader.next();
+    FAIL("a 12x12 crop of an 8x8 image passed");
+  } catch (const Error& e) {
+    CHECK_THAT(e.message(), Catch::Contains("0.png: random_crop of 12x12 does not fit a 8x8 image"));
+    REQUIRE(e.loc());
+    CHECK(e.loc()->str() == "test.yaml:1:9");  // the op in the split's ops
+  }
+}
+
 TEST_CASE("ops that end at the wrong size are caught before any decode", "[data]") {
   test::TempDir dir;
   test::write_image_folder(dir.path(), 1, 1, 8, 8);
