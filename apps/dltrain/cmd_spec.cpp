@@ -12,14 +12,12 @@
 #include "builder/dag_model.h"
 #include "builder/summary.h"
 #include "commands.h"
-#include "data/data_spec.h"
 #include "graph/dot.h"
 #include "layers/registry.h"
 #include "spec/compose.h"
 #include "spec/spec.h"
 #include "spec/yaml_io.h"
-#include "train/objectives.h"
-#include "train/train_spec.h"
+#include "train/trainer.h"
 #include "util/strings.h"
 
 namespace dltrain::cli {
@@ -35,9 +33,7 @@ Loaded load(const SpecOptions& options) {
   loaded.run = spec::parse_run_spec(spec::compose(options.spec, options.overlays, options.overrides));
   loaded.graph = graph::build_graph(loaded.run.model, layers::kind_lookup());
   for (const auto& w : loaded.graph.warnings) spdlog::warn("{}", w.report("warning"));
-  data::parse_data_spec(loaded.run.data, loaded.run.model, graph::output_features(loaded.graph));
-  train::parse_train_spec(loaded.run.train);
-  train::build_heads(loaded.graph);  // losses and metrics against the outputs
+  train::check_sections(loaded.run, loaded.graph);
   return loaded;
 }
 

@@ -114,10 +114,9 @@ std::string number_text(double x) {
 }
 }  // namespace
 
-void ParamReader::out_of_range(const std::string& key, double value, double low, double high) const {
-  const bool unbounded = high >= 1e300 || high == static_cast<double>(std::numeric_limits<int64_t>::max());
+void ParamReader::out_of_range(const std::string& key, double value, double low, std::optional<double> high) const {
   const std::string range =
-      unbounded ? "at least " + number_text(low) : "between " + number_text(low) + " and " + number_text(high);
+      high ? "between " + number_text(low) + " and " + number_text(*high) : "at least " + number_text(low);
   throw Error("'" + key + "' must be " + range + " (" + what_ + "), got " + number_text(value), loc_of(key));
 }
 

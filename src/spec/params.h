@@ -50,7 +50,8 @@ class ParamReader {
  private:
   // Throws the error for a required key that is absent, pointing at a misspelling if present.
   [[noreturn]] void missing(const std::string& key) const;
-  [[noreturn]] void out_of_range(const std::string& key, double value, double low, double high) const;
+  // `high` is nullopt when only `low` bounds the value.
+  [[noreturn]] void out_of_range(const std::string& key, double value, double low, std::optional<double> high) const;
 
   const Value& params_;
   std::string what_;
@@ -86,7 +87,8 @@ template <typename T>
 T ParamReader::get_in(const std::string& key, T fallback, T low, T high) {
   const T value = get_or<T>(key, fallback);
   if (!(value >= low && value <= high))
-    out_of_range(key, static_cast<double>(value), static_cast<double>(low), static_cast<double>(high));
+    out_of_range(key, static_cast<double>(value), static_cast<double>(low),
+                 high == std::numeric_limits<T>::max() ? std::nullopt : std::optional<double>(high));
   return value;
 }
 

@@ -627,4 +627,10 @@ std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Hea
 
 int fit(const spec::RunSpec& run, const FitOptions& options) { return Trainer(run, options).fit(); }
 
+void check_sections(const spec::RunSpec& run, const graph::Graph& graph) {
+  data::parse_data_spec(run.data, run.model, graph::output_features(graph));
+  parse_train_spec(run.train);
+  build_heads(graph);
+}
+
 }  // namespace dltrain::train

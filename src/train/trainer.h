@@ -36,6 +36,10 @@ struct FitOptions {
 // after saving). Throws Error for spec, data and I/O problems.
 int fit(const spec::RunSpec& run, const FitOptions& options);
 
+// What `dltrain check` validates beyond the model: the data and train sections and the outputs'
+// losses and metrics, read against the graph as fit reads them. Throws Error.
+void check_sections(const spec::RunSpec& run, const graph::Graph& graph);
+
 // Where and how the model computes.
 struct Compute {
   torch::Device device = torch::kCPU;

@@ -12,12 +12,10 @@
 #include <sstream>
 
 #include "builder/dag_model.h"
-#include "data/data_spec.h"
 #include "layers/registry.h"
 #include "spec/compose.h"
 #include "support/helpers.h"
-#include "train/objectives.h"
-#include "train/train_spec.h"
+#include "train/trainer.h"
 
 using namespace dltrain;
 
@@ -80,9 +78,7 @@ struct Mutator {
 void check_spec(const std::string& path, const std::vector<std::string>& overlays) {
   spec::RunSpec run = spec::parse_run_spec(spec::compose(path, overlays, {}));
   graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
-  data::parse_data_spec(run.data, run.model, graph::output_features(graph));
-  train::parse_train_spec(run.train);
-  train::build_heads(graph);
+  train::check_sections(run, graph);
   builder::trial_forward(*builder::build_model(graph));
 }
 
