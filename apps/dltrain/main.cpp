@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "runtime.h"
+#include "train/cuda_switches.h"
 #include "util/error.h"
 #include "util/memory.h"
 
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   try {
     configure_allocator();
     cli::setup_logging(verbose, quiet);
+    for (const std::string& line : train::apply_cuda_switches()) spdlog::info("{}", line);
     cli::setup_threads(threads);
     if (version) {
       std::cout << cli::version_report();

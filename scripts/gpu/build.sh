@@ -29,7 +29,21 @@ if [[ -x $cuda/bin/nvcc ]]; then
   export PATH="$cuda/bin:$PATH"
   args+=(-DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc")
 fi
+# A toolchain without the shared libstdc++ would link the static one into dltrain, a second C++
+# runtime beside LibTorch's (DltrainDependencies.cmake refuses it): link the system's
+# libstdc++.so.6 through a folder of its own. Not for the plain probe (DLTRAIN_SOURCE_DIR), which
+# is linked as the toolchain links it.
+extra_link=""
+if [[ -z ${DLTRAIN_SOURCE_DIR:-} && $(c++ -print-file-name=libstdc++.so) != /* ]]; then
+  system_libstdcxx=$(ldconfig -p | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+  [[ -n $system_libstdcxx ]] || { echo "gpu/build: no libstdc++.so.6 on this machine" >&2; exit 1; }
+  shim=$(realpath -m "$build/libstdcxx")
+  mkdir -p "$shim" && ln -sf "$system_libstdcxx" "$shim/libstdc++.so"
+  args+=(-DDLTRAIN_LIBSTDCXX="$system_libstdcxx")
+  extra_link=" -L$shim"
+  echo "gpu/build: the toolchain has no shared libstdc++; linking $system_libstdcxx"
+fi
 # LibTorch's CUDA libraries find theirs (cuDNN, cuBLAS, ... in the nvidia-* wheels) at run time
 # through their own RPATH; the linker need not resolve them.
-link_flags="-Wl,--allow-shlib-undefined"
+link_flags="-Wl,--allow-shlib-undefined$extra_link"
 DLTRAIN_BUILD_DIR=$build scripts/build.sh "${args[@]}" -DCMAKE_EXE_LINKER_FLAGS="$link_flags" "$@"

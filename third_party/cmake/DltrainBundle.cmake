@@ -23,8 +23,9 @@ endfunction()
 # OpenCV's core calls LAPACK (solvers), parallelises through oneTBB and references GLX (its
 # OpenGL interop, never called by dltrain): archives where Debian has them, else the shared
 # libraries the bundle carries. libGLX's own dependencies are linked as direct ones too, so the
-# executable's RUNPATH finds them all: a DT_RPATH instead would also steer the libraries that
-# LibTorch's CUDA libraries dlopen (cuDNN's engines) to other copies.
+# executable's search path finds them all also where it is a RUNPATH, which glibc does not use
+# for its libraries' dependencies. (Against a torch wheel it is a DT_RPATH, DltrainDependencies;
+# cuDNN's libraries, whose RUNPATH is $ORIGIN, ignore it when they dlopen their engines.)
 add_library(bundle_tbb SHARED IMPORTED GLOBAL)
 set_target_properties(bundle_tbb PROPERTIES IMPORTED_LOCATION "${bundle}/lib/libtbb.so.12")
 add_library(bundle_glx SHARED IMPORTED GLOBAL)

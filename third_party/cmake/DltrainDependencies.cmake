@@ -83,6 +83,27 @@ endif()
 message(STATUS "dltrain: LibTorch ${Torch_VERSION} at ${Torch_DIR}, CUDA ${DLTRAIN_WITH_CUDA}, "
                "C++11 ABI ${DLTRAIN_CXX11_ABI}")
 
+# A torch wheel's CUDA libraries find cuBLAS, cuDNN, NVRTC and the CUDA runtime in the nvidia-*
+# wheels beside it (their DT_RPATH). dltrain links the wheel's libcudart itself, not the CUDA
+# toolkit's that LibTorch's CMake config names (torch::cudart), and no toolkit library at all, so
+# no toolkit folder enters its search path. Its own search path (DLTRAIN_WHEEL_RPATH: the
+# nvidia-* folders, then torch/lib) is a DT_RPATH, which glibc searches before LD_LIBRARY_PATH
+# for every library without a RUNPATH of its own, as Python's process finds them.
+get_filename_component(torch_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
+file(GLOB wheel_cuda_dirs LIST_DIRECTORIES true "${torch_site}/nvidia/*/lib")
+set(DLTRAIN_WHEEL_RPATH "")
+if(DLTRAIN_WITH_CUDA AND wheel_cuda_dirs)
+  file(GLOB wheel_cudart "${torch_site}/nvidia/*/lib/libcudart.so.[0-9]*")
+  if(NOT wheel_cudart)
+    message(FATAL_ERROR "dltrain: the torch wheel at ${torch_site} has nvidia-* folders but no libcudart.so.N in them")
+  endif()
+  list(GET wheel_cudart 0 wheel_cudart)
+  set_property(TARGET torch::cudart PROPERTY INTERFACE_LINK_LIBRARIES "${wheel_cudart}")
+  list(REMOVE_ITEM TORCH_LIBRARIES "${CUDA_NVRTC_LIB}")  # LibTorch loads NVRTC itself (libcaffe2_nvrtc)
+  set(DLTRAIN_WHEEL_RPATH ${wheel_cuda_dirs} "${TORCH_INSTALL_PREFIX}/lib")
+  message(STATUS "dltrain: the torch wheel's CUDA runtime (${wheel_cudart}); DT_RPATH first: ${DLTRAIN_WHEEL_RPATH}")
+endif()
+
 # LibTorch's imported target carries its flags; keep only the link interface and includes, and
 # let dltrain_options own the ABI definition.
 add_library(dltrain_torch INTERFACE)
@@ -91,24 +112,29 @@ target_link_libraries(dltrain_torch INTERFACE ${TORCH_LIBRARIES})
 # (std::filesystem among them; pytorch/pytorch#133437); bound to dltrain's calls, remove_all()
 # jumps to a null pointer. The shared libstdc++, named by its path ahead of LibTorch on the link
 # line, takes those references and comes first in the lookup order at run time. By path, not
-# -lstdc++: a toolchain that links libstdc++ statically by default would find the archive.
-execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libstdc++.so
-                OUTPUT_VARIABLE DLTRAIN_LIBSTDCXX OUTPUT_STRIP_TRAILING_WHITESPACE)
-if(NOT IS_ABSOLUTE "${DLTRAIN_LIBSTDCXX}")
-  unset(DLTRAIN_LIBSTDCXX)
-  find_library(DLTRAIN_LIBSTDCXX NAMES libstdc++.so.6 REQUIRED)
+# -lstdc++: a toolchain without the shared library would link libstdc++.a into the executable,
+# a second C++ runtime beside LibTorch's (exceptions thrown by one and caught by the other
+# crash). Such a toolchain is refused; scripts/gpu/build.sh passes a link to libstdc++.so.6.
+set(DLTRAIN_LIBSTDCXX "" CACHE FILEPATH "The shared libstdc++ linked ahead of LibTorch (default: the compiler's)")
+if(NOT DLTRAIN_LIBSTDCXX)
+  execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libstdc++.so
+                  OUTPUT_VARIABLE compiler_libstdcxx OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT IS_ABSOLUTE "${compiler_libstdcxx}")
+    message(FATAL_ERROR "dltrain: ${CMAKE_CXX_COMPILER} has no shared libstdc++ (-print-file-name=libstdc++.so "
+                        "printed '${compiler_libstdcxx}'), so it would link the static one beside LibTorch's. "
+                        "Install the compiler's libstdc++ development package, or pass "
+                        "-DDLTRAIN_LIBSTDCXX=/path/to/libstdc++.so.6 with -L a folder holding a libstdc++.so link to it.")
+  endif()
+  set(DLTRAIN_LIBSTDCXX "${compiler_libstdcxx}" CACHE FILEPATH "" FORCE)
 endif()
 target_link_options(dltrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,${DLTRAIN_LIBSTDCXX},--pop-state")
-# A torch wheel's CUDA libraries load cuBLAS, cuDNN and the CUDA runtime from the nvidia-* wheels
-# beside it (their RPATH), but dltrain also needs libcudart itself, and the copy it loads first
-# is the one they all use. Its RUNPATH names those folders first, so that copy is the wheel's, as
-# in a Python process, not the CUDA toolkit's that LibTorch's CMake config links.
-get_filename_component(torch_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
-file(GLOB wheel_cuda_dirs LIST_DIRECTORIES true "${torch_site}/nvidia/cu*/lib")
-if(DLTRAIN_WITH_CUDA AND wheel_cuda_dirs)
-  list(JOIN wheel_cuda_dirs ":" wheel_cuda_path)
-  target_link_options(dltrain_torch INTERFACE "LINKER:-rpath,${wheel_cuda_path}")
-  message(STATUS "dltrain: the CUDA runtime from the torch wheel's nvidia-* packages first (${wheel_cuda_path})")
+# Archives linked into an executable (the bundle's BLAS/LAPACK, zlib, OpenCV; libstdc++.a if it
+# ever slipped in) stay private to it: their symbols are not exported, so a shared library that
+# defines the same names (libtorch_cpu's BLAS, cuDNN's zlib imports) keeps binding to its own.
+target_link_options(dltrain_torch INTERFACE "LINKER:--exclude-libs,ALL")
+if(DLTRAIN_WHEEL_RPATH)
+  list(JOIN DLTRAIN_WHEEL_RPATH ":" wheel_rpath)
+  target_link_options(dltrain_torch INTERFACE "LINKER:--disable-new-dtags" "LINKER:-rpath,${wheel_rpath}")
 endif()
 
 # Debian's LibTorch parallelises with OpenMP and calls the system BLAS, by default OpenBLAS's
