@@ -14,9 +14,6 @@
 #include "data/data_spec.h"
 #include "data/loader.h"
 #include "data/source.h"
-#include "graph/graph.h"
-#include "layers/registry.h"
-#include "spec/compose.h"
 #include "train/objectives.h"
 #include "train/optimization.h"
 #include "train/precision.h"
@@ -36,11 +33,9 @@ struct BenchDataOptions {
 };
 
 int run_bench_data(const BenchDataOptions& o) {
-  spec::RunSpec run = spec::parse_run_spec(spec::compose(o.spec.spec, o.spec.overlays, o.spec.overrides));
-  graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
-  data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
-  data::Table table = data::load_split_table(data, o.split, o.seed);
-  data::Loader loader(*data.find(o.split), std::move(table), {o.seed});
+  const train::RunPlan plan = load_plan(o.spec);
+  data::Table table = data::load_split_table(plan.data, o.split, o.seed);
+  data::Loader loader(*plan.data.find(o.split), std::move(table), {o.seed});
   spdlog::info("{} split '{}': {} samples, {} batches per epoch", o.spec.spec, o.split, loader.samples(),
                loader.batches_per_epoch());
 
@@ -93,24 +88,23 @@ data::Batch synthetic_batch(const graph::Graph& graph, const std::vector<train::
     batch.tensors[node.name] = node.integer ? torch::randint(0, 2, shape, torch::kLong) : torch::randn(shape);
   }
   for (const auto& head : heads) {
-    if (head.class_target) batch.tensors[head.target] = torch::randint(0, head.features, {size}, torch::kLong);
-    else if (head.loss == "binary_crossentropy") batch.tensors[head.target] = torch::randint(0, 2, {size, head.features}).to(torch::kFloat);
-    else batch.tensors[head.target] = torch::randn({size, head.features});
+    if (head.class_target) batch.tensors[head.target] = torch::randint(0, head.features(), {size}, torch::kLong);
+    else if (head.binary) batch.tensors[head.target] = torch::randint(0, 2, {size, head.features()}).to(torch::kFloat);
+    else batch.tensors[head.target] = torch::randn({size, head.features()});
   }
   for (auto& [name, t] : batch.tensors) t = t.to(device);
   return batch;
 }
 
 int run_bench_step(const BenchStepOptions& o) {
-  spec::RunSpec run = spec::parse_run_spec(spec::compose(o.spec.spec, o.spec.overlays, o.spec.overrides));
-  graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
-  std::vector<train::Head> heads = train::build_heads(graph);
-  train::TrainSpec spec = train::parse_train_spec(run.train);
+  train::RunPlan plan = load_plan(o.spec);
+  const graph::Graph& graph = plan.graph;
+  std::vector<train::Head>& heads = plan.heads;
+  const train::TrainSpec& spec = plan.train;
   const train::Compute compute = train::make_compute(spec, o.device);
   int64_t batch_size = o.batch;
   if (batch_size <= 0) {  // the train split's, as the data section says
-    data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
-    const data::SplitSpec* split = data.find(spec.train_split);
+    const data::SplitSpec* split = plan.data.find(spec.train_split);
     batch_size = split ? split->batch_size : 32;
   }
   if (o.steps < 1 || o.repeats < 1 || o.warmup < 0)

@@ -16,28 +16,18 @@
 #include "layers/registry.h"
 #include "spec/compose.h"
 #include "spec/spec.h"
+#include "spec/params.h"
 #include "spec/yaml_io.h"
-#include "train/trainer.h"
+#include "train/kinds.h"
 #include "util/strings.h"
 
 namespace dltrain::cli {
-namespace {
 
-struct Loaded {
-  spec::RunSpec run;
-  graph::Graph graph;
-};
-
-Loaded load(const SpecOptions& options) {
-  Loaded loaded;
-  loaded.run = spec::parse_run_spec(spec::compose(options.spec, options.overlays, options.overrides));
-  loaded.graph = graph::build_graph(loaded.run.model, layers::kind_lookup());
-  for (const auto& w : loaded.graph.warnings) spdlog::warn("{}", w.report("warning"));
-  train::check_sections(loaded.run, loaded.graph);
-  return loaded;
+train::RunPlan load_plan(const SpecOptions& options) {
+  train::RunPlan plan = train::plan_run(spec::compose(options.spec, options.overlays, options.overrides));
+  for (const auto& w : plan.warnings()) spdlog::warn("{}", w.report("warning"));
+  return plan;
 }
-
-}  // namespace
 
 void add_spec_options(CLI::App& cmd, SpecOptions& options) {
   cmd.add_option("spec", options.spec, "The spec (YAML)")->required()->check(CLI::ExistingFile);
@@ -54,14 +44,14 @@ void setup_check(CLI::App& app, Action& action) {
   cmd->add_flag("--print", *print, "Print the fully resolved spec (includes, overlays and --set applied)");
   cmd->callback([&action, options, print] {
     action = [options, print] {
-      Loaded loaded = load(*options);
-      if (*print) std::cout << spec::to_yaml(loaded.run.document);
-      auto model = builder::build_model(loaded.graph);
+      train::RunPlan plan = load_plan(*options);
+      if (*print) std::cout << spec::to_yaml(plan.run.document);
+      auto model = builder::build_model(plan.graph);
       builder::trial_forward(*model);
       builder::ModelSummary summary = builder::summarize(*model);
       std::vector<std::string> outputs;
-      for (const auto& out : loaded.graph.outputs) outputs.push_back(out.spec.name);
-      spdlog::info("{}: OK — {} layers, {} parameters, outputs {}", options->spec, loaded.graph.nodes.size(),
+      for (const auto& out : plan.graph.outputs) outputs.push_back(out.spec.name);
+      spdlog::info("{}: OK — {} layers, {} parameters, outputs {}", options->spec, plan.graph.nodes.size(),
                    summary.total(), join(outputs));
       return 0;
     };
@@ -74,9 +64,9 @@ void setup_summary(CLI::App& app, Action& action) {
   add_spec_options(*cmd, *options);
   cmd->callback([&action, options] {
     action = [options] {
-      Loaded loaded = load(*options);
-      auto model = builder::build_model(loaded.graph);
-      std::cout << builder::format_summary(builder::summarize(*model), loaded.run.name);
+      train::RunPlan plan = load_plan(*options);
+      auto model = builder::build_model(plan.graph);
+      std::cout << builder::format_summary(builder::summarize(*model), plan.run.name);
       return 0;
     };
   });
@@ -90,8 +80,8 @@ void setup_graph(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", *output, "Render to FILE.png, FILE.svg or FILE.pdf (needs Graphviz's dot)");
   cmd->callback([&action, options, output] {
     action = [options, output] {
-      Loaded loaded = load(*options);
-      std::string dot = graph::to_dot(loaded.graph, loaded.run.name);
+      train::RunPlan plan = load_plan(*options);
+      std::string dot = graph::to_dot(plan.graph, plan.run.name);
       if (output->empty()) {
         std::cout << dot;
         return 0;
@@ -113,18 +103,43 @@ void setup_graph(CLI::App& app, Action& action) {
   });
 }
 
+namespace {
+
+// Each category's kinds: the name and its help, then the parameters it reads, indented.
+void print_kinds(const std::vector<std::string>& wanted) {
+  for (const train::KindCategory& category : train::kind_catalog()) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), category.name) == wanted.end()) continue;
+    size_t width = 0;
+    for (const auto& kind : category.kinds) width = std::max(width, kind.name.size());
+    std::cout << category.name << " (" << category.key << "):\n";
+    for (const auto& kind : category.kinds) {
+      std::cout << "  " << kind.name << std::string(width + 2 - kind.name.size(), ' ') << kind.help << "\n";
+      if (!kind.params.empty()) std::cout << std::string(width + 4, ' ') << spec::params_text(kind.params) << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+void setup_kinds(CLI::App& app, Action& action) {
+  auto wanted = std::make_shared<std::vector<std::string>>();
+  CLI::App* cmd = app.add_subcommand(
+      "kinds", "List every kind a spec can name (layers, ops, optimizers, schedules, losses, metrics) with its parameters");
+  cmd->add_option("category", *wanted, "Only these categories")
+      ->check(CLI::IsMember({"layers", "ops", "optimizers", "schedules", "losses", "metrics"}));
+  cmd->callback([&action, wanted] {
+    action = [wanted] {
+      print_kinds(*wanted);
+      return 0;
+    };
+  });
+}
+
 void setup_layers(CLI::App& app, Action& action) {
-  CLI::App* cmd = app.add_subcommand("layers", "List the layer kinds a spec can use, with their parameters");
+  CLI::App* cmd = app.add_subcommand("layers", "List the layer kinds a spec can use, with their parameters (kinds layers)");
   cmd->callback([&action] {
     action = [] {
-      const auto& registry = layers::layer_registry();
-      size_t width = 0;
-      for (const auto& name : registry.names()) width = std::max(width, name.size());
-      for (const auto& name : registry.names()) {
-        const graph::KindInfo* info = registry.find(name);
-        std::cout << name << std::string(width + 2 - name.size(), ' ') << info->help
-                  << (info->is_activation ? " [activation]" : "") << "\n";
-      }
+      print_kinds({"layers"});
       return 0;
     };
   });

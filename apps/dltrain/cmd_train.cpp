@@ -7,12 +7,8 @@
 
 #include "commands.h"
 #include "data/source.h"
-#include "graph/graph.h"
-#include "layers/registry.h"
-#include "spec/compose.h"
 #include "train/predict.h"
 #include "train/trainer.h"
-#include "train/train_spec.h"
 
 namespace dltrain::cli {
 namespace {
@@ -31,19 +27,15 @@ struct EvalCommand {
 };
 
 int run_eval(const EvalCommand& o) {
-  spec::RunSpec run = spec::parse_run_spec(spec::compose(o.spec.spec, o.spec.overlays, o.spec.overrides));
-  graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
-  auto heads = train::build_heads(graph);
-  data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
-  train::TrainSpec train_spec = train::parse_train_spec(run.train);
-  data::Table table = data::load_split_table(data, o.split, train_spec.seed);
-  data::Loader loader(*data.find(o.split),
-                      std::move(table), {train_spec.seed});
+  train::RunPlan plan = load_plan(o.spec);
+  const uint64_t seed = plan.train.seed;
+  data::Table table = data::load_split_table(plan.data, o.split, seed);
+  data::Loader loader(*plan.data.find(o.split), std::move(table), {seed});
   torch::Device device = train::resolve_device(o.device);
-  auto model = builder::build_model(graph);
+  auto model = builder::build_model(plan.graph);
   train::load_weights(*model, train::resolve_checkpoint(o.weights));
   model->to(device);
-  auto metrics = train::evaluate(*model, heads, loader, train::Compute{device});
+  auto metrics = train::evaluate(*model, plan.heads, loader, train::Compute{device});
   for (const auto& [name, value] : metrics) std::printf("%-32s %.6f\n", name.substr(4).c_str(), value);
   return 0;
 }
@@ -61,12 +53,12 @@ void setup_fit(CLI::App& app, Action& action, const std::string& command_line) {
   cmd->add_flag("--allow-spec-change", o->fit.allow_spec_change, "Resume even though the spec changed");
   cmd->callback([&action, o, command_line] {
     action = [o, command_line] {
-      spec::RunSpec run = spec::parse_run_spec(spec::compose(o->spec.spec, o->spec.overlays, o->spec.overrides));
+      train::RunPlan plan = load_plan(o->spec);
       train::FitOptions options = o->fit;
       if (o->seed >= 0) options.seed = static_cast<uint64_t>(o->seed);
       options.command_line = command_line;
       options.progress = spdlog::default_logger()->level() <= spdlog::level::info;
-      return train::fit(run, options);
+      return train::fit(plan, options);
     };
   });
 }
@@ -84,15 +76,14 @@ void setup_predict(CLI::App& app, Action& action) {
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N");
   cmd->callback([&action, spec_options, o, output] {
     action = [spec_options, o, output] {
-      spec::RunSpec run =
-          spec::parse_run_spec(spec::compose(spec_options->spec, spec_options->overlays, spec_options->overrides));
+      train::RunPlan plan = load_plan(*spec_options);
       if (output->empty()) {
-        train::predict(run, *o, std::cout);
+        train::predict(plan, *o, std::cout);
         return 0;
       }
       std::ofstream file(*output);
       if (!file) throw Error("cannot write " + *output, std::nullopt, {}, ErrorKind::Runtime);
-      int64_t rows = train::predict(run, *o, file);
+      int64_t rows = train::predict(plan, *o, file);
       spdlog::info("wrote {} predictions to {}", rows, *output);
       return 0;
     };

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "train/run_plan.h"
 
 namespace dltrain::cli {
 
@@ -20,11 +21,14 @@ struct SpecOptions {
   std::vector<std::string> overrides;
 };
 void add_spec_options(CLI::App& cmd, SpecOptions& options);
+// The spec composed (overlays, --set) and planned; its warnings printed, once. Throws Error.
+train::RunPlan load_plan(const SpecOptions& options);
 
 void setup_check(CLI::App& app, Action& action);
 void setup_summary(CLI::App& app, Action& action);
 void setup_graph(CLI::App& app, Action& action);
 void setup_layers(CLI::App& app, Action& action);
+void setup_kinds(CLI::App& app, Action& action);
 void setup_bench(CLI::App& app, Action& action);
 void setup_fit(CLI::App& app, Action& action, const std::string& command_line);
 void setup_eval(CLI::App& app, Action& action);

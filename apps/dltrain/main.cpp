@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   cli::setup_summary(app, action);
   cli::setup_graph(app, action);
   cli::setup_layers(app, action);
+  cli::setup_kinds(app, action);
   cli::setup_eval(app, action);
   cli::setup_predict(app, action);
   cli::setup_bench(app, action);
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
     return action();
   } catch (const ErrorList& list) {
     for (const auto& e : list.errors()) std::cerr << e.report() << "\n";
-    std::cerr << list.errors().size() << " errors\n";
+    if (list.errors().size() > 1) std::cerr << list.errors().size() << " errors\n";
     return 2;
   } catch (const Error& e) {
     std::cerr << e.report() << "\n";

@@ -80,7 +80,7 @@ std::vector<OpSpec> parse_ops(const Value& list) {
   return ops;
 }
 
-std::vector<ColumnSpec> model_columns(const spec::ModelSpec& model, const std::map<std::string, int64_t>& widths) {
+std::vector<ColumnSpec> model_columns(const spec::ModelSpec& model, const std::map<std::string, OutputTarget>& targets) {
   std::vector<ColumnSpec> columns;
   for (const auto& in : model.inputs) {
     ColumnSpec c;
@@ -101,9 +101,10 @@ std::vector<ColumnSpec> model_columns(const spec::ModelSpec& model, const std::m
     ColumnSpec c;
     c.name = out.target;
     c.loc = out.loc;
-    c.kind = is_class_loss(out.loss) ? ColumnSpec::Kind::ClassLabel : ColumnSpec::Kind::Number;
-    auto it = widths.find(out.name);
-    c.width = it == widths.end() ? 1 : it->second;
+    const auto it = targets.find(out.name);
+    const OutputTarget target = it == targets.end() ? OutputTarget{} : it->second;
+    c.kind = target.classes ? ColumnSpec::Kind::ClassLabel : ColumnSpec::Kind::Number;
+    c.width = target.width;
     columns.push_back(c);
   }
   return columns;
@@ -163,23 +164,16 @@ SplitSpec parse_split(const std::string& name, const Value& v, const spec::Model
 
 }  // namespace
 
-bool is_class_loss(const spec::Value& loss) {
-  std::string name;
-  if (loss.is_string()) name = loss.as_string();
-  else if (loss.is_map() && !loss.entries().empty()) name = loss.entries()[0].key;
-  return name == "sparse_categorical_crossentropy" || name == "categorical_crossentropy";
-}
-
 const SplitSpec* DataSpec::find(const std::string& name) const {
   auto it = splits.find(name);
   return it == splits.end() ? nullptr : &it->second;
 }
 
 DataSpec parse_data_spec(const spec::Value& data, const spec::ModelSpec& model,
-                         const std::map<std::string, int64_t>& output_widths) {
+                         const std::map<std::string, OutputTarget>& targets) {
   DataSpec spec;
   if (data.is_null()) return spec;
-  std::vector<ColumnSpec> columns = model_columns(model, output_widths);
+  std::vector<ColumnSpec> columns = model_columns(model, targets);
   std::vector<Error> errors;
   for (const auto& e : data.entries()) {
     try {

@@ -64,13 +64,15 @@ struct DataSpec {
   const SplitSpec* find(const std::string& name) const;
 };
 
-// Parses `data:` against the model's inputs and outputs (each becomes a column).
-// `output_widths` gives each output's feature count (classes for class outputs), as the model
-// computes it. Throws Error (or ErrorList) with locations.
-DataSpec parse_data_spec(const spec::Value& data, const spec::ModelSpec& model,
-                         const std::map<std::string, int64_t>& output_widths);
+// What an output's target column holds, as its loss wants it.
+struct OutputTarget {
+  int64_t width = 1;     // the output's features (classes for a class label)
+  bool classes = false;  // a class label (an index per sample) rather than numbers
+};
 
-// Whether an output's loss wants class labels (an index per sample) rather than numbers.
-bool is_class_loss(const spec::Value& loss);
+// Parses `data:` against the model's inputs and outputs (each becomes a column); `targets` by
+// output name (an output missing there is one number). Throws Error (or ErrorList) with locations.
+DataSpec parse_data_spec(const spec::Value& data, const spec::ModelSpec& model,
+                         const std::map<std::string, OutputTarget>& targets);
 
 }  // namespace dltrain::data

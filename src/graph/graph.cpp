@@ -571,16 +571,6 @@ int Graph::index_of(const std::string& name) const {
   return -1;
 }
 
-std::map<std::string, int64_t> output_features(const Graph& graph) {
-  std::map<std::string, int64_t> features;
-  for (const auto& out : graph.outputs) {
-    int64_t n = 1;
-    for (int64_t d : graph.nodes[static_cast<size_t>(out.node)].shape) n *= d;
-    features[out.spec.name] = n;
-  }
-  return features;
-}
-
 Graph build_graph(const spec::ModelSpec& model, const KindLookup& kinds) {
   return GraphBuilder(model, kinds).build();
 }

@@ -52,8 +52,6 @@ struct Graph {
   int index_of(const std::string& name) const;  // -1 when absent
 };
 
-// Each output's feature count (classes for a class output), keyed by output name.
-std::map<std::string, int64_t> output_features(const Graph& graph);
 
 // Builds and checks the graph. Collects every independent error and throws them as an
 // ErrorList (or one Error), each with its file:line:col and layer path.

@@ -41,6 +41,121 @@ std::vector<std::string> value_as<std::vector<std::string>>(const Value& v) {
   return out;
 }
 
+template <>
+std::string type_name<bool>() { return "bool"; }
+template <>
+std::string type_name<int64_t>() { return "int"; }
+template <>
+std::string type_name<int>() { return "int"; }
+template <>
+std::string type_name<double>() { return "number"; }
+template <>
+std::string type_name<std::string>() { return "string"; }
+template <>
+std::string type_name<std::vector<int64_t>>() { return "[int]"; }
+template <>
+std::string type_name<std::vector<double>>() { return "[number]"; }
+template <>
+std::string type_name<std::vector<std::string>>() { return "[string]"; }
+
+template <>
+bool placeholder<bool>() { return false; }
+template <>
+int64_t placeholder<int64_t>() { return 1; }
+template <>
+int placeholder<int>() { return 1; }
+template <>
+double placeholder<double>() { return 1.0; }
+template <>
+std::string placeholder<std::string>() { return ""; }
+template <>
+std::vector<int64_t> placeholder<std::vector<int64_t>>() { return {}; }
+template <>
+std::vector<double> placeholder<std::vector<double>>() { return {}; }
+template <>
+std::vector<std::string> placeholder<std::vector<std::string>>() { return {}; }
+
+namespace {
+// 10000000 as written, not 1e+07.
+std::string number_text(double x) {
+  std::ostringstream out;
+  if (std::isfinite(x) && std::abs(x) < 1e15 && x == std::floor(x)) out << static_cast<int64_t>(x);
+  else out << x;
+  return out.str();
+}
+template <typename T>
+std::string list_text(const std::vector<T>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + yaml_text(items[i]);
+  return out + "]";
+}
+const Value kNoParameters;
+}  // namespace
+
+template <>
+std::string yaml_text<bool>(const bool& v) { return v ? "true" : "false"; }
+template <>
+std::string yaml_text<int64_t>(const int64_t& v) { return std::to_string(v); }
+template <>
+std::string yaml_text<int>(const int& v) { return std::to_string(v); }
+template <>
+std::string yaml_text<double>(const double& v) { return number_text(v); }
+template <>
+std::string yaml_text<std::string>(const std::string& v) { return v.empty() ? "''" : v; }
+template <>
+std::string yaml_text<std::vector<int64_t>>(const std::vector<int64_t>& v) { return list_text(v); }
+template <>
+std::string yaml_text<std::vector<double>>(const std::vector<double>& v) { return list_text(v); }
+template <>
+std::string yaml_text<std::vector<std::string>>(const std::vector<std::string>& v) { return list_text(v); }
+
+std::string ParamInfo::text() const {
+  std::string out = key + ": " + (choices.empty() ? type : join(choices, " | "));
+  if (!fallback.empty()) out += " = " + fallback;
+  if (required) out += ", required";
+  if (!range.empty()) out += " (" + range + ")";
+  return out;
+}
+
+ParamReader ParamReader::describing(std::vector<ParamInfo>& record, std::string what) {
+  ParamReader reader(kNoParameters, std::move(what));
+  reader.record_ = &record;
+  return reader;
+}
+
+void ParamReader::note(const std::string& key, const std::string& type, const std::string& fallback, bool required) {
+  for (ParamInfo& info : *record_) {
+    if (info.key != key) continue;
+    if (info.type == "value") info.type = type;  // find() first, then a typed getter
+    if (info.fallback.empty()) info.fallback = fallback;
+    info.required = info.required || required;
+    return;
+  }
+  record_->push_back(ParamInfo{key, type, fallback, required, "", {}});
+}
+
+void ParamReader::note_range(const std::string& key, const std::string& range) {
+  for (ParamInfo& info : *record_)
+    if (info.key == key) info.range = range;
+}
+
+std::vector<ParamInfo> describe_params(const std::string& what, const std::function<void(ParamReader&)>& parse) {
+  std::vector<ParamInfo> record;
+  ParamReader reader = ParamReader::describing(record, what);
+  try {
+    parse(reader);
+  } catch (const Error&) {
+    // A check on a placeholder value: what it asked until then is the description.
+  }
+  return record;
+}
+
+std::string params_text(const std::vector<ParamInfo>& params) {
+  std::vector<std::string> parts;
+  for (const auto& p : params) parts.push_back(p.text());
+  return join(parts, ", ");
+}
+
 ParamReader::ParamReader(const Value& params, std::string what)
     : params_(params), what_(std::move(what)) {
   if (!params_.is_null() && !params_.is_map())
@@ -54,12 +169,17 @@ bool ParamReader::has(const std::string& key) {
 
 const Value* ParamReader::find(const std::string& key) {
   known_.insert(key);
+  if (describing()) note(key, "value", "", false);
   return params_.find(key);
 }
 
 const Value& ParamReader::require(const std::string& key) {
   const Value* v = find(key);
   if (v && !v->is_null()) return *v;
+  if (describing()) {
+    note(key, "value", "", true);
+    return kNoParameters;
+  }
   missing(key);
 }
 
@@ -78,6 +198,11 @@ void ParamReader::missing(const std::string& key) const {
 
 std::vector<int64_t> ParamReader::get_ints(const std::string& key, size_t size,
                                            std::optional<std::vector<int64_t>> fallback) {
+  if (describing()) {
+    note(key, "int or [int]", fallback ? (fallback->size() == 1 ? yaml_text((*fallback)[0]) : yaml_text(*fallback)) : "",
+         !fallback);
+    return fallback ? *fallback : std::vector<int64_t>(size, 1);
+  }
   const Value* v = find(key);
   if (!v || v->is_null()) {
     if (!fallback) missing(key);
@@ -94,6 +219,12 @@ std::vector<int64_t> ParamReader::get_ints(const std::string& key, size_t size,
 
 std::string ParamReader::get_choice(const std::string& key, const std::vector<std::string>& choices,
                                     const std::string& fallback) {
+  if (describing()) {
+    note(key, "string", fallback, false);
+    for (ParamInfo& info : *record_)
+      if (info.key == key) info.choices = choices;
+    return fallback;
+  }
   const Value* v = find(key);
   if (!v || v->is_null()) return fallback;
   const std::string& s = v->as_string();
@@ -103,16 +234,6 @@ std::string ParamReader::get_choice(const std::string& key, const std::vector<st
                   did_you_mean(s, choices),
               v->loc());
 }
-
-namespace {
-// 10000000 as written, not 1e+07.
-std::string number_text(double x) {
-  std::ostringstream out;
-  if (std::isfinite(x) && std::abs(x) < 1e15 && x == std::floor(x)) out << static_cast<int64_t>(x);
-  else out << x;
-  return out.str();
-}
-}  // namespace
 
 void ParamReader::out_of_range(const std::string& key, double value, double low, std::optional<double> high) const {
   const std::string range =

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <set>
@@ -14,10 +15,26 @@
 
 namespace dltrain::spec {
 
+// One parameter as a kind reads it, recorded by a describing ParamReader: for `dltrain kinds`,
+// error hints and, later, the JSON Schema.
+struct ParamInfo {
+  std::string key;
+  std::string type;      // number, int, bool, string, [number], [int], [string], int or [int], value
+  std::string fallback;  // the default as YAML text ("" when required or none)
+  bool required = false;
+  std::string range;     // "at least 1", "between 0 and 1"
+  std::vector<std::string> choices;
+  // "momentum: number = 0", "step_size: int, required", "mode: min | max = min"
+  std::string text() const;
+};
+
 class ParamReader {
  public:
   // `params` is a map or null (no parameters); `what` names the owner in messages ("conv2d").
   ParamReader(const Value& params, std::string what);
+  // A reader over no parameters that records in `record` what the code reading it asks for,
+  // in order; a required key reads as a placeholder (1, false, "" or []) instead of failing.
+  static ParamReader describing(std::vector<ParamInfo>& record, std::string what);
 
   bool has(const std::string& key);
   // The value of `key`, nullptr when absent. Marks the key as known.
@@ -53,10 +70,21 @@ class ParamReader {
   // `high` is nullopt when only `low` bounds the value.
   [[noreturn]] void out_of_range(const std::string& key, double value, double low, std::optional<double> high) const;
 
+  // Describing mode: records a key (merging what several getters say of it).
+  void note(const std::string& key, const std::string& type, const std::string& fallback, bool required);
+  void note_range(const std::string& key, const std::string& range);
+  bool describing() const { return record_ != nullptr; }
+
   const Value& params_;
   std::string what_;
   std::set<std::string> known_;
+  std::vector<ParamInfo>* record_ = nullptr;
 };
+
+// What `parse` asks of a describing reader (it may stop early: what it asked so far).
+std::vector<ParamInfo> describe_params(const std::string& what, const std::function<void(ParamReader&)>& parse);
+// The parameters as one line: "lr: number = 0.001, momentum: number = 0".
+std::string params_text(const std::vector<ParamInfo>& params);
 
 // One choice among named kinds (an optimizer, a schedule, a loss, a metric, an op), written as
 // `name` or `{name: {options}}`.
@@ -71,14 +99,27 @@ Choice read_choice(const Value& v, const std::string& what);
 
 template <typename T>
 T value_as(const Value& v);
+// The type's name in parameter descriptions ("number", "[int]"), a placeholder value for a
+// required key read by a describing reader, and a value as YAML text.
+template <typename T>
+std::string type_name();
+template <typename T>
+T placeholder();
+template <typename T>
+std::string yaml_text(const T& value);
 
 template <typename T>
 T ParamReader::get(const std::string& key) {
+  if (describing()) {
+    note(key, type_name<T>(), "", true);
+    return placeholder<T>();
+  }
   return value_as<T>(require(key));
 }
 
 template <typename T>
 T ParamReader::get_or(const std::string& key, T fallback) {
+  if (describing()) note(key, type_name<T>(), yaml_text(fallback), false);
   const Value* v = find(key);
   return v && !v->is_null() ? value_as<T>(*v) : fallback;
 }
@@ -86,6 +127,9 @@ T ParamReader::get_or(const std::string& key, T fallback) {
 template <typename T>
 T ParamReader::get_in(const std::string& key, T fallback, T low, T high) {
   const T value = get_or<T>(key, fallback);
+  if (describing())
+    note_range(key, high != std::numeric_limits<T>::max() ? "between " + yaml_text(low) + " and " + yaml_text(high)
+                                                          : "at least " + yaml_text(low));
   if (!(value >= low && value <= high))
     out_of_range(key, static_cast<double>(value), static_cast<double>(low),
                  high == std::numeric_limits<T>::max() ? std::nullopt : std::optional<double>(high));

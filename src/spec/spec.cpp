@@ -232,7 +232,7 @@ NodeSpec parse_node(const Value& entry) {
   return node;
 }
 
-RunSpec parse_run_spec(const Value& document) {
+RunSpec parse_run_spec(const Value& document, std::vector<Error>* unknown_sections) {
   RunSpec run;
   run.document = document;
   std::vector<Error> errors;
@@ -246,6 +246,7 @@ RunSpec parse_run_spec(const Value& document) {
                               "; sections are " + join(kSections),
                           e.key_loc);
   }
+  const size_t section_errors = errors.size();
   ModelSpec& model = run.model;
   model.loc = document.loc();
   collect(errors, [&] {
@@ -288,6 +289,10 @@ RunSpec parse_run_spec(const Value& document) {
   if (const Value* data = document.find("data")) run.data = *data;
   if (const Value* train = document.find("train")) run.train = *train;
 
+  if (unknown_sections && errors.size() == section_errors) {
+    unknown_sections->insert(unknown_sections->end(), errors.begin(), errors.end());
+    return run;
+  }
   if (errors.size() == 1) throw errors[0];
   if (!errors.empty()) throw ErrorList(std::move(errors));
   return run;

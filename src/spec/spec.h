@@ -107,8 +107,10 @@ struct RunSpec {
 const std::vector<std::string>& common_node_keys();
 
 // Parses a resolved document. Collects independent errors and throws them together as an
-// ErrorList (or a single Error), each with its location.
-RunSpec parse_run_spec(const Value& document);
+// ErrorList (or a single Error), each with its location. With `unknown_sections`, errors for
+// unknown top-level sections go there when they are the only ones, and the spec is returned:
+// the caller reports them with what it finds in the known sections.
+RunSpec parse_run_spec(const Value& document, std::vector<Error>* unknown_sections = nullptr);
 
 // Parses one layer-list entry (`- relu`, `- conv2d: {...}`).
 NodeSpec parse_node(const Value& entry);

@@ -13,6 +13,122 @@ namespace dltrain::train {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The tensors' names under dltrain/ (the same in formats 1 and 2).
+constexpr const char* kOptimizerPrefix = "dltrain/optimizer/";
+constexpr const char* kMetricPrefix = "dltrain/metric/train.";
+constexpr const char* kCpuRng = "dltrain/rng/cpu";
+constexpr const char* kTrainMeter = "dltrain/meter/train";
+constexpr const char* kLossScaler = "dltrain/loss_scaler";
+constexpr const char* kPolicyPrefix = "policy.";
+
+Error checkpoint_error(const std::string& path, const std::string& what) {
+  return Error(path + ": " + what, std::nullopt, {}, ErrorKind::Runtime);
+}
+
+torch::Tensor double_tensor(const std::vector<double>& v) { return torch::tensor(v, torch::kDouble); }
+std::vector<double> doubles(const torch::Tensor& t) {
+  torch::Tensor c = t.to(torch::kDouble).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+int64_t to_int(const std::string& path, const std::string& key, const std::string& text) {
+  try {
+    size_t used = 0;
+    const int64_t v = std::stoll(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw checkpoint_error(path, "its metadata '" + key + "' is not a number: '" + text + "'");
+}
+
+// Format 1 kept the three policies' states as top-level metadata.
+void read_format1_policies(const std::map<std::string, std::string>& meta, TrainingState& state) {
+  auto get = [&](const char* key) {
+    auto it = meta.find(key);
+    return it == meta.end() ? std::string("nan") : it->second;
+  };
+  state.policies["checkpoint"]["best"] = get("best");
+  state.policies["early_stopping"] = {{"best", get("early_stop_best")}, {"bad_epochs", get("early_stop_bad_epochs")}};
+  const std::vector<std::string> plateau = split(get("plateau"), ' ');
+  if (plateau.size() == 3)
+    state.policies["reduce_on_plateau"] = {{"factor", plateau[0]}, {"best", plateau[1]}, {"bad_epochs", plateau[2]}};
+}
+
+bool finite_weights(torch::nn::Module& model) {
+  for (const auto& p : model.parameters())
+    if (!torch::isfinite(p).all().item<bool>()) return false;
+  return true;
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& path, torch::nn::Module& model, const TrainingState& state) {
+  if (!finite_weights(model))
+    throw checkpoint_error(path, "refusing to save: the weights are not finite (NaN or Inf)");
+  io::TensorFile file;
+  for (const auto& p : model.named_parameters()) file.tensors.emplace_back(p.key(), p.value());
+  for (const auto& b : model.named_buffers()) file.tensors.emplace_back(b.key(), b.value());
+  for (const auto& [key, t] : state.optimizer) file.tensors.emplace_back(kOptimizerPrefix + key, t);
+  file.tensors.emplace_back(kCpuRng, state.cpu_rng);
+  if (!state.train_meter.empty()) file.tensors.emplace_back(kTrainMeter, double_tensor(state.train_meter));
+  if (!state.loss_scaler.empty()) file.tensors.emplace_back(kLossScaler, double_tensor(state.loss_scaler));
+  for (const auto& [name, sums] : state.running_metrics) file.tensors.emplace_back(kMetricPrefix + name, double_tensor(sums));
+  file.metadata = {{"format", kCheckpointFormat},
+                   {"epoch", std::to_string(state.epoch)},
+                   {"next_batch", std::to_string(state.next_batch)},
+                   {"epoch_done", state.epoch_done ? "1" : "0"},
+                   {"step", std::to_string(state.step)},
+                   {"spec_hash", state.spec_hash},
+                   {"spec", state.spec_text},
+                   {"dltrain_version", DLTRAIN_VERSION}};
+  for (const auto& [policy, values] : state.policies)
+    for (const auto& [key, value] : values) file.metadata[kPolicyPrefix + policy + "." + key] = value;
+  io::write_safetensors(path, file);
+}
+
+TrainingState read_training_state(const std::string& path) {
+  io::TensorFile file = io::read_safetensors(path);
+  auto meta = [&](const std::string& key) -> const std::string& {
+    auto it = file.metadata.find(key);
+    if (it == file.metadata.end()) throw checkpoint_error(path, "not a dltrain checkpoint (no '" + key + "' in its metadata)");
+    return it->second;
+  };
+  const std::string& format = meta("format");
+  if (format != kCheckpointFormat && format != "dltrain-checkpoint-1")
+    throw checkpoint_error(path, "checkpoint format '" + format + "' is newer than this dltrain reads (" +
+                                     kCheckpointFormat + "); resume it with the dltrain that wrote it");
+  TrainingState state;
+  state.epoch = to_int(path, "epoch", meta("epoch"));
+  state.next_batch = to_int(path, "next_batch", meta("next_batch"));
+  state.epoch_done = meta("epoch_done") == "1";
+  state.step = to_int(path, "step", meta("step"));
+  state.spec_hash = meta("spec_hash");
+  state.spec_text = meta("spec");
+  for (const auto& [name, t] : file.tensors) {
+    if (starts_with(name, kOptimizerPrefix)) state.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
+    else if (starts_with(name, kMetricPrefix)) state.running_metrics[name.substr(std::string(kMetricPrefix).size())] = doubles(t);
+  }
+  const torch::Tensor* rng = file.find(kCpuRng);
+  if (!rng) throw checkpoint_error(path, "not a dltrain checkpoint (no " + std::string(kCpuRng) + ")");
+  state.cpu_rng = *rng;
+  if (const torch::Tensor* meter = file.find(kTrainMeter)) state.train_meter = doubles(*meter);
+  if (const torch::Tensor* scaler = file.find(kLossScaler)) state.loss_scaler = doubles(*scaler);
+  if (format == "dltrain-checkpoint-1") {
+    read_format1_policies(file.metadata, state);
+  } else {
+    for (const auto& [key, value] : file.metadata) {
+      if (!starts_with(key, kPolicyPrefix)) continue;
+      const std::string rest = key.substr(std::string(kPolicyPrefix).size());
+      const size_t dot = rest.find('.');
+      if (dot == std::string::npos) throw checkpoint_error(path, "malformed policy state '" + key + "'");
+      state.policies[rest.substr(0, dot)][rest.substr(dot + 1)] = value;
+    }
+  }
+  return state;
+}
+
 std::string resolve_checkpoint(const std::string& path) {
   if (fs::is_directory(path)) {
     fs::path last = fs::path(path) / "checkpoints" / "last.safetensors";

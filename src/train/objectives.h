@@ -1,6 +1,6 @@
-// Losses and metrics attached to a model's named outputs. A loss is computed from the logits
-// (the output before a fused softmax/sigmoid) for numeric stability; metrics accumulate exact
-// sums over an epoch (weighted by batch size), so a partial last batch counts right.
+// The heads: each named output of the model with its loss (train/loss.h), weight and metrics
+// (train/metric.h), built from the spec's outputs against the graph. A loss is computed from the
+// logits (the output before a fused softmax/sigmoid) for numeric stability.
 #pragma once
 
 #include <torch/types.h>
@@ -10,47 +10,44 @@
 #include <string>
 #include <vector>
 
+#include "data/data_spec.h"
 #include "graph/graph.h"
+#include "train/loss.h"
+#include "train/metric.h"
 
 namespace dltrain::train {
 
-class Metric {
- public:
-  virtual ~Metric() = default;
-  virtual const std::string& name() const = 0;
-  // `output`: the model output (probabilities after softmax/sigmoid); no gradient needed.
-  virtual void update(const torch::Tensor& output, const torch::Tensor& target) = 0;
-  virtual double result() const = 0;
-  virtual void reset() = 0;
-  // The accumulated sums, for checkpoints (resuming mid-epoch keeps the epoch's metrics exact).
-  virtual std::vector<double> state() const = 0;
-  virtual void restore(const std::vector<double>& state) = 0;
-};
-
 struct Head {
-  std::string name;        // output name
-  std::string target;      // batch tensor holding its target
-  std::string loss;        // loss kind
+  std::string name;       // output name
+  std::string target;     // batch tensor holding its target
+  std::string loss_kind;  // the loss kind's name
+  bool class_target = false;  // its target is a class index per sample
+  bool binary = false;        // its target is 0/1 per feature
   double weight = 1.0;
-  double label_smoothing = 0;
-  double huber_delta = 1.0;
-  std::vector<double> class_weights;
-  mutable torch::Tensor class_weight_tensor;  // class_weights on the loss's device
-  std::string activation;  // fused activation of the output layer ("softmax", "sigmoid", ...)
-  int64_t features = 1;    // output features (classes)
-  bool class_target = false;
+  LossOutput output;      // the output layer's shape and activation
+  std::shared_ptr<const LossConfig> loss;
   std::vector<std::unique_ptr<Metric>> metrics;
 
+  int64_t features() const { return output.features; }
   // Mean loss over the batch.
-  torch::Tensor compute_loss(const torch::Tensor& output, const torch::Tensor& logits, const torch::Tensor& target) const;
+  torch::Tensor compute_loss(const torch::Tensor& output_values, const torch::Tensor& logits,
+                             const torch::Tensor& target_values) const {
+    return loss->compute(output_values, logits, target_values, output);
+  }
 };
 
 // Builds one head per graph output from its spec (loss, weight, metrics) and its layer.
 // Throws Error with the output's location for unknown names and mismatches a run would only
-// hit later (e.g. a class loss on a 1-feature output), saying what to change.
+// hit later (e.g. a class loss on a 1-feature output), saying what to change; ErrorList for several.
 std::vector<Head> build_heads(const graph::Graph& graph);
 
-const std::vector<std::string>& loss_names();
-const std::vector<std::string>& metric_names();
+// What each output's target column holds, for the data section: its width and whether it is a
+// class label (by its loss kind; an unknown kind counts as numbers, build_heads reports it).
+std::map<std::string, data::OutputTarget> output_targets(const graph::Graph& graph);
+
+// The names of the heads' epoch values under `prefix` ("" for training, "val." for validation):
+// prefix + "loss" (the weighted total), prefix + "<output>.loss" when there are several
+// outputs, prefix + "<output>.<metric>" for each metric; in that order.
+std::vector<std::string> head_metric_names(const std::vector<Head>& heads, const std::string& prefix);
 
 }  // namespace dltrain::train

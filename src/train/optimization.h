@@ -1,6 +1,7 @@
-// Optimizers (wrapping torch::optim) and learning-rate schedules. The schedule sets every
-// parameter group's lr before each optimizer step; its only state is the reduce-on-plateau
-// factor, which checkpoints carry.
+// The run's optimizer and learning-rate schedule, made from the train spec's kinds
+// (train/optimizer.h, train/schedule.h). The schedule sets every parameter group's lr before each
+// optimizer step: its kind's rate for the step, the common warmup, times the factor the
+// reduce-on-plateau policy sets (train/policies.h).
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -9,17 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "train/schedule.h"
 #include "train/train_spec.h"
 
 namespace dltrain::train {
 
-// An optimizer over `params` (only those that require gradients).
+// An optimizer over `params` (only those that require gradients). Throws Error when none does.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spec, const std::vector<torch::Tensor>& params);
 
 // The optimizer's per-parameter state as named tensors ("<i>.exp_avg", "<i>.step", ...), i
 // being the parameter's position in the optimizer; and the inverse. No TorchScript involved.
-std::vector<std::pair<std::string, torch::Tensor>> optimizer_state(torch::optim::Optimizer& optimizer, const std::string& kind);
-void restore_optimizer_state(torch::optim::Optimizer& optimizer, const std::string& kind,
+std::vector<std::pair<std::string, torch::Tensor>> optimizer_state(torch::optim::Optimizer& optimizer, const OptimizerSpec& spec);
+void restore_optimizer_state(torch::optim::Optimizer& optimizer, const OptimizerSpec& spec,
                              const std::vector<std::pair<std::string, torch::Tensor>>& state);
 
 class Schedule {
@@ -27,20 +29,14 @@ class Schedule {
   Schedule(ScheduleSpec spec, double base_lr, int64_t epochs, int64_t steps_per_epoch);
   // The learning rate of optimizer step `step` (0-based, counting optimizer steps).
   double lr(int64_t step) const;
-  // Reduce-on-plateau: feeds the epoch's monitored value (ignored by other schedules).
-  void epoch_end(double monitored);
+  // reduce_on_plateau: the factor on the kind's rate (1 until the policy lowers it).
+  void set_plateau_factor(double factor) { factor_ = factor; }
   const ScheduleSpec& spec() const { return spec_; }
-  double plateau_factor() const { return factor_; }
-  void restore(double factor, double best, int64_t bad_epochs);
-  double plateau_best() const { return best_; }
-  int64_t plateau_bad_epochs() const { return bad_epochs_; }
 
  private:
   ScheduleSpec spec_;
-  double base_lr_;
-  int64_t epochs_, steps_per_epoch_;
-  double factor_ = 1.0, best_;
-  int64_t bad_epochs_ = 0;
+  ScheduleShape shape_;
+  double factor_ = 1.0;
 };
 
 void set_lr(torch::optim::Optimizer& optimizer, double lr);

@@ -11,7 +11,6 @@
 #include "data/loader.h"
 #include "data/source.h"
 #include "graph/graph.h"
-#include "layers/registry.h"
 #include "train/objectives.h"
 #include "train/trainer.h"
 #include "util/strings.h"
@@ -56,12 +55,12 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-int64_t predict(const spec::RunSpec& run, const PredictOptions& options, std::ostream& out) {
-  graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
-  std::vector<Head> heads = build_heads(graph);
-  data::DataSpec data = data::parse_data_spec(run.data, run.model, graph::output_features(graph));
+int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out) {
+  const graph::Graph& graph = plan.graph;
+  const std::vector<Head>& heads = plan.heads;
+  const data::DataSpec& data = plan.data;
   if (!data.find("val") && !data.find("test") && !data.find("train"))
-    throw Error("predict takes its preprocessing from the spec's data section; add data.val with the ops", run.model.loc);
+    throw Error("predict takes its preprocessing from the spec's data section; add data.val with the ops", plan.run.model.loc);
   data::SplitSpec split = inference_split(data);
 
   data::Table table;
@@ -108,11 +107,11 @@ int64_t predict(const spec::RunSpec& run, const PredictOptions& options, std::os
 
   out << "input";
   for (const auto& h : heads) {
-    if (h.class_target || h.loss == "binary_crossentropy") {
-      for (int64_t k = 1; k <= std::min(options.top_k, std::max<int64_t>(h.features, 1)); ++k)
+    if (h.class_target || h.binary) {
+      for (int64_t k = 1; k <= std::min(options.top_k, std::max<int64_t>(h.features(), 1)); ++k)
         out << "," << h.name << ".top" << k << "," << h.name << ".p" << k;
     } else {
-      for (int64_t f = 0; f < h.features; ++f) out << "," << h.name << (h.features > 1 ? "." + std::to_string(f) : "");
+      for (int64_t f = 0; f < h.features(); ++f) out << "," << h.name << (h.features() > 1 ? "." + std::to_string(f) : "");
     }
   }
   out << "\n" << std::setprecision(6);
@@ -133,7 +132,7 @@ int64_t predict(const spec::RunSpec& run, const PredictOptions& options, std::os
       for (size_t k = 0; k < heads.size(); ++k) {
         torch::Tensor y = result.outputs[k][i].to(torch::kCPU).to(torch::kFloat).flatten();
         const Head& h = heads[k];
-        if (h.class_target || h.loss == "binary_crossentropy") {
+        if (h.class_target || h.binary) {
           const auto& labels = names[h.target];
           if (y.numel() == 1) y = torch::cat({1 - y, y});  // a sigmoid's probability of class 1
           auto [probs, index] = y.topk(std::min<int64_t>(options.top_k, y.numel()));

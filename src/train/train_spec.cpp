@@ -1,6 +1,8 @@
 #include "train/train_spec.h"
 
 #include "spec/params.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
 #include "util/strings.h"
 
 namespace dltrain::train {
@@ -12,24 +14,16 @@ OptimizerSpec parse_optimizer(const Value& v) {
   OptimizerSpec o;
   o.loc = v.loc();
   auto [kind, options, kind_loc] = spec::read_choice(v, "an optimizer");
-  const std::vector<std::string> kinds = {"sgd", "adam", "adamw", "rmsprop"};
-  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
-    throw Error("unknown optimizer '" + kind + "'" + did_you_mean(kind, kinds) + "; optimizers: " + join(kinds), kind_loc);
+  const OptimizerRegistry& registry = optimizer_registry();
+  const OptimizerKind* info = registry.find(kind);
+  if (!info)
+    throw Error("unknown optimizer '" + kind + "'" + did_you_mean(kind, registry.names()) + "; optimizers: " +
+                    join(registry.names()),
+                kind_loc);
   o.kind = kind;
   spec::ParamReader p(options, kind);
-  o.lr = p.get_or<double>("lr", kind == "sgd" ? 0.01 : kind == "rmsprop" ? 0.001 : 0.001);
-  o.weight_decay = p.get_or<double>("weight_decay", kind == "adamw" ? 0.01 : 0.0);
-  if (kind == "sgd" || kind == "rmsprop") o.momentum = p.get_or<double>("momentum", 0.0);
-  if (kind == "sgd") o.nesterov = p.get_or<bool>("nesterov", false);
-  if (kind == "adam" || kind == "adamw") {
-    auto betas = p.get_or<std::vector<double>>("betas", {0.9, 0.999});
-    if (betas.size() != 2) throw Error("betas are [beta1, beta2]", p.loc_of("betas"));
-    o.beta1 = betas[0];
-    o.beta2 = betas[1];
-  }
-  if (kind == "rmsprop") o.alpha = p.get_or<double>("alpha", 0.99);
-  o.eps = p.get_or<double>("eps", 1e-8);
-  if (o.lr <= 0) throw Error("lr must be positive", p.loc_of("lr"));
+  o.config = info->parse(p);
+  o.lr = o.config->lr();
   p.finish();
   return o;
 }
@@ -38,38 +32,45 @@ ScheduleSpec parse_schedule(const Value& v, double lr) {
   ScheduleSpec s;
   s.loc = v.loc();
   auto [kind, options, kind_loc] = spec::read_choice(v, "a schedule");
-  const std::vector<std::string> kinds = {"constant", "step", "multistep", "exponential", "cosine", "one_cycle",
-                                          "reduce_on_plateau"};
-  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end())
-    throw Error("unknown schedule '" + kind + "'" + did_you_mean(kind, kinds) + "; schedules: " + join(kinds), kind_loc);
+  const ScheduleRegistry& registry = schedule_registry();
+  const ScheduleKind* info = registry.find(kind);
+  if (!info)
+    throw Error("unknown schedule '" + kind + "'" + did_you_mean(kind, registry.names()) + "; schedules: " +
+                    join(registry.names()),
+                kind_loc);
   s.kind = kind;
   spec::ParamReader p(options, kind);
-  if (kind == "step") {
-    s.step_size = p.get<int64_t>("step_size");
-    if (s.step_size < 1) throw Error("step_size must be at least 1 epoch", p.loc_of("step_size"));
-    s.gamma = p.get_or<double>("gamma", 0.1);
-  } else if (kind == "multistep") {
-    s.milestones = p.get<std::vector<int64_t>>("milestones");
-    s.gamma = p.get_or<double>("gamma", 0.1);
-  } else if (kind == "exponential") {
-    s.gamma = p.get<double>("gamma");
-  } else if (kind == "cosine") {
-    s.lr_min = p.get_in<double>("lr_min", 0.0, 0.0);
-  } else if (kind == "one_cycle") {
-    s.max_lr = p.get_or<double>("max_lr", lr);
-    s.pct_start = p.get_in<double>("pct_start", 0.3, 0.0, 1.0);
-  } else if (kind == "reduce_on_plateau") {
-    s.factor = p.get_in<double>("factor", 0.1, 0.0, 1.0);
-    s.patience = p.get_in<int64_t>("patience", 5, 0);
-    s.monitor = p.get_or<std::string>("monitor", "val.loss");
-    s.mode = p.get_choice("mode", {"min", "max"}, "min");
-  }
-  if (kind != "one_cycle") s.warmup_epochs = p.get_in<double>("warmup_epochs", 0.0, 0.0);
+  s.config = read_schedule_options(*info, p, lr, s.warmup_epochs);
   p.finish();
   return s;
 }
 
 }  // namespace
+
+Monitor read_monitor(spec::ParamReader& p, const char* fallback_key, const char* fallback_mode) {
+  Monitor m;
+  m.key = fallback_key ? p.get_or<std::string>("monitor", fallback_key) : p.get<std::string>("monitor");
+  m.loc = p.loc_of("monitor");
+  m.mode = p.get_choice("mode", {"min", "max"}, fallback_mode);
+  return m;
+}
+
+std::shared_ptr<const ScheduleConfig> read_schedule_options(const ScheduleKind& kind, spec::ParamReader& p, double lr,
+                                                            double& warmup_epochs) {
+  std::shared_ptr<const ScheduleConfig> config = kind.parse(p, lr);
+  if (config->warms_up()) warmup_epochs = p.get_in<double>("warmup_epochs", 0.0, 0.0);
+  return config;
+}
+
+const PlateauOptions* ScheduleSpec::plateau() const { return config ? config->plateau() : nullptr; }
+
+std::vector<const Monitor*> TrainSpec::monitors() const {
+  std::vector<const Monitor*> out;
+  if (const PlateauOptions* plateau = schedule.plateau()) out.push_back(&plateau->monitor);
+  if (early_stopping) out.push_back(&early_stopping->monitor);
+  if (checkpoint.best) out.push_back(&*checkpoint.best);
+  return out;
+}
 
 TrainSpec parse_train_spec(const Value& train) {
   TrainSpec t;
@@ -77,8 +78,10 @@ TrainSpec parse_train_spec(const Value& train) {
   spec::ParamReader p(train, "train");
   t.epochs = p.get_in<int64_t>("epochs", 10, 1);
   t.seed = static_cast<uint64_t>(p.get_or<int64_t>("seed", 0));
-  if (const Value* o = p.find("optimizer")) t.optimizer = parse_optimizer(*o);
-  if (const Value* s = p.find("schedule")) t.schedule = parse_schedule(*s, t.optimizer.lr);
+  const Value* optimizer = p.find("optimizer");
+  t.optimizer = parse_optimizer(optimizer && !optimizer->is_null() ? *optimizer : Value::string("adam", t.loc));
+  const Value* schedule = p.find("schedule");
+  t.schedule = parse_schedule(schedule && !schedule->is_null() ? *schedule : Value::string("constant", t.loc), t.optimizer.lr);
   if (const Value* clip = p.find("clip"); clip && !clip->is_null()) {
     spec::ParamReader c(*clip, "clip");
     t.clip_norm = c.get_in<double>("norm", 0.0, 0.0);
@@ -90,8 +93,7 @@ TrainSpec parse_train_spec(const Value& train) {
     EarlyStoppingSpec e;
     e.loc = es->loc();
     spec::ParamReader r(*es, "early_stopping");
-    e.monitor = r.get_or<std::string>("monitor", "val.loss");
-    e.mode = r.get_choice("mode", {"min", "max"}, "min");
+    e.monitor = read_monitor(r, "val.loss", "min");
     e.patience = r.get_in<int64_t>("patience", 5, 0);
     e.min_delta = r.get_in<double>("min_delta", 0.0, 0.0);
     r.finish();
@@ -104,8 +106,7 @@ TrainSpec parse_train_spec(const Value& train) {
     t.checkpoint.keep_last = r.get_in<int64_t>("keep_last", 3, 1);  // resume needs the last one
     if (const Value* best = r.find("keep_best"); best && !best->is_null()) {
       spec::ParamReader b(*best, "keep_best");
-      t.checkpoint.best_monitor = b.get<std::string>("monitor");
-      t.checkpoint.best_mode = b.get_choice("mode", {"min", "max"}, "max");
+      t.checkpoint.best = read_monitor(b, nullptr, "max");
       b.finish();
     }
     r.finish();

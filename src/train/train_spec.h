@@ -4,40 +4,57 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "spec/params.h"
 #include "spec/spec.h"
 
 namespace dltrain::train {
 
+// A metric an epoch policy follows: its name as the run reports it ("val.loss",
+// "val.label.accuracy"), whether lower or higher is better, and where the spec names it.
+struct Monitor {
+  std::string key;
+  std::string mode = "min";  // min | max
+  SourceLoc loc;
+  bool better(double value, double than, double margin = 0) const {
+    return mode == "min" ? value < than - margin : value > than + margin;
+  }
+};
+
+class OptimizerConfig;  // train/optimizer.h
+class ScheduleConfig;   // train/schedule.h
+
+// `optimizer:` as its kind parsed it (train/optimizer.h).
 struct OptimizerSpec {
-  std::string kind = "adam";  // sgd | adam | adamw | rmsprop
-  double lr = 1e-3;
-  double momentum = 0, weight_decay = 0, alpha = 0.99, eps = 1e-8;
-  bool nesterov = false;
-  double beta1 = 0.9, beta2 = 0.999;
+  std::string kind = "adam";
+  std::shared_ptr<const OptimizerConfig> config;
+  double lr = 1e-3;  // the kind's base learning rate
   SourceLoc loc;
 };
 
-struct ScheduleSpec {
-  std::string kind = "constant";  // constant | step | multistep | exponential | cosine | one_cycle | reduce_on_plateau
-  int64_t step_size = 1;          // step: epochs between decays
-  std::vector<int64_t> milestones;  // multistep: epochs
-  double gamma = 0.1;             // step, multistep, exponential (per epoch)
-  double lr_min = 0;              // cosine floor
-  double max_lr = 0;              // one_cycle peak (default: the optimizer's lr)
-  double pct_start = 0.3;         // one_cycle
-  double factor = 0.1;            // reduce_on_plateau
+// reduce_on_plateau's options, which its epoch policy follows.
+struct PlateauOptions {
+  Monitor monitor{"val.loss", "min", {}};
+  double factor = 0.1;
   int64_t patience = 5;
-  std::string monitor = "val.loss", mode = "min";
-  double warmup_epochs = 0;       // linear warmup from 0, in epochs (fractions allowed)
+};
+
+// `schedule:` as its kind parsed it (train/schedule.h).
+struct ScheduleSpec {
+  std::string kind = "constant";
+  std::shared_ptr<const ScheduleConfig> config;
+  double warmup_epochs = 0;  // linear warmup from 0, in epochs (fractions allowed)
   SourceLoc loc;
+  // reduce_on_plateau's options; nullptr for the other kinds.
+  const PlateauOptions* plateau() const;
 };
 
 struct EarlyStoppingSpec {
-  std::string monitor = "val.loss", mode = "min";
+  Monitor monitor{"val.loss", "min", {}};
   int64_t patience = 5;
   double min_delta = 0;
   SourceLoc loc;
@@ -46,8 +63,7 @@ struct EarlyStoppingSpec {
 struct CheckpointSpec {
   int64_t every_epochs = 1;
   int64_t keep_last = 3;
-  std::string best_monitor;  // empty: no best checkpoint
-  std::string best_mode = "max";
+  std::optional<Monitor> best;  // keep_best: the best epoch's checkpoint as best.safetensors
   SourceLoc loc;
 };
 
@@ -70,9 +86,15 @@ struct TrainSpec {
   SourceLoc cuda_graph_loc;
   std::string train_split = "train", val_split = "val";
   SourceLoc loc;
+
+  // The monitors the spec sets (reduce_on_plateau, early_stopping, keep_best).
+  std::vector<const Monitor*> monitors() const;
 };
 
 // Parses `train:` (null gives the defaults). Throws Error with locations.
 TrainSpec parse_train_spec(const spec::Value& train);
+
+// A policy's `monitor:` and `mode:` keys; `fallback_key` nullptr makes monitor required.
+Monitor read_monitor(spec::ParamReader& p, const char* fallback_key, const char* fallback_mode);
 
 }  // namespace dltrain::train

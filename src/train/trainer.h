@@ -32,13 +32,11 @@ struct FitOptions {
   bool progress = true;            // console progress lines
 };
 
-// Trains as the spec says; returns the process exit code (0 also when stopped by a signal
-// after saving). Throws Error for spec, data and I/O problems.
-int fit(const spec::RunSpec& run, const FitOptions& options);
+struct RunPlan;
 
-// What `dltrain check` validates beyond the model: the data and train sections and the outputs'
-// losses and metrics, read against the graph as fit reads them. Throws Error.
-void check_sections(const spec::RunSpec& run, const graph::Graph& graph);
+// Trains the plan as its spec says (the run takes over the plan's heads); returns the process
+// exit code (0 also when stopped by a signal after saving). Throws Error for data and I/O problems.
+int fit(RunPlan& plan, const FitOptions& options);
 
 // Where and how the model computes.
 struct Compute {

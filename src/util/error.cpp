@@ -67,7 +67,41 @@ std::string plain_torch_message(const std::string& what) {
   return std::regex_replace(what, enforce, "");
 }
 
-ErrorList::ErrorList(std::vector<Error> errors)
-    : std::runtime_error(join_errors(errors)), errors_(std::move(errors)) {}
+namespace {
+
+// Errors equal but for their node, merged into the first, which names the others.
+std::vector<Error> merge_instances(std::vector<Error> errors) {
+  std::vector<Error> merged;
+  std::vector<std::vector<std::string>> also;  // per merged error: the other nodes
+  for (Error& e : errors) {
+    size_t i = 0;
+    for (; i < merged.size(); ++i) {
+      const Error& m = merged[i];
+      if (m.message() == e.message() && m.kind() == e.kind() && m.loc().has_value() == e.loc().has_value() &&
+          (!m.loc() || m.loc()->str() == e.loc()->str()) && !m.node().empty() && !e.node().empty())
+        break;
+    }
+    if (i == merged.size()) {
+      merged.push_back(std::move(e));
+      also.emplace_back();
+    } else if (merged[i].node() != e.node()) {
+      also[i].push_back(e.node());
+    }
+  }
+  for (size_t i = 0; i < merged.size(); ++i) {
+    if (also[i].empty()) continue;
+    std::string nodes = merged[i].node() + " (also ";
+    for (size_t k = 0; k < also[i].size(); ++k) nodes += (k ? ", " : "") + also[i][k];
+    merged[i] = Error(merged[i].message(), merged[i].loc(), nodes + ")", merged[i].kind());
+  }
+  return merged;
+}
+
+}  // namespace
+
+ErrorList::ErrorList(std::vector<Error> errors) : ErrorList(merge_instances(std::move(errors)), Merged{}) {}
+
+ErrorList::ErrorList(std::vector<Error> merged, Merged)
+    : std::runtime_error(join_errors(merged)), errors_(std::move(merged)) {}
 
 }  // namespace dltrain

@@ -52,13 +52,17 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
 };
 
-// Several spec errors collected in one pass (`dltrain check` reports them all).
+// Several spec errors collected in one pass (`dltrain check` reports them all). One mistake met
+// once per instance (a block's layer in res1, res2, res3: the same message at the same place)
+// is kept once, naming the instances: "layer res1/add (also res2/add, res3/add): ...".
 class ErrorList : public std::runtime_error {
  public:
   explicit ErrorList(std::vector<Error> errors);
   const std::vector<Error>& errors() const { return errors_; }
 
  private:
+  struct Merged {};
+  ErrorList(std::vector<Error> merged, Merged);
   std::vector<Error> errors_;
 };
 

@@ -79,7 +79,7 @@ data::SplitSpec folder_split(const std::string& root, int channels, int h, int w
   spec::Value overlay = yaml(extra);
   spec::merge_into(*doc.find("data")->find("train"), overlay);
   spec::RunSpec run = spec::parse_run_spec(doc);
-  data::DataSpec ds = data::parse_data_spec(run.data, run.model, {{"label", classes}});
+  data::DataSpec ds = data::parse_data_spec(run.data, run.model, {{"label", {classes, true}}});
   return ds.splits.at("train");
 }
 

@@ -23,7 +23,7 @@ outputs:
 data::SplitSpec csv_split(const std::string& csv, const std::string& columns = "{text_features: \"text_*\"}") {
   spec::RunSpec run = test::run_spec(std::string(kMultiModel) + "data: {train: {source: {csv: \"" + csv +
                                      "\", columns: " + columns + "}, batch: 2}}\n");
-  return data::parse_data_spec(run.data, run.model, {{"category", 4}, {"price", 1}}).splits.at("train");
+  return data::parse_data_spec(run.data, run.model, {{"category", {4, true}}, {"price", {1, false}}}).splits.at("train");
 }
 }  // namespace
 
@@ -96,7 +96,7 @@ TEST_CASE("data section errors are located", "[data]") {
   auto error_of = [](const std::string& data_yaml) {
     try {
       spec::RunSpec run = test::run_spec(std::string(kMultiModel) + data_yaml);
-      data::parse_data_spec(run.data, run.model, {{"category", 4}, {"price", 1}});
+      data::parse_data_spec(run.data, run.model, {{"category", {4, true}}, {"price", {1, false}}});
     } catch (const Error& e) {
       return std::string(e.what());
     }

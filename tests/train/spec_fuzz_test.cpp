@@ -15,7 +15,7 @@
 #include "layers/registry.h"
 #include "spec/compose.h"
 #include "support/helpers.h"
-#include "train/trainer.h"
+#include "train/run_plan.h"
 
 using namespace dltrain;
 
@@ -76,10 +76,8 @@ struct Mutator {
 
 // What `dltrain check` runs, on a file.
 void check_spec(const std::string& path, const std::vector<std::string>& overlays) {
-  spec::RunSpec run = spec::parse_run_spec(spec::compose(path, overlays, {}));
-  graph::Graph graph = graph::build_graph(run.model, layers::kind_lookup());
-  train::check_sections(run, graph);
-  builder::trial_forward(*builder::build_model(graph));
+  const train::RunPlan plan = train::plan_run(spec::compose(path, overlays, {}));
+  builder::trial_forward(*builder::build_model(plan.graph));
 }
 
 std::string read_text(const std::string& path) {

@@ -1,0 +1,106 @@
+// The checkpoint format, in one place: the training state written and read back, format 1 files
+// (dltrain 0.1.0 up to b3d5812, tests/fixtures/checkpoints/v1) still resumed exactly.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "io/safetensors.h"
+#include "support/helpers.h"
+#include "train/checkpoint.h"
+
+using namespace dltrain;
+
+namespace {
+
+const std::string kFormat1 = "tests/fixtures/checkpoints/v1/";
+
+}  // namespace
+
+TEST_CASE("the training state survives a write and a read, the policies' state included", "[train][checkpoint]") {
+  test::TempDir dir;
+  torch::nn::Linear model(3, 2);
+  train::TrainingState state;
+  state.epoch = 4;
+  state.next_batch = 17;
+  state.step = 321;
+  state.spec_hash = "0123456789abcdef";
+  state.spec_text = "name: x\n";
+  state.optimizer = {{"0.exp_avg", torch::ones({2, 3})}, {"0.step", torch::tensor(321, torch::kLong)}};
+  state.cpu_rng = at::detail::getDefaultCPUGenerator().get_state();
+  state.train_meter = {1.5, 2.5, 30, 64};
+  state.loss_scaler = {65536, 12};
+  state.running_metrics["label.accuracy"] = {60, 64};
+  state.policies["early_stopping"] = {{"best", "0.25"}, {"bad_epochs", "2"}};
+  const std::string path = dir.path() + "/epoch-5-batch-17.safetensors";
+  train::write_checkpoint(path, *model, state);
+
+  const train::TrainingState back = train::read_training_state(path);
+  CHECK(back.epoch == 4);
+  CHECK(back.next_batch == 17);
+  CHECK_FALSE(back.epoch_done);
+  CHECK(back.step == 321);
+  CHECK(back.spec_hash == state.spec_hash);
+  CHECK(back.spec_text == state.spec_text);
+  REQUIRE(back.optimizer.size() == 2);
+  CHECK(back.optimizer[0].second.equal(torch::ones({2, 3})));
+  CHECK(back.cpu_rng.equal(state.cpu_rng));
+  CHECK(back.train_meter == state.train_meter);
+  CHECK(back.loss_scaler == state.loss_scaler);
+  CHECK(back.running_metrics == state.running_metrics);
+  CHECK(back.policies == state.policies);
+  CHECK(io::read_safetensors(path).metadata.at("format") == train::kCheckpointFormat);
+}
+
+TEST_CASE("non-finite weights are never saved, and the previous checkpoint stays", "[train][checkpoint]") {
+  test::TempDir dir;
+  torch::nn::Linear model(3, 2);
+  train::TrainingState state;
+  state.cpu_rng = at::detail::getDefaultCPUGenerator().get_state();
+  const std::string path = dir.path() + "/epoch-1.safetensors";
+  train::write_checkpoint(path, *model, state);
+  torch::NoGradGuard no_grad;
+  model->weight[0][0] = NAN;
+  CHECK_THROWS_WITH(train::write_checkpoint(path, *model, state), Catch::Contains("refusing to save: the weights are not finite"));
+  CHECK(std::isfinite(io::read_safetensors(path).find("weight")->sum().item<double>()));
+}
+
+TEST_CASE("a format 1 checkpoint reads with its policies' state where format 2 keeps it", "[train][checkpoint]") {
+  const train::TrainingState state = train::read_training_state(test::source_path(kFormat1 + "epoch-1.safetensors"));
+  CHECK(state.epoch == 0);
+  CHECK(state.epoch_done);
+  CHECK(state.step == 4);
+  CHECK(state.policies.at("checkpoint").count("best"));
+  CHECK(state.policies.at("early_stopping").count("bad_epochs"));
+  CHECK(state.policies.at("reduce_on_plateau").at("factor") == "1.000000");
+  CHECK(state.running_metrics.count("label.accuracy"));
+  CHECK(state.train_meter.size() == 3);  // one output: its loss sum, the total, the samples
+}
+
+TEST_CASE("a checkpoint of a newer format is refused by name", "[train][checkpoint]") {
+  test::TempDir dir;
+  io::TensorFile file = io::read_safetensors(test::source_path(kFormat1 + "epoch-1.safetensors"));
+  file.metadata["format"] = "dltrain-checkpoint-9";
+  const std::string path = dir.path() + "/future.safetensors";
+  io::write_safetensors(path, file);
+  CHECK_THROWS_WITH(train::read_training_state(path),
+                    Catch::Contains("future.safetensors: checkpoint format 'dltrain-checkpoint-9' is newer than this dltrain reads"));
+}
+
+TEST_CASE("a format 1 run resumes with today's code to the weights the old code reached", "[train][checkpoint][e2e]") {
+  test::TempDir dir;
+  const std::string command = std::string(DLTRAIN_BINARY) + " -q fit " + test::source_path(kFormat1 + "spec.yaml") +
+                              " --resume " + test::source_path(kFormat1 + "epoch-1.safetensors") + " --run-dir " +
+                              dir.path() + "/run 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  const io::TensorFile ours = io::read_safetensors(dir.path() + "/run/checkpoints/epoch-3.safetensors");
+  const io::TensorFile old = io::read_safetensors(test::source_path(kFormat1 + "epoch-3.safetensors"));
+  for (const char* name : {"linear.weight", "linear.bias", "head.weight", "head.bias"}) {
+    INFO(name);
+    REQUIRE(ours.find(name));
+    CHECK(test::max_abs_diff(*ours.find(name), *old.find(name)) <= 1e-6);
+  }
+  CHECK(ours.metadata.at("format") == train::kCheckpointFormat);
+}
