@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config clang-format
   libtorch-dev libgloo-dev libopenblas0-pthread libopenblas0-openmp libgoogle-perftools-dev
   libopencv-dev libturbojpeg0-dev libpng-dev libyaml-cpp-dev
   libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The newcomer's second command (and what CI runs): installs the dependencies, builds, and runs
-# the whole test suite (unit and end-to-end). Exits non-zero when any test fails.
+# The newcomer's second command (and what CI runs): installs the dependencies, checks the
+# formatting, builds, and runs the whole test suite (unit and end-to-end). Exits non-zero when
+# any of them fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --python
+scripts/format.sh --check
 scripts/build.sh
 # The Python the tests call: Debian's python3 with its torch and torchvision (the parity tests
 # export torchvision models) plus PyPI's safetensors in a cached venv (checkpoints read back).

@@ -90,13 +90,12 @@ void setup_graph(CLI::App& app, Action& action) {
       if (format != ".png" && format != ".svg" && format != ".pdf")
         throw Error("-o needs a .png, .svg or .pdf file, got '" + *output + "'");
       if (std::system("command -v dot >/dev/null 2>&1") != 0)
-        throw Error("rendering needs Graphviz's dot (apt-get install graphviz); without -o the DOT text goes to stdout",
-                    std::nullopt, {}, ErrorKind::Runtime);
+        throw Error::runtime("rendering needs Graphviz's dot (apt-get install graphviz); without -o the DOT text goes to stdout");
       std::string command = "dot -T" + format.substr(1) + " -o '" + *output + "'";
       FILE* pipe = popen(command.c_str(), "w");
-      if (!pipe) throw Error("cannot run dot", std::nullopt, {}, ErrorKind::Runtime);
+      if (!pipe) throw Error::runtime("cannot run dot");
       std::fwrite(dot.data(), 1, dot.size(), pipe);
-      if (pclose(pipe) != 0) throw Error("dot failed to render " + *output, std::nullopt, {}, ErrorKind::Runtime);
+      if (pclose(pipe) != 0) throw Error::runtime("dot failed to render " + *output);
       spdlog::info("wrote {}", *output);
       return 0;
     };

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "runtime.h"
 #include "data/source.h"
 #include "train/predict.h"
 #include "train/trainer.h"
@@ -57,6 +58,7 @@ void setup_fit(CLI::App& app, Action& action, const std::string& command_line) {
       train::FitOptions options = o->fit;
       if (o->seed >= 0) options.seed = static_cast<uint64_t>(o->seed);
       options.command_line = command_line;
+      options.versions = version_report();
       options.progress = spdlog::default_logger()->level() <= spdlog::level::info;
       return train::fit(plan, options);
     };
@@ -82,7 +84,7 @@ void setup_predict(CLI::App& app, Action& action) {
         return 0;
       }
       std::ofstream file(*output);
-      if (!file) throw Error("cannot write " + *output, std::nullopt, {}, ErrorKind::Runtime);
+      if (!file) throw Error::runtime("cannot write " + *output);
       int64_t rows = train::predict(plan, *o, file);
       spdlog::info("wrote {} predictions to {}", rows, *output);
       return 0;

@@ -136,7 +136,7 @@ std::map<std::string, torch::Tensor> DagModel::forward(const std::map<std::strin
   for (const auto& name : names) {
     auto it = inputs.find(name);
     if (it == inputs.end())
-      throw Error("missing model input '" + name + "' (inputs: " + join(names) + ")", std::nullopt, {}, ErrorKind::Runtime);
+      throw Error::runtime("missing model input '" + name + "' (inputs: " + join(names) + ")");
     ordered.push_back(it->second);
   }
   Result r = run(ordered);

@@ -12,8 +12,6 @@ namespace {
 namespace fs = std::filesystem;
 using spec::Value;
 
-const std::vector<std::string> kDefaultExtensions = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
-
 // Far more loader threads than any machine has cores; beyond it a typo, not a setting.
 constexpr int64_t kMaxWorkers = 1024;
 
@@ -37,7 +35,7 @@ SourceSpec parse_source(const Value& v) {
   if (const Value* folder = p.find("folder")) {
     source.kind = SourceSpec::Kind::Folder;
     source.path = spec::resolve_path(*folder);
-    source.extensions = p.get_or<std::vector<std::string>>("extensions", kDefaultExtensions);
+    source.extensions = p.get_or<std::vector<std::string>>("extensions", default_image_extensions());
   } else if (const Value* csv = p.find("csv")) {
     source.kind = SourceSpec::Kind::Csv;
     source.path = spec::resolve_path(*csv);
@@ -163,6 +161,11 @@ SplitSpec parse_split(const std::string& name, const Value& v, const spec::Model
 }
 
 }  // namespace
+
+const std::vector<std::string>& default_image_extensions() {
+  static const std::vector<std::string> extensions = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
+  return extensions;
+}
 
 const SplitSpec* DataSpec::find(const std::string& name) const {
   auto it = splits.find(name);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "spec/params.h"
 #include "spec/spec.h"
 
 namespace dltrain::data {
@@ -23,6 +24,9 @@ struct ColumnSpec {
   int64_t channels = 0, height = 0, width_px = 0;  // images
   SourceLoc loc;
 };
+
+// The image extensions a folder source takes unless `extensions:` says otherwise.
+const std::vector<std::string>& default_image_extensions();
 
 struct SourceSpec {
   enum class Kind { Folder, Csv, Synthetic, SplitOf };
@@ -69,6 +73,9 @@ struct OutputTarget {
   int64_t width = 1;     // the output's features (classes for a class label)
   bool classes = false;  // a class label (an index per sample) rather than numbers
 };
+
+// The op kinds a split's `ops:` can name, described (data/ops.h's registry, read without OpenCV).
+std::vector<spec::KindDescription> describe_ops();
 
 // Parses `data:` against the model's inputs and outputs (each becomes a column); `targets` by
 // output name (an output missing there is one number). Throws Error (or ErrorList) with locations.

@@ -495,7 +495,7 @@ Batch Loader::State::assemble(size_t b) {
     for (auto& pipe : images) {
       std::string failure;
       if (!load_image(pipe, row, rng, image, failure)) {
-        if (!split.skip_bad) throw Error(failure, std::nullopt, {}, ErrorKind::Runtime);
+        if (!split.skip_bad) throw Error::runtime(failure);
         batch.skipped.push_back(failure);
         ok = false;
         break;

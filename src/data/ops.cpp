@@ -2,17 +2,20 @@
 
 #include <opencv2/core.hpp>
 
-#include <mutex>
-
+#include "data/data_spec.h"
 #include "util/strings.h"
 
 namespace dltrain::data {
 
-const OpRegistry& op_registry() {
-  static OpRegistry registry;
-  static std::once_flag once;
-  std::call_once(once, [] { register_builtin_ops(registry); });
-  return registry;
+const OpRegistry& op_registry() { return built_once<OpKind, register_builtin_ops>(); }
+
+std::vector<spec::KindDescription> describe_ops() {
+  std::vector<spec::KindDescription> out;
+  for (const std::string& name : op_registry().names()) {
+    const OpKind* kind = op_registry().find(name);
+    out.push_back({name, kind->help, spec::describe_params(name, [kind](spec::ParamReader& p) { kind->parse(p); })});
+  }
+  return out;
 }
 
 std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& specs) {

@@ -63,15 +63,7 @@ Table load_folder(const SplitSpec& split) {
                          label->spec.name + "' has " + std::to_string(label->spec.width) + " classes",
                      source.loc);
   for (size_t k = 0; k < classes.size(); ++k) {
-    std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(fs::path(source.path) / classes[k])) {
-      if (!entry.is_regular_file()) continue;
-      std::string ext = lower(entry.path().extension().string());
-      if (std::find(source.extensions.begin(), source.extensions.end(), ext) != source.extensions.end())
-        files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    for (auto& f : files) {
+    for (auto& f : image_files((fs::path(source.path) / classes[k]).string(), source.extensions, false)) {
       image->paths.push_back(std::move(f));
       if (label) label->labels.push_back(static_cast<int64_t>(k));
     }
@@ -274,6 +266,22 @@ const Column* Table::find(const std::string& name) const {
   for (const auto& c : columns)
     if (c.spec.name == name) return &c;
   return nullptr;
+}
+
+std::vector<std::string> image_files(const std::string& dir, const std::vector<std::string>& extensions, bool recursive) {
+  std::vector<std::string> files;
+  auto take = [&](const fs::directory_entry& entry) {
+    if (!entry.is_regular_file()) return;
+    const std::string ext = lower(entry.path().extension().string());
+    if (std::find(extensions.begin(), extensions.end(), ext) != extensions.end()) files.push_back(entry.path().string());
+  };
+  if (recursive) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) take(entry);
+  } else {
+    for (const auto& entry : fs::directory_iterator(dir)) take(entry);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 Table load_table(const SplitSpec& split) {

@@ -32,6 +32,10 @@ struct Table {
 // are resolved by the caller with split_rows().
 Table load_table(const SplitSpec& split);
 
+// The image files in `dir` whose extension (any case) is one of `extensions`, sorted; with
+// `recursive`, in its sub-folders too. The folder source and `predict` list images this way.
+std::vector<std::string> image_files(const std::string& dir, const std::vector<std::string>& extensions, bool recursive);
+
 // The table of a named split, resolving `split_of` (the parent split loses the carved rows).
 // Throws Error when the split does not exist.
 Table load_split_table(const DataSpec& data, const std::string& split, uint64_t seed);

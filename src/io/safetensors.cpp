@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 Error io_error(const std::string& path, const std::string& what) {
-  return Error(path + ": " + what, std::nullopt, {}, ErrorKind::Runtime);
+  return Error::runtime(path + ": " + what);
 }
 
 const std::vector<std::pair<std::string, torch::ScalarType>>& dtypes() {

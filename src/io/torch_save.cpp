@@ -12,7 +12,7 @@ namespace dltrain::io {
 namespace {
 
 Error read_error(const std::string& path, const std::string& why) {
-  return Error(path + ": " + why, std::nullopt, {}, ErrorKind::Runtime);
+  return Error::runtime(path + ": " + why);
 }
 
 std::vector<char> read_bytes(const std::string& path) {

@@ -1,17 +1,11 @@
 #include "layers/registry.h"
 
-#include <mutex>
 
 #include "util/strings.h"
 
 namespace dltrain::layers {
 
-const LayerRegistry& layer_registry() {
-  static LayerRegistry registry;
-  static std::once_flag once;
-  std::call_once(once, [] { register_builtin_layers(registry); });
-  return registry;
-}
+const LayerRegistry& layer_registry() { return built_once<graph::KindInfo, register_builtin_layers>(); }
 
 graph::KindLookup kind_lookup() {
   const LayerRegistry& registry = layer_registry();

@@ -28,6 +28,13 @@ struct ParamInfo {
   std::string text() const;
 };
 
+// A kind (a layer, an op, an optimizer, ...) as a listing shows it: its help line and parameters.
+struct KindDescription {
+  std::string name;
+  std::string help;
+  std::vector<ParamInfo> params;
+};
+
 class ParamReader {
  public:
   // `params` is a map or null (no parameters); `what` names the owner in messages ("conv2d").

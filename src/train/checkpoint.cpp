@@ -24,7 +24,7 @@ constexpr const char* kLossScaler = "dltrain/loss_scaler";
 constexpr const char* kPolicyPrefix = "policy.";
 
 Error checkpoint_error(const std::string& path, const std::string& what) {
-  return Error(path + ": " + what, std::nullopt, {}, ErrorKind::Runtime);
+  return Error::runtime(path + ": " + what);
 }
 
 torch::Tensor double_tensor(const std::vector<double>& v) { return torch::tensor(v, torch::kDouble); }
@@ -133,10 +133,10 @@ std::string resolve_checkpoint(const std::string& path) {
   if (fs::is_directory(path)) {
     fs::path last = fs::path(path) / "checkpoints" / "last.safetensors";
     if (!fs::exists(last))
-      throw Error(path + " holds no checkpoint (" + last.string() + " is missing)", std::nullopt, {}, ErrorKind::Runtime);
+      throw Error::runtime(path + " holds no checkpoint (" + last.string() + " is missing)");
     return last.string();
   }
-  if (!fs::exists(path)) throw Error("checkpoint not found: " + path, std::nullopt, {}, ErrorKind::Runtime);
+  if (!fs::exists(path)) throw Error::runtime("checkpoint not found: " + path);
   return path;
 }
 
@@ -148,7 +148,7 @@ void load_weights(builder::DagModel& model, const std::string& path) {
                      file.tensors.end());
   builder::WeightReport report = builder::assign_weights(model, "", file);
   if (!report.missing.empty() || !report.mismatched.empty() || !report.unexpected.empty())
-    throw Error(path + " does not fit this model: " + report.describe(), std::nullopt, {}, ErrorKind::Runtime);
+    throw Error::runtime(path + " does not fit this model: " + report.describe());
 }
 
 // FNV-1a: stable across builds and platforms, unlike std::hash.

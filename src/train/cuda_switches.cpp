@@ -110,12 +110,12 @@ std::vector<std::string> apply_cuda_switches() {
   if (const std::string preload = env("DLTRAIN_CUDA_PRELOAD"); !preload.empty()) {
     if (preload != "python")
       throw Error("DLTRAIN_CUDA_PRELOAD must be 'python' (the torch wheel's CUDA libraries in Python's order), got '" +
-                  preload + "'", std::nullopt, {}, ErrorKind::Spec);
+                  preload + "'");
     lines = preload_like_python();
   }
   if (const std::string cudnn = env("DLTRAIN_CUDNN"); !cudnn.empty()) {
     if (cudnn != "0" && cudnn != "1")
-      throw Error("DLTRAIN_CUDNN must be 0 (cuDNN off) or 1, got '" + cudnn + "'", std::nullopt, {}, ErrorKind::Spec);
+      throw Error("DLTRAIN_CUDNN must be 0 (cuDNN off) or 1, got '" + cudnn + "'");
     at::globalContext().setUserEnabledCuDNN(cudnn == "1");
     lines.push_back(cudnn == "1" ? "DLTRAIN_CUDNN=1: cuDNN on" : "DLTRAIN_CUDNN=0: cuDNN off, LibTorch's own CUDA kernels");
   }

@@ -1,6 +1,6 @@
 #include "train/kinds.h"
 
-#include "data/ops.h"
+#include "data/data_spec.h"
 #include "layers/registry.h"
 #include "train/loss.h"
 #include "train/metric.h"
@@ -27,11 +27,11 @@ std::vector<KindCategory> kind_catalog() {
   const MetricOutput class_output{"label", "sparse_categorical_crossentropy", 10, true};
   KindCategory layer_kinds =
       category("layers", "model", layers::layer_registry(), [](const graph::KindInfo& k, spec::ParamReader& p) { k.parse(p); });
-  for (KindEntry& entry : layer_kinds.kinds)
+  for (spec::KindDescription& entry : layer_kinds.kinds)
     if (layers::layer_registry().find(entry.name)->is_activation) entry.help += " [activation]";
   return {
       std::move(layer_kinds),
-      category("ops", "data.<split>.ops", data::op_registry(), [](const data::OpKind& k, spec::ParamReader& p) { k.parse(p); }),
+      KindCategory{"ops", "data.<split>.ops", data::describe_ops()},
       category("optimizers", "train.optimizer", optimizer_registry(),
                [](const OptimizerKind& k, spec::ParamReader& p) { k.parse(p); }),
       category("schedules", "train.schedule", schedule_registry(),

@@ -11,16 +11,10 @@
 
 namespace dltrain::train {
 
-struct KindEntry {
-  std::string name;
-  std::string help;
-  std::vector<spec::ParamInfo> params;
-};
-
 struct KindCategory {
   std::string name;  // layers, ops, optimizers, schedules, losses, metrics
   std::string key;   // where a spec names one ("model", "data.<split>.ops", "train.optimizer", ...)
-  std::vector<KindEntry> kinds;  // sorted by name
+  std::vector<spec::KindDescription> kinds;  // sorted by name
 };
 
 std::vector<KindCategory> kind_catalog();

@@ -10,18 +10,14 @@ using spec::Value;
 
 std::unique_ptr<Metric> make_metric(const Value& v, const Head& head, const SourceLoc& where) {
   auto [kind, options, kind_loc] = spec::read_choice(v, "a metric");
-  const MetricKind* info = metric_registry().find(kind);
-  if (!info)
-    throw Error("unknown metric '" + kind + "'" + did_you_mean(kind, metric_registry().names()) + "; metrics: " +
-                    join(metric_registry().names()),
-                kind_loc.known() ? kind_loc : where);
+  const MetricKind& info = metric_registry().get(kind, "metric", "metrics", kind_loc.known() ? kind_loc : where);
   const bool classes = head.class_target || head.binary;
-  if (info->needs_classes && !classes)
+  if (info.needs_classes && !classes)
     throw Error("metric '" + kind + "' needs a class or binary output; output '" + head.name + "' is trained with " +
                     head.loss_kind + " (use mae, mse or rmse)",
                 v.loc());
   spec::ParamReader p(options, kind);
-  std::unique_ptr<Metric> metric = info->create(p, MetricOutput{head.name, head.loss_kind, head.features(), classes});
+  std::unique_ptr<Metric> metric = info.create(p, MetricOutput{head.name, head.loss_kind, head.features(), classes});
   p.finish();
   return metric;
 }
@@ -54,16 +50,12 @@ std::vector<Head> build_heads(const graph::Graph& graph) {
       if (s.loss.is_null())
         throw Error("output '" + s.name + "' has no loss; add `loss:` (" + join(losses.names()) + ")", s.loc);
       spec::Choice choice = spec::read_choice(s.loss, "a loss");
-      const LossKind* kind = losses.find(choice.name);
-      if (!kind)
-        throw Error("unknown loss '" + choice.name + "'" + did_you_mean(choice.name, losses.names()) + "; losses: " +
-                        join(losses.names()),
-                    choice.loc);
-      head.loss_kind = kind->name;
-      head.class_target = kind->class_target;
-      head.binary = kind->binary;
-      spec::ParamReader p(choice.options, kind->name);
-      head.loss = kind->parse(p);
+      const LossKind& kind = losses.get(choice.name, "loss", "losses", choice.loc);
+      head.loss_kind = kind.name;
+      head.class_target = kind.class_target;
+      head.binary = kind.binary;
+      spec::ParamReader p(choice.options, kind.name);
+      head.loss = kind.parse(p);
       p.finish();
       try {
         head.loss->check(head.output);

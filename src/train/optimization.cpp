@@ -44,9 +44,8 @@ void restore_optimizer_state(torch::optim::Optimizer& optimizer, const Optimizer
     const size_t dot = name.find('.');
     const size_t i = std::stoul(name.substr(0, dot));
     if (i >= params.size())
-      throw Error("checkpoint optimizer state '" + name + "' is for parameter " + std::to_string(i) + " of " +
-                      std::to_string(params.size()),
-                  std::nullopt, {}, ErrorKind::Runtime);
+      throw Error::runtime("checkpoint optimizer state '" + name + "' is for parameter " + std::to_string(i) + " of " +
+                      std::to_string(params.size()));
     spec.config->restore(optimizer, params[i], name.substr(dot + 1), tensor);
   }
 }

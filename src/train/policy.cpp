@@ -27,8 +27,7 @@ double state_number(const std::map<std::string, std::string>& state, const std::
   try {
     return std::stod(it->second);
   } catch (const std::exception&) {
-    throw Error("checkpoint policy state '" + key + "' is not a number: '" + it->second + "'", std::nullopt, {},
-                ErrorKind::Runtime);
+    throw Error::runtime("checkpoint policy state '" + key + "' is not a number: '" + it->second + "'");
   }
 }
 

@@ -74,27 +74,20 @@ int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out)
   } else {
     if (split.columns.size() != 1 || split.columns[0].kind != data::ColumnSpec::Kind::Image)
       throw Error("an image or a folder can feed a model with one image input; this model needs a CSV of its inputs (" +
-                      std::to_string(split.columns.size()) + " inputs)",
-                  std::nullopt, {}, ErrorKind::Spec);
+                      std::to_string(split.columns.size()) + " inputs)");
     table.columns.push_back(data::Column{split.columns[0], {}, {}, {}, {}});
     std::vector<std::string>& paths = table.columns[0].paths;
     if (fs::is_directory(input)) {
-      for (const auto& e : fs::recursive_directory_iterator(input)) {
-        std::string x = e.path().extension().string();
-        std::transform(x.begin(), x.end(), x.begin(), ::tolower);
-        if (e.is_regular_file() && (x == ".jpg" || x == ".jpeg" || x == ".png" || x == ".bmp" || x == ".webp" || x == ".tif" || x == ".tiff"))
-          paths.push_back(e.path().string());
-      }
-      std::sort(paths.begin(), paths.end());
+      paths = data::image_files(input.string(), data::default_image_extensions(), true);
     } else if (fs::exists(input)) {
       paths.push_back(input.string());
     } else {
-      throw Error("no such file or folder: " + input.string(), std::nullopt, {}, ErrorKind::Runtime);
+      throw Error::runtime("no such file or folder: " + input.string());
     }
     table.rows = static_cast<int64_t>(paths.size());
     table.origin = input.string();
   }
-  if (table.rows == 0) throw Error("no inputs found in " + input.string(), std::nullopt, {}, ErrorKind::Runtime);
+  if (table.rows == 0) throw Error::runtime("no inputs found in " + input.string());
 
   const std::string checkpoint = resolve_checkpoint(options.weights);
   auto names = class_names(checkpoint);

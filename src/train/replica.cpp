@@ -18,8 +18,7 @@ int64_t env_int(const char* name, int64_t fallback) {
     if (used == std::string(text).size()) return value;
   } catch (const std::exception&) {
   }
-  throw Error(std::string("environment variable ") + name + "='" + text + "' is not a whole number", std::nullopt, {},
-              ErrorKind::Spec);
+  throw Error(std::string("environment variable ") + name + "='" + text + "' is not a whole number");
 }
 
 }  // namespace
@@ -32,8 +31,7 @@ Replica replica_from_environment() {
   r.local_rank = env_int(torchrun ? "LOCAL_RANK" : "SLURM_LOCALID", 0);
   if (r.world_size < 1 || r.rank < 0 || r.rank >= r.world_size)
     throw Error("rank " + std::to_string(r.rank) + " is outside a world of " + std::to_string(r.world_size) + " (" +
-                    (torchrun ? "RANK/WORLD_SIZE" : "SLURM_PROCID/SLURM_NTASKS") + ")",
-                std::nullopt, {}, ErrorKind::Spec);
+                    (torchrun ? "RANK/WORLD_SIZE" : "SLURM_PROCID/SLURM_NTASKS") + ")");
   return r;
 }
 

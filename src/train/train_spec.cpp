@@ -14,15 +14,10 @@ OptimizerSpec parse_optimizer(const Value& v) {
   OptimizerSpec o;
   o.loc = v.loc();
   auto [kind, options, kind_loc] = spec::read_choice(v, "an optimizer");
-  const OptimizerRegistry& registry = optimizer_registry();
-  const OptimizerKind* info = registry.find(kind);
-  if (!info)
-    throw Error("unknown optimizer '" + kind + "'" + did_you_mean(kind, registry.names()) + "; optimizers: " +
-                    join(registry.names()),
-                kind_loc);
+  const OptimizerKind& info = optimizer_registry().get(kind, "optimizer", "optimizers", kind_loc);
   o.kind = kind;
   spec::ParamReader p(options, kind);
-  o.config = info->parse(p);
+  o.config = info.parse(p);
   o.lr = o.config->lr();
   p.finish();
   return o;
@@ -32,15 +27,10 @@ ScheduleSpec parse_schedule(const Value& v, double lr) {
   ScheduleSpec s;
   s.loc = v.loc();
   auto [kind, options, kind_loc] = spec::read_choice(v, "a schedule");
-  const ScheduleRegistry& registry = schedule_registry();
-  const ScheduleKind* info = registry.find(kind);
-  if (!info)
-    throw Error("unknown schedule '" + kind + "'" + did_you_mean(kind, registry.names()) + "; schedules: " +
-                    join(registry.names()),
-                kind_loc);
+  const ScheduleKind& info = schedule_registry().get(kind, "schedule", "schedules", kind_loc);
   s.kind = kind;
   spec::ParamReader p(options, kind);
-  s.config = read_schedule_options(*info, p, lr, s.warmup_epochs);
+  s.config = read_schedule_options(info, p, lr, s.warmup_epochs);
   p.finish();
   return s;
 }

@@ -2,7 +2,6 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
-#include <opencv2/core/version.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
@@ -206,8 +205,7 @@ void Trainer::setup_run_dir() {
   std::ofstream(run_dir_ / "spec.yaml") << spec_text_;
   std::ofstream(run_dir_ / "command.txt", std::ios::app) << options_.command_line << "\n";
   std::ofstream versions(run_dir_ / "versions.txt");
-  versions << "dltrain " << DLTRAIN_VERSION << "\nLibTorch " << TORCH_VERSION << "\nOpenCV " << CV_VERSION
-           << "\ndevice " << compute_.device.str() << "\nthreads " << at::get_num_threads() << "\n";
+  versions << options_.versions << "device " << compute_.device.str() << "\n";
   std::ofstream classes(run_dir_ / "classes.txt");
   for (const auto& column : train_loader_->table().columns)
     if (!column.class_names.empty()) classes << column.spec.name << ": " << join(column.class_names) << "\n";
@@ -240,8 +238,7 @@ void Trainer::resume(const std::string& path) {
   TrainingState state = read_training_state(path);
   if (state.spec_hash != spec_hash_ && !options_.allow_spec_change)
     throw Error("the spec differs from the one this run was started with (pass --allow-spec-change to resume anyway):" +
-                    spec_diff(state.spec_text, spec_text_),
-                std::nullopt, {}, ErrorKind::Spec);
+                    spec_diff(state.spec_text, spec_text_));
   load_weights(*model_, path);
   restore_optimizer_state(*optimizer_, spec_.optimizer, state.optimizer);
   step_ = state.step;
@@ -272,8 +269,7 @@ int Trainer::fit() {
   replica_ = replica_from_environment();
   if (replica_.world_size > 1)
     throw Error("this is process " + std::to_string(replica_.rank) + " of " + std::to_string(replica_.world_size) +
-                    " (torchrun or SLURM), but this dltrain trains in one process: launch one task (srun --ntasks=1)",
-                std::nullopt, {}, ErrorKind::Spec);
+                    " (torchrun or SLURM), but this dltrain trains in one process: launch one task (srun --ntasks=1)");
   compute_ = make_compute(spec_, options_.device);
   scaler_ = LossScaler(compute_.dtype == at::kHalf);
   heads_ = std::move(plan_.heads);
@@ -459,11 +455,10 @@ torch::Device resolve_device(const std::string& name) {
   try {
     torch::Device device(name);
     if (device.is_cuda() && !torch::cuda::is_available())
-      throw Error("--device " + name + ": this dltrain's LibTorch has no CUDA or no GPU is visible (use --device cpu)",
-                  std::nullopt, {}, ErrorKind::Spec);
+      throw Error("--device " + name + ": this dltrain's LibTorch has no CUDA or no GPU is visible (use --device cpu)");
     return device;
   } catch (const c10::Error&) {
-    throw Error("--device must be auto, cpu, cuda or cuda:N, got '" + name + "'", std::nullopt, {}, ErrorKind::Spec);
+    throw Error("--device must be auto, cpu, cuda or cuda:N, got '" + name + "'");
   }
 }
 

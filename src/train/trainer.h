@@ -29,6 +29,7 @@ struct FitOptions {
   bool allow_spec_change = false;  // resume even if the spec differs from the saved one
   std::optional<uint64_t> seed;    // overrides train.seed
   std::string command_line;        // saved with the run
+  std::string versions;            // the CLI's version report, saved with the run (versions.txt)
   bool progress = true;            // console progress lines
 };
 

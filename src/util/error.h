@@ -30,6 +30,8 @@ class Error : public std::runtime_error {
  public:
   Error(std::string message, std::optional<SourceLoc> loc = std::nullopt, std::string node = {},
         ErrorKind kind = ErrorKind::Spec);
+  // A failure while running (I/O, data, numerics) that no spec location explains: exit 1.
+  static Error runtime(std::string message) { return Error(std::move(message), std::nullopt, {}, ErrorKind::Runtime); }
 
   const std::string& message() const { return message_; }
   const std::optional<SourceLoc>& loc() const { return loc_; }
@@ -81,12 +83,6 @@ std::string concat(const Parts&... parts) {
 }  // namespace detail
 
 }  // namespace dltrain
-
-// Throws a spec Error at `loc` with the parts concatenated, when `cond` is false.
-#define DLT_CHECK(cond, loc, ...)                                               \
-  do {                                                                          \
-    if (!(cond)) throw ::dltrain::Error(::dltrain::detail::concat(__VA_ARGS__), (loc)); \
-  } while (0)
 
 // Internal invariant: a failure is a bug in dltrain, reported as such, never an abort.
 #define DLT_ASSERT(cond, ...)                                                            \

@@ -4,6 +4,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <set>
+
 #include "data/data_helpers.h"
 #include "data/ops.h"
 
@@ -198,4 +200,47 @@ TEST_CASE("op spec errors are located and suggest names", "[data]") {
   CHECK_THROWS_WITH(op("{resize: {size: [2, 2], interp: area}}"), Catch::Contains("unknown parameter 'interp'"));
   CHECK_THROWS_WITH(op("{scale: one/255}"), Catch::Contains("fraction like 1/255"));
   CHECK_THROWS_WITH(op("{random_hue: 0.7}"), Catch::Contains("max_delta must be in [0, 0.5]"));
+}
+
+TEST_CASE("every op kind applies to an image and gives the size it announces, and every kind has a row", "[data]") {
+  // kind -> the op as a spec writes it, and the size [h, w] it leaves a 12x10 image at.
+  struct Row {
+    std::string kind, spec;
+    int height, width;
+  };
+  const std::vector<Row> rows = {
+      {"center_crop", "{center_crop: {size: [8, 6]}}", 8, 6},
+      {"normalize", "{normalize: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}", 12, 10},
+      {"random_brightness", "{random_brightness: {max_delta: 0.2}}", 12, 10},
+      {"random_contrast", "{random_contrast: {range: [0.5, 1.5]}}", 12, 10},
+      {"random_crop", "{random_crop: {size: [6, 4], padding: 2}}", 6, 4},
+      {"random_flip", "random_flip", 12, 10},
+      {"random_hue", "{random_hue: {max_delta: 0.1}}", 12, 10},
+      {"random_resized_crop", "{random_resized_crop: {size: [7, 5]}}", 7, 5},
+      {"random_rotate", "{random_rotate: {degrees: 30}}", 12, 10},
+      {"random_saturation", "{random_saturation: {range: [0.5, 1.5]}}", 12, 10},
+      {"resize", "{resize: {size: [6, 5]}}", 6, 5},
+      {"rotate90", "{rotate90: {k: 1}}", 10, 12},
+      {"scale", "{scale: {factor: 1/255}}", 12, 10},
+  };
+  cv::Mat pixels(12, 10, CV_8UC3);
+  cv::randu(pixels, 0, 255);
+  std::set<std::string> covered;
+  for (const Row& row : rows) {
+    INFO(row.spec);
+    covered.insert(row.kind);
+    auto o = op(row.spec);
+    if (auto fixed = o->fixed_output_size()) CHECK(*fixed == cv::Size(row.width, row.height));
+    data::Image image = image_of(pixels);
+    data::Rng rng(7);
+    o->apply(image, rng);
+    CHECK(image.mat.rows == row.height);
+    CHECK(image.mat.cols == row.width);
+    CHECK(image.mat.channels() == 3);
+    CHECK(cv::checkRange(image.mat));
+  }
+  for (const std::string& name : data::op_registry().names()) {
+    INFO("op kind without a conformance row: " << name);
+    CHECK(covered.count(name));
+  }
 }

@@ -20,8 +20,12 @@ graph::Graph graph_of(const std::string& text) {
 }
 
 std::vector<std::string> errors_of(const std::string& text) {
+  return reports_of([&] { graph_of(text); });
+}
+
+std::vector<std::string> reports_of(const std::function<void()>& run) {
   try {
-    graph_of(text);
+    run();
   } catch (const ErrorList& list) {
     std::vector<std::string> out;
     for (const auto& e : list.errors()) out.push_back(e.report());

@@ -3,6 +3,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 
 #include "graph/graph.h"
@@ -20,8 +21,10 @@ spec::RunSpec run_spec(const std::string& text);
 // Parses and builds the graph with the built-in layer kinds.
 graph::Graph graph_of(const std::string& text);
 
-// Every error (one, or each of an ErrorList) that building `text` throws, rendered by report();
-// empty when it builds.
+// Every error (one, or each of an ErrorList) that `run` throws, rendered by report(); empty
+// when it throws none.
+std::vector<std::string> reports_of(const std::function<void()>& run);
+// reports_of building the graph of `text`.
 std::vector<std::string> errors_of(const std::string& text);
 
 // A temporary directory removed at scope exit.

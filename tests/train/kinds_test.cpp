@@ -225,7 +225,7 @@ TEST_CASE("the catalog lists every kind of every registry with the parameters it
   std::vector<std::string> names;
   for (const auto& c : catalog) names.push_back(c.name);
   CHECK(names == std::vector<std::string>{"layers", "ops", "optimizers", "schedules", "losses", "metrics"});
-  auto find = [&](const std::string& category, const std::string& kind) -> const train::KindEntry& {
+  auto find = [&](const std::string& category, const std::string& kind) -> const spec::KindDescription& {
     for (const auto& c : catalog)
       if (c.name == category)
         for (const auto& k : c.kinds)

@@ -27,16 +27,7 @@ data:
 const std::string kWithVal = "  val: {source: {csv: val.csv, columns: {x: \"x*\"}}, batch: 64}\n";
 
 std::vector<std::string> plan_errors(const std::string& text) {
-  try {
-    train::plan_run(test::yaml(text));
-  } catch (const ErrorList& list) {
-    std::vector<std::string> out;
-    for (const auto& e : list.errors()) out.push_back(e.report());
-    return out;
-  } catch (const Error& e) {
-    return {e.report()};
-  }
-  return {};
+  return test::reports_of([&] { train::plan_run(test::yaml(text)); });
 }
 
 }  // namespace

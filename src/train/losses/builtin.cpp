@@ -1,7 +1,5 @@
 // The one list of built-in loss kinds. Adding a kind: its file in train/losses/, one line here,
 // one line in src/CMakeLists.txt, one row in tests/train/kinds_test.cpp.
-#include <mutex>
-
 #include "train/loss.h"
 
 namespace dltrain::train {
@@ -16,11 +14,6 @@ void register_builtin_losses(LossRegistry& registry) {
   register_regression_losses(registry);
 }
 
-const LossRegistry& loss_registry() {
-  static LossRegistry registry;
-  static std::once_flag once;
-  std::call_once(once, [] { register_builtin_losses(registry); });
-  return registry;
-}
+const LossRegistry& loss_registry() { return built_once<LossKind, register_builtin_losses>(); }
 
 }  // namespace dltrain::train

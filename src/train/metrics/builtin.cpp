@@ -1,7 +1,5 @@
 // The one list of built-in metric kinds. Adding a kind: its file in train/metrics/, one line
 // here, one line in src/CMakeLists.txt, one row in tests/train/kinds_test.cpp.
-#include <mutex>
-
 #include "train/metric.h"
 
 namespace dltrain::train {
@@ -16,11 +14,6 @@ void register_builtin_metrics(MetricRegistry& registry) {
   register_regression_metrics(registry);
 }
 
-const MetricRegistry& metric_registry() {
-  static MetricRegistry registry;
-  static std::once_flag once;
-  std::call_once(once, [] { register_builtin_metrics(registry); });
-  return registry;
-}
+const MetricRegistry& metric_registry() { return built_once<MetricKind, register_builtin_metrics>(); }
 
 }  // namespace dltrain::train

@@ -1,7 +1,5 @@
 // The one list of built-in optimizer kinds. Adding a kind: its file in train/optimizers/, one
 // line here, one line in src/CMakeLists.txt, one row in tests/train/kinds_test.cpp.
-#include <mutex>
-
 #include "train/optimizer.h"
 
 namespace dltrain::train {
@@ -16,11 +14,6 @@ void register_builtin_optimizers(OptimizerRegistry& registry) {
   register_sgd(registry);
 }
 
-const OptimizerRegistry& optimizer_registry() {
-  static OptimizerRegistry registry;
-  static std::once_flag once;
-  std::call_once(once, [] { register_builtin_optimizers(registry); });
-  return registry;
-}
+const OptimizerRegistry& optimizer_registry() { return built_once<OptimizerKind, register_builtin_optimizers>(); }
 
 }  // namespace dltrain::train

@@ -46,7 +46,7 @@ inline bool has_param_state(torch::optim::Optimizer& optimizer, const torch::Ten
 // A checkpointed state tensor for `p`: on its device, its shape checked.
 inline torch::Tensor fitted_state(const torch::Tensor& p, const std::string& key, const torch::Tensor& value) {
   if (value.sizes() != p.sizes())
-    throw Error("checkpoint optimizer state '" + key + "' does not fit its parameter", std::nullopt, {}, ErrorKind::Runtime);
+    throw Error::runtime("checkpoint optimizer state '" + key + "' does not fit its parameter");
   return value.to(p.device()).clone();
 }
 

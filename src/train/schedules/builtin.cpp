@@ -1,7 +1,5 @@
 // The one list of built-in schedule kinds. Adding a kind: its file in train/schedules/, one line
 // here, one line in src/CMakeLists.txt, one row in tests/train/kinds_test.cpp.
-#include <mutex>
-
 #include "train/schedule.h"
 
 namespace dltrain::train {
@@ -18,11 +16,6 @@ void register_builtin_schedules(ScheduleRegistry& registry) {
   register_reduce_on_plateau(registry);
 }
 
-const ScheduleRegistry& schedule_registry() {
-  static ScheduleRegistry registry;
-  static std::once_flag once;
-  std::call_once(once, [] { register_builtin_schedules(registry); });
-  return registry;
-}
+const ScheduleRegistry& schedule_registry() { return built_once<ScheduleKind, register_builtin_schedules>(); }
 
 }  // namespace dltrain::train
