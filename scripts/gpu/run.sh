@@ -4,8 +4,8 @@
 #   run(command="scripts/gpu/run.sh $OUT", carry=[".gpu-bundle"], timeout_s=560)
 # Settles whether CUDA training works and, where it crashes, why; then measures what it can:
 #   facts     the machine, its LibTorch and CUDA libraries, the toolchain's libstdc++
-#   probes    scripts/gpu/probe's plain backward probe (built first, dltrain building meanwhile) in
-#             each variant below, and its Python twin in the same modes
+#   probes    scripts/gpu/probe's plain backward probe (built apart from dltrain, which builds
+#             meanwhile) in each variant below, and its Python twin in the same modes
 #   link      the probe linked like dltrain, and dltrain's link hygiene (tests/link/check_link.sh)
 #   cases     every [cuda] test case in its own process
 #   diagnose  (a case failed) the first failing case again under each switch, with LD_BIND_NOW,
@@ -51,7 +51,8 @@ pack() {
     { head -c 1500000 "$file"; printf '\n[... cut by run.sh ...]\n'; tail -c 1500000 "$file"; } >"$file.cut" && mv "$file.cut" "$file"
   done < <(find "$logs" -type f -size +4M)
   cp "$summary" "$logs/summary.txt"
-  tar -czf "$out/logs.tgz.part" -C "$logs" . && mv "$out/logs.tgz.part" "$out/logs.tgz"
+  tar -czf "$out/logs.tgz.part" -C "$logs" . 2>/dev/null
+  (($? <= 1)) && mv "$out/logs.tgz.part" "$out/logs.tgz"  # 1: a log grew while it was read
 }
 # stage NAME SECONDS: true when SECONDS are left before the deadline, else says it is skipped.
 stage() {
@@ -134,18 +135,20 @@ EOF
 echo "python preload set: ${python_preload//:/ }" >>"$logs/facts.txt"
 note "python preload set: $(tr ':' '\n' <<<"$python_preload" | grep -c .) libraries"
 
-# ---- builds: the plain probe first, dltrain in the background --------------------------------
+# ---- builds: dltrain in the background, the plain probe meanwhile ----------------------------
+build_started=$(date +%s)
+limited 400 scripts/gpu/build.sh >"$logs/build.log" 2>&1 &
+build_pid=$!
 if stage "probe build" 90; then
+  # c10_LIBRARY named: TorchConfig finds libc10 after the system's folders, where a machine with a
+  # second LibTorch (the rehearsal's Debian one) has another; on a GPU server it is the same file.
   if DLTRAIN_SOURCE_DIR=scripts/gpu/probe DLTRAIN_BUILD_DIR=$probe_build limited 150 scripts/gpu/build.sh \
-    >"$logs/probe-build.log" 2>&1; then
+    -Dc10_LIBRARY="$torch_site/torch/lib/libc10.so" >"$logs/probe-build.log" 2>&1; then
     note "probe build: ok at $(at); its C++ runtime: $(readelf -d "$probe_build/backward_probe" | grep -o 'libstdc++[^]]*' || echo 'libstdc++ linked statically')"
   else
     note "probe build: FAILED at $(at) (probe-build.log: $(grep -m1 -i error "$logs/probe-build.log" | cut -c1-200))"
   fi
 fi
-build_started=$(date +%s)
-limited 400 scripts/gpu/build.sh >"$logs/build.log" 2>&1 &
-build_pid=$!
 
 # ---- probes ---------------------------------------------------------------------------------
 probe=$probe_build/backward_probe
@@ -159,7 +162,7 @@ run_probe() {
     shift
   done
   shift
-  env "${envs[@]}" LD_PRELOAD="$(with_crash_report "$preload")" limited 40 "$@" >"$logs/probe-$tag.log" 2>&1
+  limited 40 env "${envs[@]}" LD_PRELOAD="$(with_crash_report "$preload")" "$@" >"$logs/probe-$tag.log" 2>&1
   status=$?
   note "  $tag: $(outcome $status "$logs/probe-$tag.log")"
   return $status
@@ -199,8 +202,8 @@ if stage "link" 20; then
   note "probe linked like dltrain:"
   run_probe like-dltrain -- "$like" "${drill[@]}"
   for binary in "$dltrain" "$build/tests/dltrain_tests"; do
-    ctest --test-dir "$build" -R "^link\.$(basename "$binary")\$" --output-on-failure >"$logs/link-$(basename "$binary").log" 2>&1
-    note "link hygiene $(basename "$binary"): $(grep -h -E '^(FAIL|link hygiene ok)' "$logs/link-$(basename "$binary").log" | head -3 | cut -c1-200 | paste -sd';')"
+    ctest --test-dir "$build" -R "^link\.$(basename "$binary")\$" --verbose >"$logs/link-$(basename "$binary").log" 2>&1
+    note "link hygiene $(basename "$binary"): $(grep -h -o -E '(FAIL: .*|link hygiene ok)' "$logs/link-$(basename "$binary").log" | head -3 | cut -c1-200 | paste -sd';')"
   done
   readelf -d -W "$dltrain" >"$logs/dltrain-dynamic.txt" 2>&1
 fi
@@ -226,7 +229,7 @@ run_case() {
   for setting in "$@"; do
     if [[ $setting == LD_PRELOAD=* ]]; then preload=${setting#LD_PRELOAD=}; else envs+=("$setting"); fi
   done
-  env "${envs[@]}" LD_PRELOAD="$(with_crash_report "$preload")" limited 60 bash -c "$command" >"$logs/$tag.log" 2>&1
+  limited 60 env "${envs[@]}" LD_PRELOAD="$(with_crash_report "$preload")" bash -c "$command" >"$logs/$tag.log" 2>&1
 }
 if stage "cases" 30; then
   note "[cuda] cases, one process each:"
@@ -244,19 +247,19 @@ fi
 
 # ---- diagnosis of the first failing case ----------------------------------------------------
 keep_env=()
-# binding_pairs LOG_PREFIX OUT: LD_DEBUG=bindings output summarised: bindings per (from, to)
-# library pair, and the C++ runtime symbols bound to a library other than libstdc++.so.6.
+# binding_pairs LOG_PREFIX PROGRAM OUT: LD_DEBUG=bindings output summarised: bindings per (from,
+# to) library pair, and first the C++ runtime's own symbols (a reference versioned GLIBCXX_* or
+# CXXABI_*, made against libstdc++.so.6) that bound to another library's copy; PROGRAM's copy
+# relocations (its copies of libstdc++'s data) are not counted.
 binding_pairs() {
-  local prefix=$1 result=$2
-  cat "$prefix".* 2>/dev/null | awk '
+  local prefix=$1 program=$2 result=$3
+  cat "$prefix".* 2>/dev/null | awk -v program="$program" '
     /binding file/ {
-      from = $4; to = $7; sub(/.*\//, "", from); sub(/.*\//, "", to); sub(/ *\[.*$/, "", from)
+      from = $4; to = $7; sub(/.*\//, "", from); sub(/.*\//, "", to)
       pairs[from " -> " to]++
-      if (match($0, /symbol `[^'"'"']*/)) {
+      if (match($0, /symbol `[^'"'"']*/) && $0 ~ /\[(GLIBCXX|CXXABI)_[0-9.]+\]$/ && to !~ /^libstdc\+\+/ && to != program) {
         symbol = substr($0, RSTART + 8, RLENGTH - 8)
-        if (symbol ~ /^(_ZNSt|_ZNKSt|_ZSt|__cxa_|_ZTISt|_ZTVSt|_ZN9__gnu_cxx|__gxx_personality)/ && to !~ /^libstdc\+\+/) {
-          odd[from " -> " to]++; sample[from " -> " to] = symbol
-        }
+        odd[from " -> " to]++; sample[from " -> " to] = symbol
       }
     }
     END {
@@ -283,10 +286,10 @@ if [[ -n $failing_command ]] && stage "diagnose" 40; then
   done
   if (($(left) > 60)); then
     run_case bindings-dltrain "$failing_command" LD_DEBUG=bindings LD_DEBUG_OUTPUT="$logs/ld-dltrain"
-    binding_pairs "$logs/ld-dltrain" "$logs/bindings-dltrain.txt"
-    LD_DEBUG=bindings LD_DEBUG_OUTPUT="$logs/ld-python" limited 60 "$python" scripts/gpu/probe/backward_probe.py \
+    binding_pairs "$logs/ld-dltrain" "$(basename "${failing_command%% *}")" "$logs/bindings-dltrain.txt"
+    limited 60 env LD_DEBUG=bindings LD_DEBUG_OUTPUT="$logs/ld-python" "$python" scripts/gpu/probe/backward_probe.py \
       >/dev/null 2>&1
-    binding_pairs "$logs/ld-python" "$logs/bindings-python.txt"
+    binding_pairs "$logs/ld-python" "$(basename "$(realpath "$(command -v "$python")")")" "$logs/bindings-python.txt"
     note "  C++ runtime symbols bound outside libstdc++ (bindings-*.txt): dltrain $(grep -c '^C++ runtime' "$logs/bindings-dltrain.txt"), python $(grep -c '^C++ runtime' "$logs/bindings-python.txt")"
     grep '^C++ runtime' "$logs/bindings-dltrain.txt" | head -5 | cut -c1-200 | sed 's/^/    /' | tee -a "$summary"
   fi
@@ -311,9 +314,10 @@ fi
 
 # ---- with the cases passing: the suite, the benchmarks, the fits ----------------------------
 if stage "suite" 90; then
-  DLTRAIN_PYTHON=$python LD_PRELOAD="$(with_crash_report)" limited 150 \
+  limited 150 env DLTRAIN_PYTHON="$python" LD_PRELOAD="$(with_crash_report)" \
     ctest --test-dir "$build" -L unit -j"$(nproc)" --timeout 60 --output-on-failure >"$logs/ctest.log" 2>&1
-  note "suite (unit): $(grep -E 'tests passed|tests failed' "$logs/ctest.log" | tail -1) at $(at)"
+  result=$(grep -E 'tests passed|tests failed' "$logs/ctest.log" | tail -1)
+  note "suite (unit): ${result:-cut at its time limit (ctest.log)} at $(at)"
   grep -E '^\s*[0-9]+ - .*\((Failed|Timeout|Exception|SEGFAULT|Subprocess)' "$logs/ctest.log" | head -10 | tee -a "$summary"
 fi
 
@@ -343,7 +347,7 @@ fi
 if stage "fit miniresnet" 90; then
   limited 60 "$python" scripts/bench/make-photos.py data/bench/photos --count 2048 --deb-cache .gpu-bundle/data/debs \
     >"$logs/photos.log" 2>&1
-  limited 150 "$dltrain" fit specs/miniresnet.yaml --device "$device" --set data.train.source.folder=../data/bench/photos \
+  limited 150 "$dltrain" fit specs/miniresnet.yaml --device "$device" --set data.train.source.folder="$PWD/data/bench/photos" \
     --set model.8.linear.out_features=12 --set train.epochs=1 --set data.train.batch=256 --set data.train.workers=14 \
     --set train.precision=bf16 --set train.channels_last=true --run-dir "$runs/miniresnet" >"$logs/fit-miniresnet.log" 2>&1
   note "fit miniresnet jpeg 1 epoch bf16: $(outcome $? "$logs/fit-miniresnet.log" | cut -c1-80); $(grep -E 'epoch 1/1 -' "$logs/fit-miniresnet.log" | tail -1 | cut -c1-220)"
