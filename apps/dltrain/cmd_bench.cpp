@@ -64,8 +64,7 @@ int run_bench_data(const BenchDataOptions& o) {
               st.collate_s * per_sample_ms);
   std::printf("queue            %.2f batches ready on average when asked (window %lld, most in flight %lld)\n",
               st.mean_ready, static_cast<long long>(st.prefetch), static_cast<long long>(st.max_in_flight));
-  std::printf("workers          %d, %.0f%% busy in the stages above\n", st.workers,
-              100.0 * busy / (wall * st.workers));
+  std::printf("workers          %d, %.0f%% busy in the stages above\n", st.workers, 100.0 * busy / (wall * st.workers));
   return 0;
 }
 
@@ -88,9 +87,12 @@ data::Batch synthetic_batch(const graph::Graph& graph, const std::vector<train::
     batch.tensors[node.name] = node.integer ? torch::randint(0, 2, shape, torch::kLong) : torch::randn(shape);
   }
   for (const auto& head : heads) {
-    if (head.class_target) batch.tensors[head.target] = torch::randint(0, head.features(), {size}, torch::kLong);
-    else if (head.binary) batch.tensors[head.target] = torch::randint(0, 2, {size, head.features()}).to(torch::kFloat);
-    else batch.tensors[head.target] = torch::randn({size, head.features()});
+    if (head.class_target)
+      batch.tensors[head.target] = torch::randint(0, head.features(), {size}, torch::kLong);
+    else if (head.binary)
+      batch.tensors[head.target] = torch::randint(0, 2, {size, head.features()}).to(torch::kFloat);
+    else
+      batch.tensors[head.target] = torch::randn({size, head.features()});
   }
   for (auto& [name, t] : batch.tensors) t = t.to(device);
   return batch;

@@ -15,8 +15,8 @@
 #include "graph/dot.h"
 #include "layers/registry.h"
 #include "spec/compose.h"
-#include "spec/spec.h"
 #include "spec/params.h"
+#include "spec/spec.h"
 #include "spec/yaml_io.h"
 #include "train/kinds.h"
 #include "util/strings.h"
@@ -90,7 +90,8 @@ void setup_graph(CLI::App& app, Action& action) {
       if (format != ".png" && format != ".svg" && format != ".pdf")
         throw Error("-o needs a .png, .svg or .pdf file, got '" + *output + "'");
       if (std::system("command -v dot >/dev/null 2>&1") != 0)
-        throw Error::runtime("rendering needs Graphviz's dot (apt-get install graphviz); without -o the DOT text goes to stdout");
+        throw Error::runtime(
+            "rendering needs Graphviz's dot (apt-get install graphviz); without -o the DOT text goes to stdout");
       std::string command = "dot -T" + format.substr(1) + " -o '" + *output + "'";
       FILE* pipe = popen(command.c_str(), "w");
       if (!pipe) throw Error::runtime("cannot run dot");
@@ -123,7 +124,8 @@ void print_kinds(const std::vector<std::string>& wanted) {
 void setup_kinds(CLI::App& app, Action& action) {
   auto wanted = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand(
-      "kinds", "List every kind a spec can name (layers, ops, optimizers, schedules, losses, metrics) with its parameters");
+      "kinds",
+      "List every kind a spec can name (layers, ops, optimizers, schedules, losses, metrics) with its parameters");
   cmd->add_option("category", *wanted, "Only these categories")
       ->check(CLI::IsMember({"layers", "ops", "optimizers", "schedules", "losses", "metrics"}));
   cmd->callback([&action, wanted] {
@@ -135,7 +137,8 @@ void setup_kinds(CLI::App& app, Action& action) {
 }
 
 void setup_layers(CLI::App& app, Action& action) {
-  CLI::App* cmd = app.add_subcommand("layers", "List the layer kinds a spec can use, with their parameters (kinds layers)");
+  CLI::App* cmd =
+      app.add_subcommand("layers", "List the layer kinds a spec can use, with their parameters (kinds layers)");
   cmd->callback([&action] {
     action = [] {
       print_kinds({"layers"});

@@ -6,8 +6,8 @@
 #include <iostream>
 
 #include "commands.h"
-#include "runtime.h"
 #include "data/source.h"
+#include "runtime.h"
 #include "train/predict.h"
 #include "train/trainer.h"
 

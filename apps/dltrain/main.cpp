@@ -1,9 +1,9 @@
 // dltrain: trains deep-learning models from YAML specs. This file only wires the CLI: global
 // options, subcommands, and the one place where errors become messages and exit codes
 // (0 ok, 1 runtime failure, 2 usage or spec error).
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 #include <c10/util/Exception.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <new>

@@ -1,12 +1,12 @@
 #include "runtime.h"
 
 #include <ATen/Parallel.h>
-#include <opencv2/core/utility.hpp>
-#include <opencv2/core/version.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/core/version.hpp>
 
 #include <sstream>
 #include <thread>

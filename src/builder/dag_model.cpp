@@ -87,7 +87,8 @@ void DagModel::check_input(size_t k, const torch::Tensor& t) const {
 }
 
 DagModel::Result DagModel::run(const std::vector<torch::Tensor>& inputs, bool keep_all) {
-  DLT_ASSERT(inputs.size() == graph_.inputs.size(), "model takes ", graph_.inputs.size(), " inputs, got ", inputs.size());
+  DLT_ASSERT(inputs.size() == graph_.inputs.size(), "model takes ", graph_.inputs.size(), " inputs, got ",
+             inputs.size());
   const size_t count = graph_.nodes.size();
   std::vector<torch::Tensor> slots(count), pre_activation(count);
   for (size_t k = 0; k < inputs.size(); ++k) {
@@ -117,7 +118,8 @@ DagModel::Result DagModel::run(const std::vector<torch::Tensor>& inputs, bool ke
     }
     if (keep_all) continue;
     for (int in : node.inputs)
-      if (graph_.nodes[static_cast<size_t>(in)].last_use == static_cast<int>(i)) slots[static_cast<size_t>(in)] = torch::Tensor();
+      if (graph_.nodes[static_cast<size_t>(in)].last_use == static_cast<int>(i))
+        slots[static_cast<size_t>(in)] = torch::Tensor();
   }
   Result result;
   if (keep_all) result.nodes = slots;
@@ -135,8 +137,7 @@ std::map<std::string, torch::Tensor> DagModel::forward(const std::map<std::strin
   for (int index : graph_.inputs) names.push_back(graph_.nodes[static_cast<size_t>(index)].name);
   for (const auto& name : names) {
     auto it = inputs.find(name);
-    if (it == inputs.end())
-      throw Error::runtime("missing model input '" + name + "' (inputs: " + join(names) + ")");
+    if (it == inputs.end()) throw Error::runtime("missing model input '" + name + "' (inputs: " + join(names) + ")");
     ordered.push_back(it->second);
   }
   Result r = run(ordered);
@@ -167,7 +168,8 @@ void trial_forward(DagModel& model, int64_t batch) {
     const graph::Node& node = model.graph().nodes[static_cast<size_t>(model.graph().outputs[k].node)];
     std::vector<int64_t> expected = node.shape;
     expected.insert(expected.begin(), batch);
-    DLT_ASSERT(result.outputs[k].sizes().vec() == expected, "inferred shape of ", node.name, " differs from its output");
+    DLT_ASSERT(result.outputs[k].sizes().vec() == expected, "inferred shape of ", node.name,
+               " differs from its output");
   }
 }
 

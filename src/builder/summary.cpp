@@ -39,8 +39,10 @@ ModelSummary summarize(const DagModel& model) {
       row.inputs.push_back(g.nodes[static_cast<size_t>(in)].name);
       in_shapes.push_back(g.nodes[static_cast<size_t>(in)].shape);
     }
-    if (node.shares >= 0) row.shares = g.nodes[static_cast<size_t>(node.shares)].name;
-    else if (auto layer = model.layer(i)) count(*layer, row.trainable, row.non_trainable);
+    if (node.shares >= 0)
+      row.shares = g.nodes[static_cast<size_t>(node.shares)].name;
+    else if (auto layer = model.layer(i))
+      count(*layer, row.trainable, row.non_trainable);
     if (node.config) row.macs = node.config->macs(in_shapes, node.shape);
     summary.macs += row.macs;
     summary.rows.push_back(std::move(row));

@@ -10,7 +10,8 @@ namespace dltrain::builder {
 namespace {
 
 std::string mapped_name(std::string name, const spec::WeightsSpec& mapping) {
-  if (!mapping.strip_prefix.empty() && starts_with(name, mapping.strip_prefix)) name = name.substr(mapping.strip_prefix.size());
+  if (!mapping.strip_prefix.empty() && starts_with(name, mapping.strip_prefix))
+    name = name.substr(mapping.strip_prefix.size());
   for (const auto& [from, to] : mapping.rename)
     if (starts_with(name, from)) return to + name.substr(from.size());
   return name;
@@ -29,7 +30,8 @@ std::string WeightReport::describe() const {
   std::string out = "loaded " + std::to_string(loaded) + " tensors";
   if (!mismatched.empty()) out += "; shape mismatch: " + join(mismatched, "; ");
   if (!missing.empty()) out += "; missing " + std::to_string(missing.size()) + ": " + shortened(missing);
-  if (!unexpected.empty()) out += "; unexpected (ignored) " + std::to_string(unexpected.size()) + ": " + shortened(unexpected);
+  if (!unexpected.empty())
+    out += "; unexpected (ignored) " + std::to_string(unexpected.size()) + ": " + shortened(unexpected);
   return out;
 }
 
@@ -78,7 +80,8 @@ std::vector<std::string> import_spec_weights(DagModel& model) {
                       "); set weights.strip_prefix or weights.rename to map the file's names",
                   w.loc, import.module, ErrorKind::Spec);
     if (!report.mismatched.empty() || (w.strict && !report.missing.empty()))
-      throw Error("cannot load weights " + summary + (w.strict && !report.missing.empty() ? " (weights.strict: false loads the rest)" : ""),
+      throw Error("cannot load weights " + summary +
+                      (w.strict && !report.missing.empty() ? " (weights.strict: false loads the rest)" : ""),
                   w.loc, import.module, ErrorKind::Spec);
     lines.push_back(summary);
   }

@@ -28,9 +28,10 @@ SourceSpec parse_source(const Value& v) {
   SourceSpec source;
   source.loc = v.loc();
   if (!v.is_map() || v.entries().empty())
-    throw Error("a source is {folder: PATH}, {csv: PATH, columns: {...}}, {synthetic: {size: N}} or "
-                "{split_of: SPLIT, fraction: F}",
-                v.loc());
+    throw Error(
+        "a source is {folder: PATH}, {csv: PATH, columns: {...}}, {synthetic: {size: N}} or "
+        "{split_of: SPLIT, fraction: F}",
+        v.loc());
   spec::ParamReader p(v, "source");
   if (const Value* folder = p.find("folder")) {
     source.kind = SourceSpec::Kind::Folder;
@@ -39,7 +40,8 @@ SourceSpec parse_source(const Value& v) {
   } else if (const Value* csv = p.find("csv")) {
     source.kind = SourceSpec::Kind::Csv;
     source.path = spec::resolve_path(*csv);
-    std::string delimiter = p.get_or<std::string>("delimiter", fs::path(source.path).extension() == ".tsv" ? "\t" : ",");
+    std::string delimiter =
+        p.get_or<std::string>("delimiter", fs::path(source.path).extension() == ".tsv" ? "\t" : ",");
     if (delimiter.size() != 1) throw Error("delimiter must be one character", p.loc_of("delimiter"));
     source.delimiter = delimiter[0];
     if (const Value* columns = p.find("columns"))
@@ -78,7 +80,8 @@ std::vector<OpSpec> parse_ops(const Value& list) {
   return ops;
 }
 
-std::vector<ColumnSpec> model_columns(const spec::ModelSpec& model, const std::map<std::string, OutputTarget>& targets) {
+std::vector<ColumnSpec> model_columns(const spec::ModelSpec& model,
+                                      const std::map<std::string, OutputTarget>& targets) {
   std::vector<ColumnSpec> columns;
   for (const auto& in : model.inputs) {
     ColumnSpec c;
@@ -130,9 +133,9 @@ SplitSpec parse_split(const std::string& name, const Value& v, const spec::Model
     } else {
       for (const auto& e : ops->entries()) {
         if (std::find(images.begin(), images.end(), e.key) == images.end())
-          throw Error("'" + e.key + "' is not an image input" + did_you_mean(e.key, images) +
-                          "; image inputs: " + join(images),
-                      e.key_loc);
+          throw Error(
+              "'" + e.key + "' is not an image input" + did_you_mean(e.key, images) + "; image inputs: " + join(images),
+              e.key_loc);
         split.ops[e.key] = parse_ops(e.value);
       }
     }
@@ -150,8 +153,9 @@ SplitSpec parse_split(const std::string& name, const Value& v, const spec::Model
   split.drop_remainder = p.get_or<bool>("drop_remainder", false);
   split.workers = auto_or_int(p, "workers");
   if (split.workers > kMaxWorkers)
-    throw Error("'workers' is at most " + std::to_string(kMaxWorkers) + " loader threads, got " + std::to_string(split.workers),
-                p.loc_of("workers"));
+    throw Error(
+        "'workers' is at most " + std::to_string(kMaxWorkers) + " loader threads, got " + std::to_string(split.workers),
+        p.loc_of("workers"));
   split.prefetch = auto_or_int(p, "prefetch");
   split.cache = p.get_or<bool>("cache", false);
   split.skip_bad = p.get_choice("on_error", {"skip", "fail"}, "skip") == "skip";

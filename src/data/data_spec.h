@@ -17,10 +17,10 @@ namespace dltrain::data {
 // How a model input or a target is filled from a source.
 struct ColumnSpec {
   enum class Kind { Image, Vector, ClassLabel, Number };
-  std::string name;                   // model input or output target name
+  std::string name;  // model input or output target name
   Kind kind = Kind::Number;
-  std::vector<std::string> columns;   // CSV columns; one column may hold a whole vector ("1 2 3")
-  int64_t width = 1;                  // values per sample; classes for a ClassLabel
+  std::vector<std::string> columns;                // CSV columns; one column may hold a whole vector ("1 2 3")
+  int64_t width = 1;                               // values per sample; classes for a ClassLabel
   int64_t channels = 0, height = 0, width_px = 0;  // images
   SourceLoc loc;
 };
@@ -31,12 +31,12 @@ const std::vector<std::string>& default_image_extensions();
 struct SourceSpec {
   enum class Kind { Folder, Csv, Synthetic, SplitOf };
   Kind kind = Kind::Folder;
-  std::string path;                   // folder or manifest, resolved
+  std::string path;  // folder or manifest, resolved
   char delimiter = ',';
   std::vector<std::string> extensions;
   std::map<std::string, std::string> column_map;  // target name -> CSV column or pattern
   int64_t synthetic_size = 0;
-  std::string split_of;               // SplitOf: the split this one is carved from
+  std::string split_of;  // SplitOf: the split this one is carved from
   double fraction = 0;
   SourceLoc loc;
 };
@@ -48,18 +48,18 @@ struct OpSpec {
 };
 
 struct SplitSpec {
-  std::string name;                   // train, val, test
+  std::string name;  // train, val, test
   SourceSpec source;
-  std::vector<ColumnSpec> columns;    // every model input and every output target
+  std::vector<ColumnSpec> columns;                 // every model input and every output target
   std::map<std::string, std::vector<OpSpec>> ops;  // per image input
-  int64_t shuffle_buffer = 0;         // 0: file order; tf.data semantics otherwise
+  int64_t shuffle_buffer = 0;                      // 0: file order; tf.data semantics otherwise
   int64_t batch_size = 32;
   bool drop_remainder = false;
-  int64_t workers = 0;                // 0: one per core
-  int64_t prefetch = 0;               // batches ready ahead; 0: auto (2 per worker)
-  bool cache = false;                 // keep decoded samples (before the first random op)
-  bool skip_bad = true;               // on_error: skip | fail
-  int64_t max_pixels = 100'000'000;   // images declaring more are refused before decoding
+  int64_t workers = 0;               // 0: one per core
+  int64_t prefetch = 0;              // batches ready ahead; 0: auto (2 per worker)
+  bool cache = false;                // keep decoded samples (before the first random op)
+  bool skip_bad = true;              // on_error: skip | fail
+  int64_t max_pixels = 100'000'000;  // images declaring more are refused before decoding
   SourceLoc loc;
 };
 

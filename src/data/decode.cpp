@@ -1,6 +1,6 @@
-#include <opencv2/imgproc.hpp>
 #include <png.h>
 #include <turbojpeg.h>
+#include <opencv2/imgproc.hpp>
 #ifdef DLTRAIN_WITH_IMGCODECS
 #include <opencv2/imgcodecs.hpp>
 #endif
@@ -19,7 +19,9 @@ namespace {
 
 bool is_jpeg(const uint8_t* b, size_t n) { return n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
 bool is_png(const uint8_t* b, size_t n) { return n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0; }
-uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
 
 // One TurboJPEG decompressor per worker thread.
 struct TurboHandle {
@@ -39,16 +41,24 @@ cv::Mat to_channels(const cv::Mat& eight, int channels, bool bgr) {
   cv::Mat out;
   const int in = eight.channels();
   if (in == channels && (!bgr || in == 1)) return eight;
-  if (channels == 1) cv::cvtColor(eight, out, in == 4 ? (bgr ? cv::COLOR_BGRA2GRAY : cv::COLOR_RGBA2GRAY)
-                                                      : (bgr ? cv::COLOR_BGR2GRAY : cv::COLOR_RGB2GRAY));
+  if (channels == 1)
+    cv::cvtColor(
+        eight, out,
+        in == 4 ? (bgr ? cv::COLOR_BGRA2GRAY : cv::COLOR_RGBA2GRAY) : (bgr ? cv::COLOR_BGR2GRAY : cv::COLOR_RGB2GRAY));
   else if (channels == 3) {
-    if (in == 1) cv::cvtColor(eight, out, cv::COLOR_GRAY2RGB);
-    else if (in == 4) cv::cvtColor(eight, out, bgr ? cv::COLOR_BGRA2RGB : cv::COLOR_RGBA2RGB);
-    else cv::cvtColor(eight, out, cv::COLOR_BGR2RGB);
+    if (in == 1)
+      cv::cvtColor(eight, out, cv::COLOR_GRAY2RGB);
+    else if (in == 4)
+      cv::cvtColor(eight, out, bgr ? cv::COLOR_BGRA2RGB : cv::COLOR_RGBA2RGB);
+    else
+      cv::cvtColor(eight, out, cv::COLOR_BGR2RGB);
   } else {
-    if (in == 1) cv::cvtColor(eight, out, cv::COLOR_GRAY2RGBA);
-    else if (in == 4) cv::cvtColor(eight, out, cv::COLOR_BGRA2RGBA);
-    else cv::cvtColor(eight, out, bgr ? cv::COLOR_BGR2RGBA : cv::COLOR_RGB2RGBA);
+    if (in == 1)
+      cv::cvtColor(eight, out, cv::COLOR_GRAY2RGBA);
+    else if (in == 4)
+      cv::cvtColor(eight, out, cv::COLOR_BGRA2RGBA);
+    else
+      cv::cvtColor(eight, out, bgr ? cv::COLOR_BGR2RGBA : cv::COLOR_RGB2RGBA);
   }
   return out;
 }
@@ -240,13 +250,16 @@ bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& option
     return false;
   }
   cv::Mat eight = decoded;
-  if (decoded.depth() == CV_16U) decoded.convertTo(eight, CV_8U, 1.0 / 257.0);
-  else if (decoded.depth() != CV_8U) decoded.convertTo(eight, CV_8U);
+  if (decoded.depth() == CV_16U)
+    decoded.convertTo(eight, CV_8U, 1.0 / 257.0);
+  else if (decoded.depth() != CV_8U)
+    decoded.convertTo(eight, CV_8U);
   out = Image{};
   out.mat = to_channels(eight, options.channels, true);
   return true;
 #else
-  error.reason = "not a decodable image (neither JPEG nor PNG, the formats this dltrain reads without OpenCV's imgcodecs)";
+  error.reason =
+      "not a decodable image (neither JPEG nor PNG, the formats this dltrain reads without OpenCV's imgcodecs)";
   return false;
 #endif
 }

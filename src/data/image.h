@@ -31,8 +31,8 @@ struct DecodeError {
 };
 
 struct DecodeOptions {
-  int channels = 3;             // 1 gray, 3 RGB, 4 RGBA
-  int min_height = 0;           // a JPEG may decode at a reduced DCT scale down to this size
+  int channels = 3;    // 1 gray, 3 RGB, 4 RGBA
+  int min_height = 0;  // a JPEG may decode at a reduced DCT scale down to this size
   int min_width = 0;
   int64_t max_pixels = 100'000'000;
 };

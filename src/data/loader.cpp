@@ -1,8 +1,8 @@
 #include "data/loader.h"
 
+#include <c10/util/Exception.h>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utility.hpp>
-#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,9 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // SplitMix64 over (seed, epoch, row): independent, well-mixed per-sample generator seeds.
 uint64_t mix(uint64_t x) {
@@ -43,7 +41,7 @@ constexpr const char* kOffset = "#offset";
 struct ImagePipeline {
   const Column* column = nullptr;
   std::vector<std::shared_ptr<const Op>> ops;
-  bool deferred = false;  // collated as uint8 HWC + gain/offset (LoaderOptions::defer_affine)
+  bool deferred = false;            // collated as uint8 HWC + gain/offset (LoaderOptions::defer_affine)
   size_t deterministic_prefix = 0;  // ops before the first random one (cacheable)
   DecodeOptions decode;
   std::vector<Image> cache;
@@ -53,9 +51,7 @@ struct ImagePipeline {
 class StageTimer {
  public:
   explicit StageTimer(std::atomic<int64_t>& total) : total_(total), start_(Clock::now()) {}
-  ~StageTimer() {
-    total_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start_).count();
-  }
+  ~StageTimer() { total_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start_).count(); }
 
  private:
   std::atomic<int64_t>& total_;
@@ -180,8 +176,8 @@ Loader::Loader(const SplitSpec& split, Table table, LoaderOptions options) : sta
       if (auto size = op->fixed_output_size()) last = size;
     if (last && (last->height != column.spec.height || last->width != column.spec.width_px)) {
       const OpSpec& where = it->second.back();
-      throw Error("the ops end at " + std::to_string(last->height) + "x" + std::to_string(last->width) + ", but input '" +
-                      column.spec.name + "' is " + std::to_string(column.spec.height) + "x" +
+      throw Error("the ops end at " + std::to_string(last->height) + "x" + std::to_string(last->width) +
+                      ", but input '" + column.spec.name + "' is " + std::to_string(column.spec.height) + "x" +
                       std::to_string(column.spec.width_px) + " (height x width)",
                   where.loc);
     }
@@ -233,7 +229,8 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
     if (end - begin < size && s.split.drop_remainder) break;
     if (counter % s.options.world_size == s.options.rank) s.batches.emplace_back(begin, end);
   }
-  s.next_to_take = s.next_to_deliver = static_cast<size_t>(std::min<int64_t>(first_batch, static_cast<int64_t>(s.batches.size())));
+  s.next_to_take = s.next_to_deliver =
+      static_cast<size_t>(std::min<int64_t>(first_batch, static_cast<int64_t>(s.batches.size())));
   s.ready.clear();
   s.error = nullptr;
   s.stopping = false;
@@ -363,9 +360,13 @@ std::map<std::string, torch::Tensor> Loader::State::acquire_buffers() {
     for (const auto& column : table.columns) {
       const ColumnSpec& c = column.spec;
       switch (c.kind) {
-        case ColumnSpec::Kind::Image: break;
-        case ColumnSpec::Kind::ClassLabel: buffers[c.name] = torch::empty({n}, options.dtype(torch::kLong)); break;
-        default: buffers[c.name] = torch::empty({n, c.width}, options.dtype(torch::kFloat));
+        case ColumnSpec::Kind::Image:
+          break;
+        case ColumnSpec::Kind::ClassLabel:
+          buffers[c.name] = torch::empty({n}, options.dtype(torch::kLong));
+          break;
+        default:
+          buffers[c.name] = torch::empty({n, c.width}, options.dtype(torch::kFloat));
       }
     }
   } catch (const c10::Error& e) {
@@ -455,7 +456,8 @@ void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, i
   const size_t plane = static_cast<size_t>(h) * static_cast<size_t>(w);
   if (pipe.deferred) {
     DLT_ASSERT(image.mat.depth() == CV_8U, "deferred image input '", c.name, "' ended as floats");
-    uint8_t* pixels = buffers[c.name].data_ptr<uint8_t>() + static_cast<size_t>(index) * plane * static_cast<size_t>(channels);
+    uint8_t* pixels =
+        buffers[c.name].data_ptr<uint8_t>() + static_cast<size_t>(index) * plane * static_cast<size_t>(channels);
     cv::Mat out(h, w, CV_8UC(channels), pixels);
     image.mat.copyTo(out);
     float* gain = buffers[c.name + kGain].data_ptr<float>() + index * channels;

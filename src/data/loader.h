@@ -50,10 +50,10 @@ struct LoaderStats {
   int64_t prefetch = 0;
   int64_t samples = 0, batches = 0, skipped = 0;
   double read_s = 0, decode_s = 0, augment_s = 0, collate_s = 0;  // summed over workers
-  double wait_s = 0;                 // time the consumer spent blocked in next()
-  double wall_s = 0;                 // since start_epoch()
-  double mean_ready = 0;             // batches ready when the consumer asked, on average
-  int64_t max_in_flight = 0;         // most batches taken but not yet delivered (<= prefetch)
+  double wait_s = 0;                                              // time the consumer spent blocked in next()
+  double wall_s = 0;                                              // since start_epoch()
+  double mean_ready = 0;                                          // batches ready when the consumer asked, on average
+  int64_t max_in_flight = 0;  // most batches taken but not yet delivered (<= prefetch)
 };
 
 class Loader {

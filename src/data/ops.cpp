@@ -24,13 +24,14 @@ std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& spec
     const OpSpec& s = specs[i];
     if (s.kind == "decode") {
       if (i != 0) throw Error("decode happens first; remove it or move it to the top", s.loc);
-      if (!s.params.is_null()) throw Error("decode takes no parameters (see channels on the input, max_pixels on the split)", s.loc);
+      if (!s.params.is_null())
+        throw Error("decode takes no parameters (see channels on the input, max_pixels on the split)", s.loc);
       continue;
     }
     const OpKind* kind = op_registry().find(s.kind);
     if (!kind)
-      throw Error("unknown op '" + s.kind + "'" + did_you_mean(s.kind, op_registry().names()) + "; ops: " +
-                      join(op_registry().names()),
+      throw Error("unknown op '" + s.kind + "'" + did_you_mean(s.kind, op_registry().names()) +
+                      "; ops: " + join(op_registry().names()),
                   s.loc);
     // A shorthand value (`random_brightness: 0.2`) sets the op's primary parameter.
     spec::Value params = s.params;

@@ -57,6 +57,6 @@ std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& spec
 
 // Helpers shared by the op files.
 std::vector<int> size_param(spec::ParamReader& p, const std::string& key);  // [h, w] or one int
-void require_unit(const Image& image, const char* op);  // colour ops need a known intensity scale
+void require_unit(const Image& image, const char* op);                      // colour ops need a known intensity scale
 
 }  // namespace dltrain::data

@@ -91,8 +91,8 @@ void register_color_ops(OpRegistry& registry) {
                   if (op->max_delta < 0) throw Error("max_delta must be >= 0", p.loc_of("max_delta"));
                   return op;
                 }});
-  registry.add({"random_contrast", "scale each channel about its mean by a factor in [lower, upper] (tf.image)", "range",
-                [](spec::ParamReader& p) {
+  registry.add({"random_contrast", "scale each channel about its mean by a factor in [lower, upper] (tf.image)",
+                "range", [](spec::ParamReader& p) {
                   auto op = std::make_shared<RandomContrast>();
                   std::tie(op->lower, op->upper) = range_param(p, "random_contrast");
                   return op;
@@ -103,11 +103,12 @@ void register_color_ops(OpRegistry& registry) {
                   std::tie(op->lower, op->upper) = range_param(p, "random_saturation");
                   return op;
                 }});
-  registry.add({"random_hue", "shift HSV hue by a delta in [-max_delta, max_delta], max_delta <= 0.5 (tf.image)", "max_delta",
-                [](spec::ParamReader& p) {
+  registry.add({"random_hue", "shift HSV hue by a delta in [-max_delta, max_delta], max_delta <= 0.5 (tf.image)",
+                "max_delta", [](spec::ParamReader& p) {
                   auto op = std::make_shared<RandomHue>();
                   op->max_delta = p.get<double>("max_delta");
-                  if (op->max_delta < 0 || op->max_delta > 0.5) throw Error("max_delta must be in [0, 0.5]", p.loc_of("max_delta"));
+                  if (op->max_delta < 0 || op->max_delta > 0.5)
+                    throw Error("max_delta must be in [0, 0.5]", p.loc_of("max_delta"));
                   return op;
                 }});
 }

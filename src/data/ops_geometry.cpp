@@ -93,8 +93,10 @@ struct RandomResizedCrop : SizedOp {
     if (!found) {
       double in_ratio = static_cast<double>(cols) / rows;
       int cw = cols, ch = rows;
-      if (in_ratio < ratio_lo) ch = static_cast<int>(std::lround(cols / ratio_lo));
-      else if (in_ratio > ratio_hi) cw = static_cast<int>(std::lround(rows * ratio_hi));
+      if (in_ratio < ratio_lo)
+        ch = static_cast<int>(std::lround(cols / ratio_lo));
+      else if (in_ratio > ratio_hi)
+        cw = static_cast<int>(std::lround(rows * ratio_hi));
       crop = cv::Rect((cols - cw) / 2, (rows - ch) / 2, cw, ch);
     }
     cv::resize(image.mat(crop), image.mat, cv::Size(w, h), 0, 0, mode);
@@ -117,9 +119,12 @@ struct Rotate90 : Op {
   bool random() const override { return k < 0; }
   void apply(Image& image, Rng& rng) const override {
     int turns = k >= 0 ? k : std::uniform_int_distribution<int>(0, 3)(rng);
-    if (turns % 4 == 1) cv::rotate(image.mat, image.mat, cv::ROTATE_90_COUNTERCLOCKWISE);
-    else if (turns % 4 == 2) cv::rotate(image.mat, image.mat, cv::ROTATE_180);
-    else if (turns % 4 == 3) cv::rotate(image.mat, image.mat, cv::ROTATE_90_CLOCKWISE);
+    if (turns % 4 == 1)
+      cv::rotate(image.mat, image.mat, cv::ROTATE_90_COUNTERCLOCKWISE);
+    else if (turns % 4 == 2)
+      cv::rotate(image.mat, image.mat, cv::ROTATE_180);
+    else if (turns % 4 == 3)
+      cv::rotate(image.mat, image.mat, cv::ROTATE_90_CLOCKWISE);
   }
 };
 
@@ -160,8 +165,8 @@ void register_geometry_ops(OpRegistry& registry) {
                   op->padding = static_cast<int>(p.get_or<int64_t>("padding", 0));
                   return op;
                 }});
-  registry.add({"random_resized_crop", "torchvision's RandomResizedCrop: size, scale [0.08, 1], ratio [3/4, 4/3]", "size",
-                [](spec::ParamReader& p) {
+  registry.add({"random_resized_crop", "torchvision's RandomResizedCrop: size, scale [0.08, 1], ratio [3/4, 4/3]",
+                "size", [](spec::ParamReader& p) {
                   auto op = std::make_shared<RandomResizedCrop>();
                   op->read_size(p);
                   auto scale = p.get_or<std::vector<double>>("scale", {0.08, 1.0});
@@ -176,29 +181,31 @@ void register_geometry_ops(OpRegistry& registry) {
                   op->mode = interpolation(p.get_choice("interpolation", kInterpolations, "bilinear"));
                   return op;
                 }});
-  registry.add({"random_flip", "flip with probability p (mode: horizontal, vertical, both)", "mode",
-                [](spec::ParamReader& p) {
-                  auto op = std::make_shared<RandomFlip>();
-                  std::string mode = p.get_choice("mode", {"horizontal", "vertical", "both"}, "horizontal");
-                  op->horizontal = mode != "vertical";
-                  op->vertical = mode != "horizontal";
-                  op->p = p.get_or<double>("p", 0.5);
-                  return op;
-                }});
-  registry.add({"rotate90", "rotate by k x 90 degrees counter-clockwise (k: 0-3, or random)", "k", [](spec::ParamReader& p) {
-                  auto op = std::make_shared<Rotate90>();
-                  const spec::Value* k = p.find("k");
-                  if (k && !k->is_null() && !(k->is_string() && k->as_string() == "random")) {
-                    op->k = static_cast<int>(k->as_int());
-                    if (op->k < 0 || op->k > 3) throw Error("k must be 0, 1, 2, 3 or random", k->loc());
-                  }
-                  return op;
-                }});
+  registry.add(
+      {"random_flip", "flip with probability p (mode: horizontal, vertical, both)", "mode", [](spec::ParamReader& p) {
+         auto op = std::make_shared<RandomFlip>();
+         std::string mode = p.get_choice("mode", {"horizontal", "vertical", "both"}, "horizontal");
+         op->horizontal = mode != "vertical";
+         op->vertical = mode != "horizontal";
+         op->p = p.get_or<double>("p", 0.5);
+         return op;
+       }});
+  registry.add(
+      {"rotate90", "rotate by k x 90 degrees counter-clockwise (k: 0-3, or random)", "k", [](spec::ParamReader& p) {
+         auto op = std::make_shared<Rotate90>();
+         const spec::Value* k = p.find("k");
+         if (k && !k->is_null() && !(k->is_string() && k->as_string() == "random")) {
+           op->k = static_cast<int>(k->as_int());
+           if (op->k < 0 || op->k > 3) throw Error("k must be 0, 1, 2, 3 or random", k->loc());
+         }
+         return op;
+       }});
   registry.add({"random_rotate", "rotate by a random angle in [-degrees, degrees] (fill: zeros or reflect)", "degrees",
                 [](spec::ParamReader& p) {
                   auto op = std::make_shared<RandomRotate>();
                   op->degrees = p.get_or<double>("degrees", 10.0);
-                  if (op->degrees < 0 || op->degrees > 180) throw Error("degrees must be in [0, 180]", p.loc_of("degrees"));
+                  if (op->degrees < 0 || op->degrees > 180)
+                    throw Error("degrees must be in [0, 180]", p.loc_of("degrees"));
                   op->reflect = p.get_choice("fill", {"zeros", "reflect"}, "zeros") == "reflect";
                   return op;
                 }});

@@ -23,7 +23,8 @@ struct Normalize : Op {
     require_unit(image, "normalize");
     const int channels = image.mat.channels();
     if (static_cast<int>(mean.size()) != channels && mean.size() != 1)
-      throw Error("normalize has " + std::to_string(mean.size()) + " means for a " + std::to_string(channels) + "-channel image");
+      throw Error("normalize has " + std::to_string(mean.size()) + " means for a " + std::to_string(channels) +
+                  "-channel image");
     for (int c = 0; c < channels; ++c) {
       const double m = mean[mean.size() == 1 ? 0 : static_cast<size_t>(c)];
       const double s = std[std.size() == 1 ? 0 : static_cast<size_t>(c)];
@@ -50,12 +51,13 @@ double parse_factor(const spec::Value& v) {
 }  // namespace
 
 void register_value_ops(OpRegistry& registry) {
-  registry.add({"scale", "multiply pixel values by factor (1/255 maps 0..255 to 0..1)", "factor", [](spec::ParamReader& p) {
-                  auto op = std::make_shared<Scale>();
-                  op->factor = parse_factor(p.require("factor"));
-                  if (op->factor <= 0) throw Error("scale factor must be positive", p.loc_of("factor"));
-                  return op;
-                }});
+  registry.add(
+      {"scale", "multiply pixel values by factor (1/255 maps 0..255 to 0..1)", "factor", [](spec::ParamReader& p) {
+         auto op = std::make_shared<Scale>();
+         op->factor = parse_factor(p.require("factor"));
+         if (op->factor <= 0) throw Error("scale factor must be positive", p.loc_of("factor"));
+         return op;
+       }});
   registry.add({"normalize", "(x - mean) / std per channel, on 0..1 values (torchvision's Normalize)", "mean",
                 [](spec::ParamReader& p) {
                   auto op = std::make_shared<Normalize>();

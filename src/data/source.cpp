@@ -34,18 +34,21 @@ Table empty_table(const SplitSpec& split) {
 // class index (classes sorted by name).
 Table load_folder(const SplitSpec& split) {
   const SourceSpec& source = split.source;
-  if (!fs::is_directory(source.path))
-    throw data_error("image folder not found: " + source.path, source.loc);
+  if (!fs::is_directory(source.path)) throw data_error("image folder not found: " + source.path, source.loc);
   Table table = empty_table(split);
   table.origin = source.path;
   Column* image = nullptr;
   Column* label = nullptr;
   for (auto& c : table.columns) {
     if (c.spec.kind == ColumnSpec::Kind::Image) {
-      if (image) throw data_error("a folder source feeds one image input; this model has several (use a csv source)", source.loc);
+      if (image)
+        throw data_error("a folder source feeds one image input; this model has several (use a csv source)",
+                         source.loc);
       image = &c;
     } else if (c.spec.kind == ColumnSpec::Kind::ClassLabel) {
-      if (label) throw data_error("a folder source gives one class label; this model has several targets (use a csv source)", source.loc);
+      if (label)
+        throw data_error("a folder source gives one class label; this model has several targets (use a csv source)",
+                         source.loc);
       label = &c;
     } else {
       throw data_error("a folder source has no values for '" + c.spec.name + "' (use a csv source)", source.loc);
@@ -57,7 +60,8 @@ Table load_folder(const SplitSpec& split) {
   for (const auto& entry : fs::directory_iterator(source.path))
     if (entry.is_directory()) classes.push_back(entry.path().filename().string());
   std::sort(classes.begin(), classes.end());
-  if (classes.empty()) throw data_error("no class folders in " + source.path + " (expected root/<class>/<image>)", source.loc);
+  if (classes.empty())
+    throw data_error("no class folders in " + source.path + " (expected root/<class>/<image>)", source.loc);
   if (label && label->spec.width != static_cast<int64_t>(classes.size()))
     throw data_error(source.path + " has " + std::to_string(classes.size()) + " class folders, but the output '" +
                          label->spec.name + "' has " + std::to_string(label->spec.width) + " classes",
@@ -70,7 +74,8 @@ Table load_folder(const SplitSpec& split) {
   }
   if (label) label->class_names = classes;
   table.rows = static_cast<int64_t>(image->paths.size());
-  if (table.rows == 0) throw data_error("no images with extensions " + join(source.extensions) + " under " + source.path, source.loc);
+  if (table.rows == 0)
+    throw data_error("no images with extensions " + join(source.extensions) + " under " + source.path, source.loc);
   return table;
 }
 
@@ -81,9 +86,12 @@ std::vector<std::string> split_csv_line(const std::string& line, char delimiter)
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
     if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') fields.back() += '"', ++i;
-      else if (c == '"') quoted = false;
-      else fields.back() += c;
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        fields.back() += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        fields.back() += c;
     } else if (c == '"') {
       quoted = true;
     } else if (c == delimiter) {
@@ -112,7 +120,9 @@ std::vector<size_t> match_columns(const std::string& pattern, const std::vector<
     return out;
   }
   std::string re;
-  for (char c : pattern) re += c == '*' ? std::string(".*") : std::regex_replace(std::string(1, c), std::regex(R"([.^$|()\[\]{}+?\\])"), R"(\$&)");
+  for (char c : pattern)
+    re += c == '*' ? std::string(".*")
+                   : std::regex_replace(std::string(1, c), std::regex(R"([.^$|()\[\]{}+?\\])"), R"(\$&)");
   std::regex matcher(re);
   for (size_t i = 0; i < header.size(); ++i)
     if (std::regex_match(header[i], matcher)) out.push_back(i);
@@ -137,8 +147,9 @@ Table load_csv(const SplitSpec& split) {
     std::string pattern = it == source.column_map.end() ? c.name : it->second;
     sources[k] = match_columns(pattern, header);
     if (sources[k].empty())
-      throw data_error(source.path + ":1: no column '" + pattern + "' for '" + c.name + "'" + did_you_mean(pattern, header) +
-                           "; columns: " + join(header) + " (map it with source.columns: {" + c.name + ": COLUMN})",
+      throw data_error(source.path + ":1: no column '" + pattern + "' for '" + c.name + "'" +
+                           did_you_mean(pattern, header) + "; columns: " + join(header) +
+                           " (map it with source.columns: {" + c.name + ": COLUMN})",
                        source.loc);
     const bool one = sources[k].size() == 1;
     if ((c.kind == ColumnSpec::Kind::Image || c.kind == ColumnSpec::Kind::ClassLabel) && !one)
@@ -181,7 +192,8 @@ Table load_csv(const SplitSpec& split) {
           if (parse_float(label, number) && number == static_cast<int64_t>(number) && index.empty() &&
               column.class_names.empty()) {
             if (number < 0 || number >= c.width)
-              throw data_error(where(sources[k][0]) + "class index " + label + " is outside 0.." + std::to_string(c.width - 1));
+              throw data_error(where(sources[k][0]) + "class index " + label + " is outside 0.." +
+                               std::to_string(c.width - 1));
             column.labels.push_back(static_cast<int64_t>(number));
           } else {
             if (!column.labels.empty() && index.empty())
@@ -196,11 +208,12 @@ Table load_csv(const SplitSpec& split) {
         case ColumnSpec::Kind::Number: {
           if (sources[k].size() == 1 && c.width > 1) {  // one field holding the whole vector
             std::vector<std::string> parts;
-            for (auto& part : dltrain::split(trim(fields[sources[k][0]]), fields[sources[k][0]].find(';') != std::string::npos ? ';' : ' '))
+            for (auto& part : dltrain::split(trim(fields[sources[k][0]]),
+                                             fields[sources[k][0]].find(';') != std::string::npos ? ';' : ' '))
               if (!trim(part).empty()) parts.push_back(part);
             if (static_cast<int64_t>(parts.size()) != c.width)
-              throw data_error(where(sources[k][0]) + std::to_string(parts.size()) + " values, '" + c.name + "' needs " +
-                               std::to_string(c.width));
+              throw data_error(where(sources[k][0]) + std::to_string(parts.size()) + " values, '" + c.name +
+                               "' needs " + std::to_string(c.width));
             for (const auto& part : parts) {
               float v = 0;
               if (!parse_float(part, v)) throw data_error(where(sources[k][0]) + "'" + part + "' is not a number");
@@ -209,7 +222,8 @@ Table load_csv(const SplitSpec& split) {
           } else {
             for (size_t field : sources[k]) {
               float v = 0;
-              if (!parse_float(fields[field], v)) throw data_error(where(field) + "'" + fields[field] + "' is not a number");
+              if (!parse_float(fields[field], v))
+                throw data_error(where(field) + "'" + fields[field] + "' is not a number");
               column.values.push_back(v);
             }
           }
@@ -230,7 +244,8 @@ Table load_csv(const SplitSpec& split) {
       throw data_error(source.path + ": column for '" + column.spec.name + "' has " + std::to_string(names.size()) +
                        " classes, the output has " + std::to_string(column.spec.width));
     std::vector<int64_t> remap(names.size());
-    for (size_t i = 0; i < names.size(); ++i) remap[static_cast<size_t>(class_index[k][names[i]])] = static_cast<int64_t>(i);
+    for (size_t i = 0; i < names.size(); ++i)
+      remap[static_cast<size_t>(class_index[k][names[i]])] = static_cast<int64_t>(i);
     for (auto& l : column.labels) l = remap[static_cast<size_t>(l)];
     column.class_names = names;
   }
@@ -250,8 +265,12 @@ Table load_synthetic(const SplitSpec& split) {
   for (auto& c : table.columns) {
     for (int64_t r = 0; r < table.rows; ++r) {
       switch (c.spec.kind) {
-        case ColumnSpec::Kind::Image: c.paths.emplace_back(); break;
-        case ColumnSpec::Kind::ClassLabel: c.labels.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(c.spec.width))); break;
+        case ColumnSpec::Kind::Image:
+          c.paths.emplace_back();
+          break;
+        case ColumnSpec::Kind::ClassLabel:
+          c.labels.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(c.spec.width)));
+          break;
         default:
           for (int64_t i = 0; i < c.spec.width; ++i) c.values.push_back(normal(rng));
       }
@@ -268,12 +287,14 @@ const Column* Table::find(const std::string& name) const {
   return nullptr;
 }
 
-std::vector<std::string> image_files(const std::string& dir, const std::vector<std::string>& extensions, bool recursive) {
+std::vector<std::string> image_files(const std::string& dir, const std::vector<std::string>& extensions,
+                                     bool recursive) {
   std::vector<std::string> files;
   auto take = [&](const fs::directory_entry& entry) {
     if (!entry.is_regular_file()) return;
     const std::string ext = lower(entry.path().extension().string());
-    if (std::find(extensions.begin(), extensions.end(), ext) != extensions.end()) files.push_back(entry.path().string());
+    if (std::find(extensions.begin(), extensions.end(), ext) != extensions.end())
+      files.push_back(entry.path().string());
   };
   if (recursive) {
     for (const auto& entry : fs::recursive_directory_iterator(dir)) take(entry);
@@ -286,10 +307,14 @@ std::vector<std::string> image_files(const std::string& dir, const std::vector<s
 
 Table load_table(const SplitSpec& split) {
   switch (split.source.kind) {
-    case SourceSpec::Kind::Folder: return load_folder(split);
-    case SourceSpec::Kind::Csv: return load_csv(split);
-    case SourceSpec::Kind::Synthetic: return load_synthetic(split);
-    case SourceSpec::Kind::SplitOf: break;
+    case SourceSpec::Kind::Folder:
+      return load_folder(split);
+    case SourceSpec::Kind::Csv:
+      return load_csv(split);
+    case SourceSpec::Kind::Synthetic:
+      return load_synthetic(split);
+    case SourceSpec::Kind::SplitOf:
+      break;
   }
   DLT_ASSERT(false, "split_of sources are resolved by split_rows");
   return {};

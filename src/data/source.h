@@ -21,9 +21,9 @@ struct Column {
 
 struct Table {
   int64_t rows = 0;
-  std::vector<Column> columns;           // in SplitSpec::columns order
-  bool synthetic = false;                // images are generated from (seed, row)
-  std::string origin;                    // for messages
+  std::vector<Column> columns;  // in SplitSpec::columns order
+  bool synthetic = false;       // images are generated from (seed, row)
+  std::string origin;           // for messages
 
   const Column* find(const std::string& name) const;
 };
@@ -34,7 +34,8 @@ Table load_table(const SplitSpec& split);
 
 // The image files in `dir` whose extension (any case) is one of `extensions`, sorted; with
 // `recursive`, in its sub-folders too. The folder source and `predict` list images this way.
-std::vector<std::string> image_files(const std::string& dir, const std::vector<std::string>& extensions, bool recursive);
+std::vector<std::string> image_files(const std::string& dir, const std::vector<std::string>& extensions,
+                                     bool recursive);
 
 // The table of a named split, resolving `split_of` (the parent split loses the carved rows).
 // Throws Error when the split does not exist.

@@ -21,7 +21,8 @@ std::string to_dot(const Graph& graph, const std::string& title) {
   out << "digraph " << quoted(title) << " {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n";
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& n = graph.nodes[i];
-    std::string label = n.name + "\\n" + n.kind + (n.activation.empty() ? "" : " + " + n.activation) + "  " + to_string(n.shape);
+    std::string label =
+        n.name + "\\n" + n.kind + (n.activation.empty() ? "" : " + " + n.activation) + "  " + to_string(n.shape);
     out << "  n" << i << " [label=\"" << label << "\"" << (n.is_input() ? ", shape=ellipse" : "")
         << (n.shares >= 0 ? ", style=dashed" : "") << "];\n";
     for (int in : n.inputs) out << "  n" << in << " -> n" << i << ";\n";

@@ -12,8 +12,7 @@ using spec::Value;
 
 class Parser {
  public:
-  Parser(const std::string& text, const SourceLoc& loc, const ExprEnv& env)
-      : text_(text), loc_(loc), env_(env) {}
+  Parser(const std::string& text, const SourceLoc& loc, const ExprEnv& env) : text_(text), loc_(loc), env_(env) {}
 
   Value run() {
     Value v = parse_or();

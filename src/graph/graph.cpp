@@ -16,13 +16,13 @@ using spec::Value;
 
 // Names visible inside one layer list: the model's, or one block instance's.
 struct Scope {
-  std::string prefix;                        // "" for the model, "res2" inside an instance
-  std::string block;                         // the block's name, "" for the model
-  std::map<std::string, Value> params;       // block parameters with their values
-  std::map<std::string, std::string> locals; // local name -> full name
+  std::string prefix;                         // "" for the model, "res2" inside an instance
+  std::string block;                          // the block's name, "" for the model
+  std::map<std::string, Value> params;        // block parameters with their values
+  std::map<std::string, std::string> locals;  // local name -> full name
   std::map<std::string, SourceLoc> local_locs;
-  std::string input;                         // full name of $in
-  std::optional<bool> trainable;             // inherited by the instance's layers
+  std::string input;              // full name of $in
+  std::optional<bool> trainable;  // inherited by the instance's layers
 
   std::string full(const std::string& local) const { return prefix.empty() ? local : prefix + "/" + local; }
   std::vector<std::string> param_names() const {
@@ -83,7 +83,8 @@ class GraphBuilder {
     // Report in file order, whichever stage found them.
     std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
       auto key = [](const Error& e) {
-        return e.loc() ? std::make_tuple(e.loc()->file, e.loc()->line, e.loc()->column) : std::make_tuple(std::string(), 0, 0);
+        return e.loc() ? std::make_tuple(e.loc()->file, e.loc()->line, e.loc()->column)
+                       : std::make_tuple(std::string(), 0, 0);
       };
       return key(a) < key(b);
     });
@@ -152,8 +153,9 @@ class GraphBuilder {
       if (previous.empty()) {
         std::vector<std::string> inputs_declared;
         for (const auto& in : model_.inputs) inputs_declared.push_back(in.name);
-        throw Error("the first layer must say which input it reads: add `from:` (inputs: " + join(inputs_declared) + ")",
-                    n.loc);
+        throw Error(
+            "the first layer must say which input it reads: add `from:` (inputs: " + join(inputs_declared) + ")",
+            n.loc);
       }
       inputs.push_back(previous);
     }
@@ -200,8 +202,7 @@ class GraphBuilder {
 
   Value bind_param(const spec::BlockParam& param, const Value& v, const std::string& block) {
     auto mismatch = [&](const char* expected) {
-      return Error("block '" + block + "' parameter '" + param.name + "' must be " + expected + ", got " +
-                       v.describe(),
+      return Error("block '" + block + "' parameter '" + param.name + "' must be " + expected + ", got " + v.describe(),
                    v.loc());
     };
     if (param.type == "int" && v.type() != Value::Type::Int) throw mismatch("an integer");
@@ -426,9 +427,9 @@ class GraphBuilder {
                              : kind->min_inputs == kind->max_inputs
                                  ? std::to_string(kind->min_inputs)
                                  : std::to_string(kind->min_inputs) + " to " + std::to_string(kind->max_inputs);
-      throw Error(n.kind + " takes " + expected + " input" + (expected == "1" ? "" : "s") + ", got " +
-                      std::to_string(count),
-                  n.loc);
+      throw Error(
+          n.kind + " takes " + expected + " input" + (expected == "1" ? "" : "s") + ", got " + std::to_string(count),
+          n.loc);
     }
 
     Node node;
@@ -440,14 +441,14 @@ class GraphBuilder {
     if (!p.share.empty()) {
       int owner = graph_.index_of(p.share);
       if (owner < 0 || graph_.nodes[static_cast<size_t>(owner)].is_input())
-        throw Error("'share' names '" + n.share->name + "', which is not a layer computed before this one", n.share->loc);
+        throw Error("'share' names '" + n.share->name + "', which is not a layer computed before this one",
+                    n.share->loc);
       const Node& o = graph_.nodes[static_cast<size_t>(owner)];
       if (o.kind != n.kind)
         throw Error("'share' needs the same kind: '" + n.share->name + "' is " + o.kind + ", this is " + n.kind,
                     n.share->loc);
       if (!n.params.entries().empty())
-        throw Error("a shared layer takes its parameters from '" + n.share->name + "'; remove " +
-                        join(n.params.keys()),
+        throw Error("a shared layer takes its parameters from '" + n.share->name + "'; remove " + join(n.params.keys()),
                     n.params.entries()[0].key_loc);
       for (size_t k = 0; k < shapes.size(); ++k) {
         const Shape& owner_shape = graph_.nodes[static_cast<size_t>(o.inputs.at(k))].shape;
@@ -485,9 +486,9 @@ class GraphBuilder {
       for (const auto& name : kinds_.names())
         if (kinds_.find(name)->is_activation) activations.push_back(name);
       if (!info || !info->is_activation)
-        throw Error("unknown activation '" + act + "'" + did_you_mean(act, activations) + "; activations: " +
-                        join(activations),
-                    n.activation_loc);
+        throw Error(
+            "unknown activation '" + act + "'" + did_you_mean(act, activations) + "; activations: " + join(activations),
+            n.activation_loc);
       if (!kind->takes_activation)
         throw Error(n.kind + " takes no 'activation'; add a " + act + " layer after it", n.activation_loc);
       Value none;
@@ -571,8 +572,6 @@ int Graph::index_of(const std::string& name) const {
   return -1;
 }
 
-Graph build_graph(const spec::ModelSpec& model, const KindLookup& kinds) {
-  return GraphBuilder(model, kinds).build();
-}
+Graph build_graph(const spec::ModelSpec& model, const KindLookup& kinds) { return GraphBuilder(model, kinds).build(); }
 
 }  // namespace dltrain::graph

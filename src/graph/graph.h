@@ -15,18 +15,18 @@
 namespace dltrain::graph {
 
 struct Node {
-  std::string name;          // hierarchical: "res2/conv1"; a model input keeps its input name
-  std::string kind;          // layer kind, or "input"
+  std::string name;  // hierarchical: "res2/conv1"; a model input keeps its input name
+  std::string kind;  // layer kind, or "input"
   SourceLoc loc;
-  std::vector<int> inputs;   // indices of earlier nodes
+  std::vector<int> inputs;                    // indices of earlier nodes
   std::shared_ptr<const LayerConfig> config;  // null for inputs
-  std::string activation;    // fused activation kind, "" if none
+  std::string activation;                     // fused activation kind, "" if none
   std::shared_ptr<const LayerConfig> activation_config;
-  int shares = -1;           // index of the node whose module and weights this node reuses
+  int shares = -1;  // index of the node whose module and weights this node reuses
   bool trainable = true;
-  bool integer = false;      // int64 tensor (token ids), else float
-  Shape shape;               // output shape without the batch dimension
-  int last_use = -1;         // index of the last node reading this output; nodes.size() for outputs
+  bool integer = false;  // int64 tensor (token ids), else float
+  Shape shape;           // output shape without the batch dimension
+  int last_use = -1;     // index of the last node reading this output; nodes.size() for outputs
 
   bool is_input() const { return kind == "input"; }
 };
@@ -43,15 +43,14 @@ struct WeightImport {
 };
 
 struct Graph {
-  std::vector<Node> nodes;       // topological order; inputs first, in declaration order
-  std::vector<int> inputs;       // indices of the input nodes, in declaration order
-  std::vector<Output> outputs;   // in declaration order
-  std::vector<Error> warnings;   // e.g. layers that feed no output
+  std::vector<Node> nodes;                   // topological order; inputs first, in declaration order
+  std::vector<int> inputs;                   // indices of the input nodes, in declaration order
+  std::vector<Output> outputs;               // in declaration order
+  std::vector<Error> warnings;               // e.g. layers that feed no output
   std::vector<WeightImport> weight_imports;  // in spec order
 
   int index_of(const std::string& name) const;  // -1 when absent
 };
-
 
 // Builds and checks the graph. Collects every independent error and throws them as an
 // ErrorList (or one Error), each with its file:line:col and layer path.

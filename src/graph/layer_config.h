@@ -30,11 +30,11 @@ class LayerConfig {
 
 struct KindInfo {
   std::string name;
-  std::string help;              // one line for `dltrain layers` and error hints
+  std::string help;  // one line for `dltrain layers` and error hints
   int min_inputs = 1;
-  int max_inputs = 1;            // -1: any number
-  bool is_activation = false;    // usable as `activation:` shorthand
-  bool takes_activation = false; // accepts the `activation:` shorthand
+  int max_inputs = 1;                // -1: any number
+  bool is_activation = false;        // usable as `activation:` shorthand
+  bool takes_activation = false;     // accepts the `activation:` shorthand
   std::vector<std::string> aliases;  // names users of other frameworks try ("dense")
   // Reads the parameters (the caller runs finish() afterwards).
   std::function<std::shared_ptr<const LayerConfig>(spec::ParamReader&)> parse;

@@ -18,9 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Error io_error(const std::string& path, const std::string& what) {
-  return Error::runtime(path + ": " + what);
-}
+Error io_error(const std::string& path, const std::string& what) { return Error::runtime(path + ": " + what); }
 
 const std::vector<std::pair<std::string, torch::ScalarType>>& dtypes() {
   static const std::vector<std::pair<std::string, torch::ScalarType>> table = {
@@ -33,7 +31,8 @@ const std::vector<std::pair<std::string, torch::ScalarType>>& dtypes() {
 std::string dtype_name(torch::ScalarType type) {
   for (const auto& [name, t] : dtypes())
     if (t == type) return name;
-  throw Error(std::string("safetensors cannot store dtype ") + c10::toString(type), std::nullopt, {}, ErrorKind::Internal);
+  throw Error(std::string("safetensors cannot store dtype ") + c10::toString(type), std::nullopt, {},
+              ErrorKind::Internal);
 }
 
 void write_all(int fd, const void* data, size_t size, const std::string& path) {
@@ -65,7 +64,8 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
   for (const auto& [name, tensor] : file.tensors) {
     torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
-    header[name] = {{"dtype", dtype_name(t.scalar_type())}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", dtype_name(t.scalar_type())}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     if (bytes) crc = crc32(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<uInt>(bytes));
     contiguous.push_back(t);
@@ -88,7 +88,8 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
     for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(length >> (8 * i));
     write_all(fd, le, 8, path);
     write_all(fd, text.data(), text.size(), path);
-    for (const auto& t : contiguous) write_all(fd, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size(), path);
+    for (const auto& t : contiguous)
+      write_all(fd, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size(), path);
     if (::fsync(fd) != 0) throw io_error(path, std::string("fsync failed: ") + std::strerror(errno));
   } catch (...) {
     ::close(fd);
@@ -137,7 +138,8 @@ TensorFile read_safetensors(const std::string& path) {
   try {
     for (auto it = header.begin(); it != header.end(); ++it) {
       if (it.key() == "__metadata__") {
-        for (auto m = it.value().begin(); m != it.value().end(); ++m) file.metadata[m.key()] = m.value().get<std::string>();
+        for (auto m = it.value().begin(); m != it.value().end(); ++m)
+          file.metadata[m.key()] = m.value().get<std::string>();
         continue;
       }
       const json& entry = it.value();
@@ -162,9 +164,11 @@ TensorFile read_safetensors(const std::string& path) {
   auto crc_it = file.metadata.find("dltrain.crc32");
   if (crc_it != file.metadata.end()) {
     uLong crc = crc32(0L, Z_NULL, 0);
-    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    std::sort(ordered.begin(), ordered.end(),
+              [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
     for (const auto& [offset, name, t] : ordered)
-      if (t.numel()) crc = crc32(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<uInt>(t.numel() * t.element_size()));
+      if (t.numel())
+        crc = crc32(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<uInt>(t.numel() * t.element_size()));
     if (std::to_string(crc) != crc_it->second) throw io_error(path, "corrupt: the data does not match its checksum");
   }
   for (auto& [offset, name, t] : ordered) file.tensors.emplace_back(name, t);

@@ -11,9 +11,7 @@
 namespace dltrain::io {
 namespace {
 
-Error read_error(const std::string& path, const std::string& why) {
-  return Error::runtime(path + ": " + why);
-}
+Error read_error(const std::string& path, const std::string& why) { return Error::runtime(path + ": " + why); }
 
 std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -27,7 +25,8 @@ void collect(const c10::IValue& value, const std::string& prefix, TensorFile& ou
   } else if (value.isGenericDict()) {
     for (const auto& entry : value.toGenericDict()) {
       if (!entry.key().isString()) continue;
-      collect(entry.value(), prefix.empty() ? entry.key().toStringRef() : prefix + "." + entry.key().toStringRef(), out);
+      collect(entry.value(), prefix.empty() ? entry.key().toStringRef() : prefix + "." + entry.key().toStringRef(),
+              out);
     }
   }
 }
@@ -43,7 +42,8 @@ TensorFile read_torch_save(const std::string& path) {
     // torch.save stores its pickle uncompressed: one that starts (after PROTO 2) by building an
     // OrderedDict holds one at the top, which LibTorch's unpickler before 2.6 turns into None.
     const std::string_view raw(bytes.data(), bytes.size());
-    if (raw.find("\x80\x02" "ccollections\nOrderedDict") != std::string_view::npos)
+    if (raw.find("\x80\x02"
+                 "ccollections\nOrderedDict") != std::string_view::npos)
       throw read_error(path,
                        "holds an OrderedDict (what model.state_dict() returns), which LibTorch before 2.6 cannot "
                        "read (PyTorch issue 100741): save it with torch.save(dict(model.state_dict()), path) or as "

@@ -24,7 +24,9 @@ class ActivationLayer : public UnaryLayer {
 struct ActivationDef : LayerDef {
   Fn fn;
   Shape infer_shape(const std::vector<Shape>& inputs) const override { return inputs[0]; }
-  std::shared_ptr<Layer> create(const std::vector<Shape>&) const override { return std::make_shared<ActivationLayer>(fn); }
+  std::shared_ptr<Layer> create(const std::vector<Shape>&) const override {
+    return std::make_shared<ActivationLayer>(fn);
+  }
 };
 
 void add(LayerRegistry& registry, const std::string& name, const std::string& help,
@@ -50,13 +52,14 @@ Fn fixed(torch::Tensor (*fn)(const torch::Tensor&)) {
 
 void register_activations(LayerRegistry& registry) {
   add(registry, "relu", "max(x, 0)", [](spec::ParamReader&) { return fixed(torch::relu); }, {"ReLU"});
-  add(registry, "relu6", "min(max(x, 0), 6)", [](spec::ParamReader&) -> Fn {
-    return [](const torch::Tensor& x) { return torch::clamp(x, 0, 6); };
-  });
-  add(registry, "leaky_relu", "x if x > 0 else negative_slope * x (negative_slope 0.01)", [](spec::ParamReader& p) -> Fn {
-    double slope = p.get_or<double>("negative_slope", 0.01);
-    return [slope](const torch::Tensor& x) { return torch::leaky_relu(x, slope); };
-  }, {"LeakyReLU"});
+  add(registry, "relu6", "min(max(x, 0), 6)",
+      [](spec::ParamReader&) -> Fn { return [](const torch::Tensor& x) { return torch::clamp(x, 0, 6); }; });
+  add(registry, "leaky_relu", "x if x > 0 else negative_slope * x (negative_slope 0.01)",
+      [](spec::ParamReader& p) -> Fn {
+        double slope = p.get_or<double>("negative_slope", 0.01);
+        return [slope](const torch::Tensor& x) { return torch::leaky_relu(x, slope); };
+      },
+      {"LeakyReLU"});
   add(registry, "elu", "exponential linear unit (alpha 1.0)", [](spec::ParamReader& p) -> Fn {
     double alpha = p.get_or<double>("alpha", 1.0);
     return [alpha](const torch::Tensor& x) { return torch::elu(x, alpha); };
@@ -68,10 +71,12 @@ void register_activations(LayerRegistry& registry) {
   add(registry, "silu", "x * sigmoid(x) (swish)", [](spec::ParamReader&) { return fixed(torch::silu); }, {"swish"});
   add(registry, "sigmoid", "1 / (1 + exp(-x))", [](spec::ParamReader&) { return fixed(torch::sigmoid); });
   add(registry, "tanh", "hyperbolic tangent", [](spec::ParamReader&) { return fixed(torch::tanh); });
-  add(registry, "softmax", "exp(x) / sum(exp(x)) over dim (0: features or channels)", [](spec::ParamReader& p) -> Fn {
-    int64_t dim = p.get_or<int64_t>("dim", 0) + 1;  // skip the batch dimension
-    return [dim](const torch::Tensor& x) { return torch::softmax(x, dim); };
-  }, {"Softmax"});
+  add(registry, "softmax", "exp(x) / sum(exp(x)) over dim (0: features or channels)",
+      [](spec::ParamReader& p) -> Fn {
+        int64_t dim = p.get_or<int64_t>("dim", 0) + 1;  // skip the batch dimension
+        return [dim](const torch::Tensor& x) { return torch::softmax(x, dim); };
+      },
+      {"Softmax"});
 }
 
 }  // namespace dltrain::layers

@@ -1,9 +1,9 @@
 // conv2d and depthwise_conv2d: torch.nn.Conv2d's parameters, plus Keras' `same` padding at any
 // stride and the `activation:` shorthand. Weights are [out, in/groups, kh, kw].
 #include <torch/nn/functional/padding.h>
+#include <torch/nn/modules/conv.h>
 #include <algorithm>
 #include <array>
-#include <torch/nn/modules/conv.h>
 
 #include "layers/init.h"
 #include "layers/padding.h"
@@ -55,7 +55,9 @@ struct ConvDef : LayerDef {
   Initializer init;
 
   int64_t groups_for(int64_t in_channels) const { return depth_multiplier ? in_channels : groups; }
-  int64_t out_for(int64_t in_channels) const { return depth_multiplier ? in_channels * depth_multiplier : out_channels; }
+  int64_t out_for(int64_t in_channels) const {
+    return depth_multiplier ? in_channels * depth_multiplier : out_channels;
+  }
 
   std::array<Pad1d, 2> pads(const Shape& in) const {
     return {pad_for(padding, 0, in[1], kernel[0], stride[0], dilation[0]),

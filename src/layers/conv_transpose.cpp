@@ -65,7 +65,8 @@ struct ConvTransposeDef : LayerDef {
         crop[2 * d + 1] = excess - excess / 2;
       }
     }
-    auto options = torch::nn::ConvTranspose2dOptions(in[0], out_channels, kernel).stride(stride).dilation(dilation).bias(bias);
+    auto options =
+        torch::nn::ConvTranspose2dOptions(in[0], out_channels, kernel).stride(stride).dilation(dilation).bias(bias);
     return std::make_shared<ConvTransposeLayer>(options, crop, init);
   }
 };

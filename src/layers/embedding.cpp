@@ -46,7 +46,8 @@ void register_embedding(LayerRegistry& registry) {
     def->dim = p.get<int64_t>("embedding_dim");
     if (def->count < 1 || def->dim < 1) throw Error("num_embeddings and embedding_dim must be at least 1", p.loc());
     def->padding_idx = p.get_or<int64_t>("padding_idx", -1);
-    if (def->padding_idx >= def->count) throw Error("padding_idx must be below num_embeddings", p.loc_of("padding_idx"));
+    if (def->padding_idx >= def->count)
+      throw Error("padding_idx must be below num_embeddings", p.loc_of("padding_idx"));
     return def;
   };
   registry.add(info);

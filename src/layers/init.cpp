@@ -7,8 +7,8 @@
 namespace dltrain::layers {
 namespace {
 
-const std::vector<std::string> kWeightInits = {"default", "glorot_uniform", "glorot_normal", "he_uniform",
-                                               "he_normal", "lecun_normal", "zeros", "ones"};
+const std::vector<std::string> kWeightInits = {"default",   "glorot_uniform", "glorot_normal", "he_uniform",
+                                               "he_normal", "lecun_normal",   "zeros",         "ones"};
 const std::vector<std::string> kBiasInits = {"default", "zeros", "ones"};
 
 // Normal(0, std) truncated to [-2 std, 2 std], by inverting the CDF (Keras' TruncatedNormal).

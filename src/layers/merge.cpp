@@ -50,12 +50,16 @@ struct MergeDef : LayerDef {
     for (const auto& s : inputs) {
       bool fits = s.size() == first.size();
       for (size_t d = 0; fits && d < s.size(); ++d) fits = d == static_cast<size_t>(dim) || s[d] == first[d];
-      if (!fits) throw Error("concat along dim " + std::to_string(dim) + " needs the other sizes equal, got " + shapes_text(inputs));
+      if (!fits)
+        throw Error("concat along dim " + std::to_string(dim) + " needs the other sizes equal, got " +
+                    shapes_text(inputs));
       out[static_cast<size_t>(dim)] += s[static_cast<size_t>(dim)];
     }
     return out;
   }
-  std::shared_ptr<Layer> create(const std::vector<Shape>&) const override { return std::make_shared<MergeLayer>(op, dim); }
+  std::shared_ptr<Layer> create(const std::vector<Shape>&) const override {
+    return std::make_shared<MergeLayer>(op, dim);
+  }
 };
 
 graph::KindInfo merge_kind(const std::string& name, Op op, const std::string& help, std::vector<std::string> aliases) {

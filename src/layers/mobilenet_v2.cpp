@@ -30,7 +30,7 @@ struct Plan {
 
 Plan make_plan(double width) {
   // t (expansion), c (channels), n (repeats), s (first stride), as in the paper's table 2.
-  const int64_t settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+  const int64_t settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
                                   {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   Plan plan;
   plan.stem = divisible_by_8(32 * width);
@@ -39,7 +39,8 @@ Plan make_plan(double width) {
   for (const auto& s : settings) {
     const int64_t out = divisible_by_8(static_cast<double>(s[1]) * width);
     for (int64_t i = 0; i < s[2]; ++i) {
-      plan.blocks.push_back({in, static_cast<int64_t>(std::llround(static_cast<double>(in * s[0]))), out, i == 0 ? s[3] : 1});
+      plan.blocks.push_back(
+          {in, static_cast<int64_t>(std::llround(static_cast<double>(in * s[0]))), out, i == 0 ? s[3] : 1});
       in = out;
     }
   }
@@ -48,7 +49,7 @@ Plan make_plan(double width) {
 
 ConvStack conv_bn_relu6(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups = 1) {
   return ConvStack(he_conv(in, out, kernel, stride, groups), batch_norm(out),
-                               torch::nn::ReLU6(torch::nn::ReLU6Options()));
+                   torch::nn::ReLU6(torch::nn::ReLU6Options()));
 }
 
 class InvertedResidual : public torch::nn::Module {
@@ -140,8 +141,9 @@ struct MobileNetV2Def : LayerDef {
 void register_mobilenet_v2(LayerRegistry& registry) {
   graph::KindInfo kind;
   kind.name = "mobilenet_v2";
-  kind.help = "MobileNetV2 backbone (torchvision names): width, include_top, classes, trainable_from; "
-              "ImageNet weights expect normalize {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}";
+  kind.help =
+      "MobileNetV2 backbone (torchvision names): width, include_top, classes, trainable_from; "
+      "ImageNet weights expect normalize {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}";
   kind.takes_activation = true;
   kind.aliases = {"MobileNetV2"};
   kind.parse = [](spec::ParamReader& p) {

@@ -88,7 +88,8 @@ void register_norm(LayerRegistry& registry) {
     auto def = std::make_shared<BatchNormDef>();
     def->momentum = p.get_or<double>("momentum", 0.1);
     if (def->momentum < 0 || def->momentum > 1)
-      throw Error("momentum is PyTorch's (weight of the new batch, 0..1; Keras' 0.99 is 0.01 here)", p.loc_of("momentum"));
+      throw Error("momentum is PyTorch's (weight of the new batch, 0..1; Keras' 0.99 is 0.01 here)",
+                  p.loc_of("momentum"));
     def->eps = p.get_or<double>("eps", 1e-5);
     def->affine = p.get_or<bool>("affine", true);
     return def;

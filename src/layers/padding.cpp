@@ -22,7 +22,8 @@ PaddingSpec parse_padding(spec::ParamReader& params, const std::string& fallback
 
 Pad1d pad_for(const PaddingSpec& spec, int dim, int64_t in, int64_t k, int64_t s, int64_t d) {
   if (spec.mode == "valid") return {};
-  if (spec.mode == "explicit") return {spec.explicit_hw[static_cast<size_t>(dim)], spec.explicit_hw[static_cast<size_t>(dim)]};
+  if (spec.mode == "explicit")
+    return {spec.explicit_hw[static_cast<size_t>(dim)], spec.explicit_hw[static_cast<size_t>(dim)]};
   const int64_t out = (in + s - 1) / s;
   const int64_t total = std::max<int64_t>((out - 1) * s + (k - 1) * d + 1 - in, 0);
   return {total / 2, total - total / 2};

@@ -11,7 +11,7 @@
 namespace dltrain::layers {
 
 struct PaddingSpec {
-  std::string mode = "valid";      // valid | same | explicit
+  std::string mode = "valid";  // valid | same | explicit
   std::vector<int64_t> explicit_hw = {0, 0};
 };
 

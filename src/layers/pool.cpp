@@ -50,7 +50,10 @@ class PoolLayer : public UnaryLayer {
  public:
   PoolLayer(bool max, std::vector<int64_t> kernel, std::vector<int64_t> stride, std::vector<int64_t> pad_lrtb,
             NativePooling native)
-      : max_(max), kernel_(std::move(kernel)), stride_(std::move(stride)), pad_(std::move(pad_lrtb)),
+      : max_(max),
+        kernel_(std::move(kernel)),
+        stride_(std::move(stride)),
+        pad_(std::move(pad_lrtb)),
         native_(std::move(native)) {}
 
   torch::Tensor forward_one(const torch::Tensor& x) override {
@@ -58,8 +61,9 @@ class PoolLayer : public UnaryLayer {
       if (max_) return torch::max_pool2d(x, kernel_, stride_, native_.padding, {1, 1}, native_.ceil);
       return torch::avg_pool2d(x, kernel_, stride_, native_.padding, native_.ceil, /*count_include_pad=*/false);
     }
-    if (max_) return torch::max_pool2d(F::pad(x, F::PadFuncOptions(pad_).value(-std::numeric_limits<double>::infinity())),
-                                       kernel_, stride_);
+    if (max_)
+      return torch::max_pool2d(F::pad(x, F::PadFuncOptions(pad_).value(-std::numeric_limits<double>::infinity())),
+                               kernel_, stride_);
     // Average over the pixels inside the image only: pool the padded sums and the padded mask.
     torch::Tensor sums = torch::avg_pool2d(F::pad(x, F::PadFuncOptions(pad_)), kernel_, stride_);
     torch::Tensor mask = torch::ones({1, 1, x.size(2), x.size(3)}, x.options());
@@ -122,13 +126,16 @@ struct GlobalPoolDef : LayerDef {
   int64_t macs(const std::vector<Shape>& inputs, const Shape&) const override {
     return inputs[0][0] * inputs[0][1] * inputs[0][2];
   }
-  std::shared_ptr<Layer> create(const std::vector<Shape>&) const override { return std::make_shared<GlobalPoolLayer>(max); }
+  std::shared_ptr<Layer> create(const std::vector<Shape>&) const override {
+    return std::make_shared<GlobalPoolLayer>(max);
+  }
 };
 
 graph::KindInfo pool_kind(const std::string& name, bool max, std::vector<std::string> aliases) {
   graph::KindInfo info;
   info.name = name;
-  info.help = std::string(max ? "max" : "average") + " pooling: kernel_size, stride (= kernel_size), padding (valid|same|int)";
+  info.help =
+      std::string(max ? "max" : "average") + " pooling: kernel_size, stride (= kernel_size), padding (valid|same|int)";
   info.aliases = std::move(aliases);
   info.parse = [max](spec::ParamReader& p) {
     auto def = std::make_shared<PoolDef>();

@@ -1,6 +1,5 @@
 #include "layers/registry.h"
 
-
 #include "util/strings.h"
 
 namespace dltrain::layers {

@@ -34,8 +34,10 @@ struct ReshapeDef : LayerDef {
     int64_t known = 1;
     int unknown = -1;
     for (size_t i = 0; i < out.size(); ++i) {
-      if (out[i] == -1) unknown = static_cast<int>(i);
-      else known *= out[i];
+      if (out[i] == -1)
+        unknown = static_cast<int>(i);
+      else
+        known *= out[i];
     }
     if (unknown >= 0 && known > 0 && total % known == 0) out[static_cast<size_t>(unknown)] = total / known;
     if (numel(out) != total)
@@ -72,8 +74,10 @@ void register_reshape(LayerRegistry& registry) {
     def->target = p.get<std::vector<int64_t>>("shape");
     int unknown = 0;
     for (int64_t d : def->target) {
-      if (d == -1) ++unknown;
-      else if (d < 1) throw Error("reshape sizes must be positive (or one -1)", p.loc_of("shape"));
+      if (d == -1)
+        ++unknown;
+      else if (d < 1)
+        throw Error("reshape sizes must be positive (or one -1)", p.loc_of("shape"));
     }
     if (def->target.empty() || unknown > 1) throw Error("reshape needs a shape with at most one -1", p.loc_of("shape"));
     return def;

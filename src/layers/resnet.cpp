@@ -172,8 +172,9 @@ void register_resnet(LayerRegistry& registry) {
   for (const auto& [name, depth] : depths()) {
     graph::KindInfo kind;
     kind.name = name;
-    kind.help = name + " backbone (torchvision names): include_top, classes, trainable_from; ImageNet weights "
-                       "expect normalize {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}";
+    kind.help = name +
+                " backbone (torchvision names): include_top, classes, trainable_from; ImageNet weights "
+                "expect normalize {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}";
     kind.takes_activation = true;
     kind.aliases = {name == "resnet18" ? "ResNet18" : "ResNet50"};
     kind.parse = [name = name, depth = depth](spec::ParamReader& p) {

@@ -67,8 +67,7 @@ void merge_into(Value& base, const Value& overlay) {
 void apply_override(Value& root, const std::string& assignment) {
   SourceLoc where{"--set " + assignment, 0, 0};
   size_t eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw Error("an override is key.path=value, got '" + assignment + "'", where);
+  if (eq == std::string::npos || eq == 0) throw Error("an override is key.path=value, got '" + assignment + "'", where);
   const std::vector<std::string> path = split(assignment.substr(0, eq), '.');
   Value value = parse_yaml_string(assignment.substr(eq + 1), where.file);
   // Locations inside the value point at the override, not at a line of a file.
@@ -94,8 +93,8 @@ void apply_override(Value& root, const std::string& assignment) {
       char* end = nullptr;
       long index = std::strtol(part.c_str(), &end, 10);
       if (part.empty() || *end != '\0' || index < 0 || static_cast<size_t>(index) >= items.size())
-        throw Error("'" + walked + "' is a list of " + std::to_string(items.size()) +
-                        " items; '" + part + "' is not an index in it",
+        throw Error("'" + walked + "' is a list of " + std::to_string(items.size()) + " items; '" + part +
+                        "' is not an index in it",
                     where);
       node = &items[static_cast<size_t>(index)];
     } else {

@@ -8,9 +8,13 @@
 namespace dltrain::spec {
 
 template <>
-bool value_as<bool>(const Value& v) { return v.as_bool(); }
+bool value_as<bool>(const Value& v) {
+  return v.as_bool();
+}
 template <>
-int64_t value_as<int64_t>(const Value& v) { return v.as_int(); }
+int64_t value_as<int64_t>(const Value& v) {
+  return v.as_int();
+}
 template <>
 int value_as<int>(const Value& v) {
   int64_t i = v.as_int();
@@ -18,9 +22,13 @@ int value_as<int>(const Value& v) {
   return static_cast<int>(i);
 }
 template <>
-double value_as<double>(const Value& v) { return v.as_double(); }
+double value_as<double>(const Value& v) {
+  return v.as_double();
+}
 template <>
-std::string value_as<std::string>(const Value& v) { return v.as_string(); }
+std::string value_as<std::string>(const Value& v) {
+  return v.as_string();
+}
 template <>
 std::vector<int64_t> value_as<std::vector<int64_t>>(const Value& v) {
   std::vector<int64_t> out;
@@ -42,45 +50,79 @@ std::vector<std::string> value_as<std::vector<std::string>>(const Value& v) {
 }
 
 template <>
-std::string type_name<bool>() { return "bool"; }
+std::string type_name<bool>() {
+  return "bool";
+}
 template <>
-std::string type_name<int64_t>() { return "int"; }
+std::string type_name<int64_t>() {
+  return "int";
+}
 template <>
-std::string type_name<int>() { return "int"; }
+std::string type_name<int>() {
+  return "int";
+}
 template <>
-std::string type_name<double>() { return "number"; }
+std::string type_name<double>() {
+  return "number";
+}
 template <>
-std::string type_name<std::string>() { return "string"; }
+std::string type_name<std::string>() {
+  return "string";
+}
 template <>
-std::string type_name<std::vector<int64_t>>() { return "[int]"; }
+std::string type_name<std::vector<int64_t>>() {
+  return "[int]";
+}
 template <>
-std::string type_name<std::vector<double>>() { return "[number]"; }
+std::string type_name<std::vector<double>>() {
+  return "[number]";
+}
 template <>
-std::string type_name<std::vector<std::string>>() { return "[string]"; }
+std::string type_name<std::vector<std::string>>() {
+  return "[string]";
+}
 
 template <>
-bool placeholder<bool>() { return false; }
+bool placeholder<bool>() {
+  return false;
+}
 template <>
-int64_t placeholder<int64_t>() { return 1; }
+int64_t placeholder<int64_t>() {
+  return 1;
+}
 template <>
-int placeholder<int>() { return 1; }
+int placeholder<int>() {
+  return 1;
+}
 template <>
-double placeholder<double>() { return 1.0; }
+double placeholder<double>() {
+  return 1.0;
+}
 template <>
-std::string placeholder<std::string>() { return ""; }
+std::string placeholder<std::string>() {
+  return "";
+}
 template <>
-std::vector<int64_t> placeholder<std::vector<int64_t>>() { return {}; }
+std::vector<int64_t> placeholder<std::vector<int64_t>>() {
+  return {};
+}
 template <>
-std::vector<double> placeholder<std::vector<double>>() { return {}; }
+std::vector<double> placeholder<std::vector<double>>() {
+  return {};
+}
 template <>
-std::vector<std::string> placeholder<std::vector<std::string>>() { return {}; }
+std::vector<std::string> placeholder<std::vector<std::string>>() {
+  return {};
+}
 
 namespace {
 // 10000000 as written, not 1e+07.
 std::string number_text(double x) {
   std::ostringstream out;
-  if (std::isfinite(x) && std::abs(x) < 1e15 && x == std::floor(x)) out << static_cast<int64_t>(x);
-  else out << x;
+  if (std::isfinite(x) && std::abs(x) < 1e15 && x == std::floor(x))
+    out << static_cast<int64_t>(x);
+  else
+    out << x;
   return out.str();
 }
 template <typename T>
@@ -93,21 +135,37 @@ const Value kNoParameters;
 }  // namespace
 
 template <>
-std::string yaml_text<bool>(const bool& v) { return v ? "true" : "false"; }
+std::string yaml_text<bool>(const bool& v) {
+  return v ? "true" : "false";
+}
 template <>
-std::string yaml_text<int64_t>(const int64_t& v) { return std::to_string(v); }
+std::string yaml_text<int64_t>(const int64_t& v) {
+  return std::to_string(v);
+}
 template <>
-std::string yaml_text<int>(const int& v) { return std::to_string(v); }
+std::string yaml_text<int>(const int& v) {
+  return std::to_string(v);
+}
 template <>
-std::string yaml_text<double>(const double& v) { return number_text(v); }
+std::string yaml_text<double>(const double& v) {
+  return number_text(v);
+}
 template <>
-std::string yaml_text<std::string>(const std::string& v) { return v.empty() ? "''" : v; }
+std::string yaml_text<std::string>(const std::string& v) {
+  return v.empty() ? "''" : v;
+}
 template <>
-std::string yaml_text<std::vector<int64_t>>(const std::vector<int64_t>& v) { return list_text(v); }
+std::string yaml_text<std::vector<int64_t>>(const std::vector<int64_t>& v) {
+  return list_text(v);
+}
 template <>
-std::string yaml_text<std::vector<double>>(const std::vector<double>& v) { return list_text(v); }
+std::string yaml_text<std::vector<double>>(const std::vector<double>& v) {
+  return list_text(v);
+}
 template <>
-std::string yaml_text<std::vector<std::string>>(const std::vector<std::string>& v) { return list_text(v); }
+std::string yaml_text<std::vector<std::string>>(const std::vector<std::string>& v) {
+  return list_text(v);
+}
 
 std::string ParamInfo::text() const {
   std::string out = key + ": " + (choices.empty() ? type : join(choices, " | "));
@@ -156,8 +214,7 @@ std::string params_text(const std::vector<ParamInfo>& params) {
   return join(parts, ", ");
 }
 
-ParamReader::ParamReader(const Value& params, std::string what)
-    : params_(params), what_(std::move(what)) {
+ParamReader::ParamReader(const Value& params, std::string what) : params_(params), what_(std::move(what)) {
   if (!params_.is_null() && !params_.is_map())
     throw Error(what_ + " takes a map of parameters, got " + params_.describe(), params_.loc());
 }
@@ -199,8 +256,8 @@ void ParamReader::missing(const std::string& key) const {
 std::vector<int64_t> ParamReader::get_ints(const std::string& key, size_t size,
                                            std::optional<std::vector<int64_t>> fallback) {
   if (describing()) {
-    note(key, "int or [int]", fallback ? (fallback->size() == 1 ? yaml_text((*fallback)[0]) : yaml_text(*fallback)) : "",
-         !fallback);
+    note(key, "int or [int]",
+         fallback ? (fallback->size() == 1 ? yaml_text((*fallback)[0]) : yaml_text(*fallback)) : "", !fallback);
     return fallback ? *fallback : std::vector<int64_t>(size, 1);
   }
   const Value* v = find(key);
@@ -211,8 +268,7 @@ std::vector<int64_t> ParamReader::get_ints(const std::string& key, size_t size,
   if (!v->is_list()) return std::vector<int64_t>(size, v->as_int());
   auto out = value_as<std::vector<int64_t>>(*v);
   if (out.size() != size)
-    throw Error("'" + key + "' needs " + std::to_string(size) + " integers, got " +
-                    std::to_string(out.size()),
+    throw Error("'" + key + "' needs " + std::to_string(size) + " integers, got " + std::to_string(out.size()),
                 v->loc());
   return out;
 }
@@ -230,8 +286,7 @@ std::string ParamReader::get_choice(const std::string& key, const std::vector<st
   const std::string& s = v->as_string();
   for (const auto& c : choices)
     if (c == s) return s;
-  throw Error("'" + key + "' must be one of " + join(choices) + ", got '" + s + "'" +
-                  did_you_mean(s, choices),
+  throw Error("'" + key + "' must be one of " + join(choices) + ", got '" + s + "'" + did_you_mean(s, choices),
               v->loc());
 }
 

@@ -22,7 +22,7 @@ struct ParamInfo {
   std::string type;      // number, int, bool, string, [number], [int], [string], int or [int], value
   std::string fallback;  // the default as YAML text ("" when required or none)
   bool required = false;
-  std::string range;     // "at least 1", "between 0 and 1"
+  std::string range;  // "at least 1", "between 0 and 1"
   std::vector<std::string> choices;
   // "momentum: number = 0", "step_size: int, required", "mode: min | max = min"
   std::string text() const;
@@ -61,8 +61,7 @@ class ParamReader {
   template <typename T>
   T get_in(const std::string& key, T fallback, T low, T high = std::numeric_limits<T>::max());
   // A string that must be one of `choices`.
-  std::string get_choice(const std::string& key, const std::vector<std::string>& choices,
-                         const std::string& fallback);
+  std::string get_choice(const std::string& key, const std::vector<std::string>& choices, const std::string& fallback);
 
   const SourceLoc& loc() const { return params_.loc(); }
   SourceLoc loc_of(const std::string& key) const;

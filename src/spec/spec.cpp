@@ -14,9 +14,9 @@ const std::vector<std::string> kParamTypes = {"int", "float", "bool", "string", 
 void check_name(const std::string& name, const SourceLoc& loc, const char* what) {
   static const std::regex valid("[A-Za-z_][A-Za-z0-9_]*");
   if (!std::regex_match(name, valid))
-    throw Error(std::string("invalid ") + what + " name '" + name +
-                    "': use letters, digits and '_', not starting with a digit",
-                loc);
+    throw Error(
+        std::string("invalid ") + what + " name '" + name + "': use letters, digits and '_', not starting with a digit",
+        loc);
 }
 
 // Runs `fn`, adding its Error to `errors` instead of stopping, so one pass reports them all.
@@ -52,7 +52,8 @@ WeightsSpec parse_weights(const Value& v) {
   w.file = resolve_path(p.require("file"));
   w.strip_prefix = p.get_or<std::string>("strip_prefix", "");
   if (const Value* rename = p.find("rename")) {
-    if (!rename->is_map()) throw Error("'rename' maps name prefixes in the file to ours, got " + rename->describe(), rename->loc());
+    if (!rename->is_map())
+      throw Error("'rename' maps name prefixes in the file to ours, got " + rename->describe(), rename->loc());
     for (const auto& e : rename->entries()) w.rename.emplace_back(e.key, e.value.as_string());
   }
   w.strict = p.get_or<bool>("strict", true);
@@ -62,10 +63,9 @@ WeightsSpec parse_weights(const Value& v) {
 
 std::string channels_last_hint(const std::vector<int64_t>& shape) {
   if (shape.size() == 3 && (shape[2] == 1 || shape[2] == 3 || shape[2] == 4) && shape[0] > 4)
-    return "; [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
-           std::to_string(shape[2]) + "] looks like Keras' channels-last (H, W, C): write {type: image, channels: " +
-           std::to_string(shape[2]) + ", size: [" + std::to_string(shape[0]) + ", " +
-           std::to_string(shape[1]) + "]}";
+    return "; [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
+           "] looks like Keras' channels-last (H, W, C): write {type: image, channels: " + std::to_string(shape[2]) +
+           ", size: [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + "]}";
   return "; write {type: image, channels: C, size: [H, W]}";
 }
 
@@ -101,8 +101,7 @@ InputSpec parse_input(const std::string& name, const SourceLoc& key_loc, const V
   return in;
 }
 
-BlockSpec parse_block(const std::string& name, const SourceLoc& key_loc, const Value& v,
-                      std::vector<Error>& errors) {
+BlockSpec parse_block(const std::string& name, const SourceLoc& key_loc, const Value& v, std::vector<Error>& errors) {
   BlockSpec block;
   block.name = name;
   block.loc = key_loc;
@@ -156,8 +155,10 @@ OutputSpec parse_output(const std::string& name, const SourceLoc& key_loc, const
   if (const Value* loss = p.find("loss")) out.loss = *loss;
   out.weight = p.get_or<double>("weight", 1.0);
   if (const Value* metrics = p.find("metrics")) {
-    if (metrics->is_list()) out.metrics = metrics->items();
-    else if (!metrics->is_null()) out.metrics = {*metrics};
+    if (metrics->is_list())
+      out.metrics = metrics->items();
+    else if (!metrics->is_null())
+      out.metrics = {*metrics};
   }
   out.target = p.get_or<std::string>("target", name);
   p.finish();
@@ -172,8 +173,8 @@ std::vector<int64_t> InputSpec::shape() const {
 }
 
 const std::vector<std::string>& common_node_keys() {
-  static const std::vector<std::string> keys = {"name", "from", "share", "trainable", "activation",
-                                                "when", "repeat", "weights"};
+  static const std::vector<std::string> keys = {"name",       "from", "share",  "trainable",
+                                                "activation", "when", "repeat", "weights"};
   return keys;
 }
 
@@ -188,9 +189,8 @@ NodeSpec parse_node(const Value& entry) {
     throw Error("a layer entry is a kind name or `kind: {parameters}`, got " + entry.describe(), entry.loc());
   if (entry.entries().size() > 1) {
     const auto& first = entry.entries()[0];
-    throw Error("a layer entry has one kind, found keys " + join(entry.keys()) +
-                    "; indent the parameters under '" + first.key + "' or write `" + first.key +
-                    ": {...}`",
+    throw Error("a layer entry has one kind, found keys " + join(entry.keys()) + "; indent the parameters under '" +
+                    first.key + "' or write `" + first.key + ": {...}`",
                 entry.entries()[1].key_loc);
   }
   const MapEntry& kv = entry.entries()[0];
@@ -242,9 +242,9 @@ RunSpec parse_run_spec(const Value& document, std::vector<Error>* unknown_sectio
     bool known = false;
     for (const auto& s : kSections) known = known || s == e.key;
     if (!known)
-      errors.emplace_back("unknown section '" + e.key + "'" + did_you_mean(e.key, kSections) +
-                              "; sections are " + join(kSections),
-                          e.key_loc);
+      errors.emplace_back(
+          "unknown section '" + e.key + "'" + did_you_mean(e.key, kSections) + "; sections are " + join(kSections),
+          e.key_loc);
   }
   const size_t section_errors = errors.size();
   ModelSpec& model = run.model;

@@ -40,20 +40,20 @@ struct WeightsSpec {
   std::string file;          // safetensors or a torch.save'd state_dict; resolved like data paths
   std::string strip_prefix;  // removed from the file's names first ("module.", "backbone.")
   std::vector<std::pair<std::string, std::string>> rename;  // then prefix -> prefix
-  bool strict = true;        // missing tensors are an error (unexpected ones only reported)
+  bool strict = true;  // missing tensors are an error (unexpected ones only reported)
   SourceLoc loc;
 };
 
 // One entry of a layer list: a layer kind or a block instance, and the keys every node takes.
 struct NodeSpec {
   std::string kind;
-  SourceLoc loc;            // of the kind key
-  std::string name;         // empty: generated from the kind
+  SourceLoc loc;     // of the kind key
+  std::string name;  // empty: generated from the kind
   SourceLoc name_loc;
-  std::vector<Ref> from;    // empty: the previous entry
-  std::optional<Ref> share; // reuse the module (and weights) of another node
+  std::vector<Ref> from;     // empty: the previous entry
+  std::optional<Ref> share;  // reuse the module (and weights) of another node
   std::optional<bool> trainable;
-  std::string activation;   // fused activation kind (`activation: relu`)
+  std::string activation;  // fused activation kind (`activation: relu`)
   SourceLoc activation_loc;
   std::optional<Value> when;  // condition (blocks): string expression or boolean
   int64_t repeat = 1;
@@ -79,11 +79,11 @@ struct BlockSpec {
 struct OutputSpec {
   std::string name;
   SourceLoc loc;
-  Ref from;                  // default: the node with the output's name
-  Value loss;                // name, or {name: {options}}; interpreted by train
+  Ref from;    // default: the node with the output's name
+  Value loss;  // name, or {name: {options}}; interpreted by train
   double weight = 1.0;
   std::vector<Value> metrics;
-  std::string target;        // data column holding the target; default: the output's name
+  std::string target;  // data column holding the target; default: the output's name
 };
 
 struct ModelSpec {
@@ -98,9 +98,9 @@ struct ModelSpec {
 struct RunSpec {
   std::string name;
   ModelSpec model;
-  Value data;     // the `data:` section, parsed by the data module
-  Value train;    // the `train:` section, parsed by the train module
-  Value document; // the whole resolved document (saved with a run, printed by `check --print`)
+  Value data;      // the `data:` section, parsed by the data module
+  Value train;     // the `train:` section, parsed by the train module
+  Value document;  // the whole resolved document (saved with a run, printed by `check --print`)
 };
 
 // Keys every node accepts besides its kind's own parameters.

@@ -9,13 +9,20 @@ namespace dltrain::spec {
 
 const char* type_name(Value::Type type) {
   switch (type) {
-    case Value::Type::Null: return "null";
-    case Value::Type::Bool: return "boolean";
-    case Value::Type::Int: return "integer";
-    case Value::Type::Float: return "number";
-    case Value::Type::String: return "string";
-    case Value::Type::List: return "list";
-    case Value::Type::Map: return "map";
+    case Value::Type::Null:
+      return "null";
+    case Value::Type::Bool:
+      return "boolean";
+    case Value::Type::Int:
+      return "integer";
+    case Value::Type::Float:
+      return "number";
+    case Value::Type::String:
+      return "string";
+    case Value::Type::List:
+      return "list";
+    case Value::Type::Map:
+      return "map";
   }
   return "?";
 }
@@ -109,9 +116,7 @@ const Value* Value::find(const std::string& key) const {
     if (e.key == key) return &e.value;
   return nullptr;
 }
-Value* Value::find(const std::string& key) {
-  return const_cast<Value*>(static_cast<const Value*>(this)->find(key));
-}
+Value* Value::find(const std::string& key) { return const_cast<Value*>(static_cast<const Value*>(this)->find(key)); }
 void Value::set(const std::string& key, Value value, SourceLoc key_loc) {
   for (auto& e : entries()) {
     if (e.key == key) {
@@ -138,20 +143,26 @@ std::vector<std::string> Value::keys() const {
 
 std::string Value::describe() const {
   switch (type_) {
-    case Type::String: return "string '" + string_ + "'";
+    case Type::String:
+      return "string '" + string_ + "'";
     case Type::Int:
     case Type::Float:
-    case Type::Bool: return std::string(type_name(type_)) + " " + to_text();
-    default: return type_name(type_);
+    case Type::Bool:
+      return std::string(type_name(type_)) + " " + to_text();
+    default:
+      return type_name(type_);
   }
 }
 
 std::string Value::to_text() const {
   std::ostringstream out;
   switch (type_) {
-    case Type::Null: return "null";
-    case Type::Bool: return bool_ ? "true" : "false";
-    case Type::Int: return std::to_string(int_);
+    case Type::Null:
+      return "null";
+    case Type::Bool:
+      return bool_ ? "true" : "false";
+    case Type::Int:
+      return std::to_string(int_);
     case Type::Float: {
       out.precision(17);
       out << float_;
@@ -159,7 +170,8 @@ std::string Value::to_text() const {
       if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
       return s;
     }
-    case Type::String: return string_;
+    case Type::String:
+      return string_;
     case Type::List: {
       out << "[";
       for (size_t i = 0; i < list_.size(); ++i) out << (i ? ", " : "") << list_[i].to_text();
@@ -168,8 +180,7 @@ std::string Value::to_text() const {
     }
     case Type::Map: {
       out << "{";
-      for (size_t i = 0; i < map_.size(); ++i)
-        out << (i ? ", " : "") << map_[i].key << ": " << map_[i].value.to_text();
+      for (size_t i = 0; i < map_.size(); ++i) out << (i ? ", " : "") << map_[i].key << ": " << map_[i].value.to_text();
       out << "}";
       return out.str();
     }
@@ -181,10 +192,14 @@ bool Value::operator==(const Value& other) const {
   if (is_number() && other.is_number()) return as_double() == other.as_double();
   if (type_ != other.type_) return false;
   switch (type_) {
-    case Type::Null: return true;
-    case Type::Bool: return bool_ == other.bool_;
-    case Type::String: return string_ == other.string_;
-    case Type::List: return list_ == other.list_;
+    case Type::Null:
+      return true;
+    case Type::Bool:
+      return bool_ == other.bool_;
+    case Type::String:
+      return string_ == other.string_;
+    case Type::List:
+      return list_ == other.list_;
     case Type::Map:
       if (map_.size() != other.map_.size()) return false;
       for (const auto& e : map_) {
@@ -192,7 +207,8 @@ bool Value::operator==(const Value& other) const {
         if (!o || *o != e.value) return false;
       }
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 

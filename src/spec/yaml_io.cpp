@@ -43,7 +43,8 @@ Value convert(const YAML::Node& node, const std::string& origin) {
   SourceLoc loc = loc_of(node, origin);
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null: return Value::null(loc);
+    case YAML::NodeType::Null:
+      return Value::null(loc);
     case YAML::NodeType::Scalar:
       if (node.Tag() == "!") return Value::string(node.Scalar(), loc);  // quoted
       return plain_scalar(node.Scalar(), loc);
@@ -72,7 +73,8 @@ Value parse(const std::string& text, const std::string& origin) {
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
     if (docs.empty()) return Value::null({origin, 1, 1});
-    if (docs.size() > 1) throw Error("expected one YAML document, found " + std::to_string(docs.size()), SourceLoc{origin, 1, 1});
+    if (docs.size() > 1)
+      throw Error("expected one YAML document, found " + std::to_string(docs.size()), SourceLoc{origin, 1, 1});
     return convert(docs[0], origin);
   } catch (const YAML::Exception& e) {
     SourceLoc loc{origin, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
@@ -83,16 +85,21 @@ Value parse(const std::string& text, const std::string& origin) {
 bool needs_quotes(const std::string& s) {
   if (plain_scalar(s, {}).type() != Value::Type::String) return true;
   if (s.empty() || s.front() == ' ' || s.back() == ' ') return true;
-  return s.find_first_of(":#{}[],&*!|>'\"%@`") != std::string::npos || s.front() == '-' ||
-         s.front() == '?';
+  return s.find_first_of(":#{}[],&*!|>'\"%@`") != std::string::npos || s.front() == '-' || s.front() == '?';
 }
 
 void emit(YAML::Emitter& out, const Value& v) {
   switch (v.type()) {
-    case Value::Type::Null: out << YAML::Null; break;
-    case Value::Type::Bool: out << (v.as_bool() ? "true" : "false"); break;
+    case Value::Type::Null:
+      out << YAML::Null;
+      break;
+    case Value::Type::Bool:
+      out << (v.as_bool() ? "true" : "false");
+      break;
     case Value::Type::Int:
-    case Value::Type::Float: out << v.to_text(); break;
+    case Value::Type::Float:
+      out << v.to_text();
+      break;
     case Value::Type::String:
       if (needs_quotes(v.as_string())) out << YAML::DoubleQuoted;
       out << v.as_string();
@@ -119,9 +126,7 @@ void emit(YAML::Emitter& out, const Value& v) {
 
 }  // namespace
 
-Value parse_yaml_string(const std::string& text, const std::string& origin) {
-  return parse(text, origin);
-}
+Value parse_yaml_string(const std::string& text, const std::string& origin) { return parse(text, origin); }
 
 Value parse_yaml_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -23,9 +23,7 @@ constexpr const char* kTrainMeter = "dltrain/meter/train";
 constexpr const char* kLossScaler = "dltrain/loss_scaler";
 constexpr const char* kPolicyPrefix = "policy.";
 
-Error checkpoint_error(const std::string& path, const std::string& what) {
-  return Error::runtime(path + ": " + what);
-}
+Error checkpoint_error(const std::string& path, const std::string& what) { return Error::runtime(path + ": " + what); }
 
 torch::Tensor double_tensor(const std::vector<double>& v) { return torch::tensor(v, torch::kDouble); }
 std::vector<double> doubles(const torch::Tensor& t) {
@@ -65,8 +63,7 @@ bool finite_weights(torch::nn::Module& model) {
 }  // namespace
 
 void write_checkpoint(const std::string& path, torch::nn::Module& model, const TrainingState& state) {
-  if (!finite_weights(model))
-    throw checkpoint_error(path, "refusing to save: the weights are not finite (NaN or Inf)");
+  if (!finite_weights(model)) throw checkpoint_error(path, "refusing to save: the weights are not finite (NaN or Inf)");
   io::TensorFile file;
   for (const auto& p : model.named_parameters()) file.tensors.emplace_back(p.key(), p.value());
   for (const auto& b : model.named_buffers()) file.tensors.emplace_back(b.key(), b.value());
@@ -74,7 +71,8 @@ void write_checkpoint(const std::string& path, torch::nn::Module& model, const T
   file.tensors.emplace_back(kCpuRng, state.cpu_rng);
   if (!state.train_meter.empty()) file.tensors.emplace_back(kTrainMeter, double_tensor(state.train_meter));
   if (!state.loss_scaler.empty()) file.tensors.emplace_back(kLossScaler, double_tensor(state.loss_scaler));
-  for (const auto& [name, sums] : state.running_metrics) file.tensors.emplace_back(kMetricPrefix + name, double_tensor(sums));
+  for (const auto& [name, sums] : state.running_metrics)
+    file.tensors.emplace_back(kMetricPrefix + name, double_tensor(sums));
   file.metadata = {{"format", kCheckpointFormat},
                    {"epoch", std::to_string(state.epoch)},
                    {"next_batch", std::to_string(state.next_batch)},
@@ -92,7 +90,8 @@ TrainingState read_training_state(const std::string& path) {
   io::TensorFile file = io::read_safetensors(path);
   auto meta = [&](const std::string& key) -> const std::string& {
     auto it = file.metadata.find(key);
-    if (it == file.metadata.end()) throw checkpoint_error(path, "not a dltrain checkpoint (no '" + key + "' in its metadata)");
+    if (it == file.metadata.end())
+      throw checkpoint_error(path, "not a dltrain checkpoint (no '" + key + "' in its metadata)");
     return it->second;
   };
   const std::string& format = meta("format");
@@ -107,8 +106,10 @@ TrainingState read_training_state(const std::string& path) {
   state.spec_hash = meta("spec_hash");
   state.spec_text = meta("spec");
   for (const auto& [name, t] : file.tensors) {
-    if (starts_with(name, kOptimizerPrefix)) state.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
-    else if (starts_with(name, kMetricPrefix)) state.running_metrics[name.substr(std::string(kMetricPrefix).size())] = doubles(t);
+    if (starts_with(name, kOptimizerPrefix))
+      state.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
+    else if (starts_with(name, kMetricPrefix))
+      state.running_metrics[name.substr(std::string(kMetricPrefix).size())] = doubles(t);
   }
   const torch::Tensor* rng = file.find(kCpuRng);
   if (!rng) throw checkpoint_error(path, "not a dltrain checkpoint (no " + std::string(kCpuRng) + ")");
@@ -132,8 +133,7 @@ TrainingState read_training_state(const std::string& path) {
 std::string resolve_checkpoint(const std::string& path) {
   if (fs::is_directory(path)) {
     fs::path last = fs::path(path) / "checkpoints" / "last.safetensors";
-    if (!fs::exists(last))
-      throw Error::runtime(path + " holds no checkpoint (" + last.string() + " is missing)");
+    if (!fs::exists(last)) throw Error::runtime(path + " holds no checkpoint (" + last.string() + " is missing)");
     return last.string();
   }
   if (!fs::exists(path)) throw Error::runtime("checkpoint not found: " + path);
@@ -169,9 +169,12 @@ std::string spec_diff(const std::string& before, const std::string& after) {
   std::string out;
   size_t i = 0, j = 0, shown = 0;
   while ((i < a.size() || j < b.size()) && shown < 40) {
-    if (i < a.size() && j < b.size() && a[i] == b[j]) ++i, ++j;
-    else if (j < b.size() && (i == a.size() || lcs[i][j + 1] >= lcs[i + 1][j])) out += "\n  + " + b[j++], ++shown;
-    else out += "\n  - " + a[i++], ++shown;
+    if (i < a.size() && j < b.size() && a[i] == b[j])
+      ++i, ++j;
+    else if (j < b.size() && (i == a.size() || lcs[i][j + 1] >= lcs[i + 1][j]))
+      out += "\n  + " + b[j++], ++shown;
+    else
+      out += "\n  - " + a[i++], ++shown;
   }
   return out;
 }

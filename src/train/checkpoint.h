@@ -21,15 +21,15 @@ inline constexpr const char* kCheckpointFormat = "dltrain-checkpoint-2";
 
 // Everything a run resumes from besides the model's tensors.
 struct TrainingState {
-  int64_t epoch = 0;         // the epoch (0-based) it was taken in
-  int64_t next_batch = 0;    // the batch of that epoch to continue from
-  bool epoch_done = false;   // the epoch and its validation had finished
-  int64_t step = 0;          // optimizer steps so far
+  int64_t epoch = 0;        // the epoch (0-based) it was taken in
+  int64_t next_batch = 0;   // the batch of that epoch to continue from
+  bool epoch_done = false;  // the epoch and its validation had finished
+  int64_t step = 0;         // optimizer steps so far
   std::string spec_hash, spec_text;
   std::vector<std::pair<std::string, torch::Tensor>> optimizer;  // "<parameter index>.<state>"
   torch::Tensor cpu_rng;
-  std::vector<double> train_meter, loss_scaler;                // empty: none saved
-  std::map<std::string, std::vector<double>> running_metrics;  // "<output>.<metric>": its sums
+  std::vector<double> train_meter, loss_scaler;                        // empty: none saved
+  std::map<std::string, std::vector<double>> running_metrics;          // "<output>.<metric>": its sums
   std::map<std::string, std::map<std::string, std::string>> policies;  // policy name -> its state
 };
 

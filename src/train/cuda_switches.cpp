@@ -22,14 +22,22 @@ struct WheelLibrary {
   const char* pattern;
 };
 constexpr WheelLibrary kPythonPreloadOrder[] = {
-    {"cublas", "libcublasLt.so.*[0-9]"},        {"cublas", "libcublas.so.*[0-9]"},
-    {"cudnn", "libcudnn.so.*[0-9]"},            {"cuda_nvrtc", "libnvrtc.so.*[0-9]"},
-    {"cuda_nvrtc", "libnvrtc-builtins.so.*[0-9]"}, {"cuda_runtime", "libcudart.so.*[0-9]"},
-    {"cuda_cupti", "libcupti.so.*[0-9]"},       {"cufft", "libcufft.so.*[0-9]"},
-    {"curand", "libcurand.so.*[0-9]"},          {"nvjitlink", "libnvJitLink.so.*[0-9]"},
-    {"cusparse", "libcusparse.so.*[0-9]"},      {"cusparselt", "libcusparseLt.so.*[0-9]"},
-    {"cusolver", "libcusolver.so.*[0-9]"},      {"nccl", "libnccl.so.*[0-9]"},
-    {"nvshmem", "libnvshmem_host.so.*[0-9]"},   {"cufile", "libcufile.so.*[0-9]"},
+    {"cublas", "libcublasLt.so.*[0-9]"},
+    {"cublas", "libcublas.so.*[0-9]"},
+    {"cudnn", "libcudnn.so.*[0-9]"},
+    {"cuda_nvrtc", "libnvrtc.so.*[0-9]"},
+    {"cuda_nvrtc", "libnvrtc-builtins.so.*[0-9]"},
+    {"cuda_runtime", "libcudart.so.*[0-9]"},
+    {"cuda_cupti", "libcupti.so.*[0-9]"},
+    {"cufft", "libcufft.so.*[0-9]"},
+    {"curand", "libcurand.so.*[0-9]"},
+    {"nvjitlink", "libnvJitLink.so.*[0-9]"},
+    {"cusparse", "libcusparse.so.*[0-9]"},
+    {"cusparselt", "libcusparseLt.so.*[0-9]"},
+    {"cusolver", "libcusolver.so.*[0-9]"},
+    {"nccl", "libnccl.so.*[0-9]"},
+    {"nvshmem", "libnvshmem_host.so.*[0-9]"},
+    {"cufile", "libcufile.so.*[0-9]"},
 };
 
 // The folder holding the loaded libtorch_cpu.so[.N] ("" when none is loaded).
@@ -114,10 +122,10 @@ std::vector<std::string> apply_cuda_switches() {
     lines = preload_like_python();
   }
   if (const std::string cudnn = env("DLTRAIN_CUDNN"); !cudnn.empty()) {
-    if (cudnn != "0" && cudnn != "1")
-      throw Error("DLTRAIN_CUDNN must be 0 (cuDNN off) or 1, got '" + cudnn + "'");
+    if (cudnn != "0" && cudnn != "1") throw Error("DLTRAIN_CUDNN must be 0 (cuDNN off) or 1, got '" + cudnn + "'");
     at::globalContext().setUserEnabledCuDNN(cudnn == "1");
-    lines.push_back(cudnn == "1" ? "DLTRAIN_CUDNN=1: cuDNN on" : "DLTRAIN_CUDNN=0: cuDNN off, LibTorch's own CUDA kernels");
+    lines.push_back(cudnn == "1" ? "DLTRAIN_CUDNN=1: cuDNN on"
+                                 : "DLTRAIN_CUDNN=0: cuDNN off, LibTorch's own CUDA kernels");
   }
   return lines;
 }

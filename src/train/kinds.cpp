@@ -15,7 +15,8 @@ KindCategory category(std::string name, std::string key, const Registry& registr
   KindCategory out{std::move(name), std::move(key), {}};
   for (const std::string& kind : registry.names()) {
     const auto* info = registry.find(kind);
-    out.kinds.push_back({kind, info->help, spec::describe_params(kind, [&](spec::ParamReader& p) { describe(*info, p); })});
+    out.kinds.push_back(
+        {kind, info->help, spec::describe_params(kind, [&](spec::ParamReader& p) { describe(*info, p); })});
   }
   return out;
 }
@@ -25,8 +26,8 @@ KindCategory category(std::string name, std::string key, const Registry& registr
 std::vector<KindCategory> kind_catalog() {
   // A metric is described as it is attached to a 10-class output.
   const MetricOutput class_output{"label", "sparse_categorical_crossentropy", 10, true};
-  KindCategory layer_kinds =
-      category("layers", "model", layers::layer_registry(), [](const graph::KindInfo& k, spec::ParamReader& p) { k.parse(p); });
+  KindCategory layer_kinds = category("layers", "model", layers::layer_registry(),
+                                      [](const graph::KindInfo& k, spec::ParamReader& p) { k.parse(p); });
   for (spec::KindDescription& entry : layer_kinds.kinds)
     if (layers::layer_registry().find(entry.name)->is_activation) entry.help += " [activation]";
   return {
@@ -39,7 +40,8 @@ std::vector<KindCategory> kind_catalog() {
                  double warmup = 0;
                  read_schedule_options(k, p, 1e-3, warmup);
                }),
-      category("losses", "outputs.<name>.loss", loss_registry(), [](const LossKind& k, spec::ParamReader& p) { k.parse(p); }),
+      category("losses", "outputs.<name>.loss", loss_registry(),
+               [](const LossKind& k, spec::ParamReader& p) { k.parse(p); }),
       category("metrics", "outputs.<name>.metrics", metric_registry(),
                [&class_output](const MetricKind& k, spec::ParamReader& p) { k.create(p, class_output); }),
   };

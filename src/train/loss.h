@@ -17,9 +17,9 @@ namespace dltrain::train {
 // The output a loss is attached to, as the graph shapes it.
 struct LossOutput {
   std::string name;
-  std::vector<int64_t> shape;  // without the batch dimension
-  int64_t features = 1;        // the product of shape
-  std::string activation;      // the output layer's fused activation ("softmax", "sigmoid", "linear", ...)
+  std::vector<int64_t> shape;     // without the batch dimension
+  int64_t features = 1;           // the product of shape
+  std::string activation;         // the output layer's fused activation ("softmax", "sigmoid", "linear", ...)
   bool fused_activation = false;  // the activation is the layer's `activation:`, not the layer itself
 };
 

@@ -38,7 +38,7 @@ struct MetricOutput {
 
 struct MetricKind {
   std::string name;
-  std::string help;           // one line; `dltrain kinds` adds the parameters it reads
+  std::string help;            // one line; `dltrain kinds` adds the parameters it reads
   bool needs_classes = false;  // only for class or 0/1 outputs
   std::function<std::unique_ptr<Metric>(spec::ParamReader&, const MetricOutput&)> create;
 };

@@ -18,13 +18,13 @@
 namespace dltrain::train {
 
 struct Head {
-  std::string name;       // output name
-  std::string target;     // batch tensor holding its target
-  std::string loss_kind;  // the loss kind's name
+  std::string name;           // output name
+  std::string target;         // batch tensor holding its target
+  std::string loss_kind;      // the loss kind's name
   bool class_target = false;  // its target is a class index per sample
   bool binary = false;        // its target is 0/1 per feature
   double weight = 1.0;
-  LossOutput output;      // the output layer's shape and activation
+  LossOutput output;  // the output layer's shape and activation
   std::shared_ptr<const LossConfig> loss;
   std::vector<std::unique_ptr<Metric>> metrics;
 

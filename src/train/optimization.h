@@ -16,11 +16,13 @@
 namespace dltrain::train {
 
 // An optimizer over `params` (only those that require gradients). Throws Error when none does.
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spec, const std::vector<torch::Tensor>& params);
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerSpec& spec,
+                                                        const std::vector<torch::Tensor>& params);
 
 // The optimizer's per-parameter state as named tensors ("<i>.exp_avg", "<i>.step", ...), i
 // being the parameter's position in the optimizer; and the inverse. No TorchScript involved.
-std::vector<std::pair<std::string, torch::Tensor>> optimizer_state(torch::optim::Optimizer& optimizer, const OptimizerSpec& spec);
+std::vector<std::pair<std::string, torch::Tensor>> optimizer_state(torch::optim::Optimizer& optimizer,
+                                                                   const OptimizerSpec& spec);
 void restore_optimizer_state(torch::optim::Optimizer& optimizer, const OptimizerSpec& spec,
                              const std::vector<std::pair<std::string, torch::Tensor>>& state);
 

@@ -17,9 +17,9 @@ namespace dltrain::train {
 
 // What an epoch ended with, handed to each policy in turn; policies also write decisions here.
 struct EpochEnd {
-  int64_t epoch = 0;   // 0-based
-  int64_t epochs = 0;  // of the run
-  int64_t step = 0;    // optimizer steps so far
+  int64_t epoch = 0;                     // 0-based
+  int64_t epochs = 0;                    // of the run
+  int64_t step = 0;                      // optimizer steps so far
   std::map<std::string, double> values;  // the epoch's metrics, named as RunPlan::epoch_metric_names
   int64_t skipped_samples = 0;           // bad samples the loader skipped this epoch
   int64_t skipped_batches = 0;           // non-finite batches skipped (on_nan: skip_batch)

@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 // The preprocessing of the split used for validation (else test, else train), without its
 // random ops, for the model's inputs only.
 data::SplitSpec inference_split(const data::DataSpec& data) {
-  const data::SplitSpec* base = data.find("val") ? data.find("val") : data.find("test") ? data.find("test") : data.find("train");
+  const data::SplitSpec* base = data.find("val")    ? data.find("val")
+                                : data.find("test") ? data.find("test")
+                                                    : data.find("train");
   data::SplitSpec split = data::inference_view(*base);
   split.columns.clear();
   for (const auto& c : base->columns)
@@ -60,7 +62,8 @@ int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out)
   const std::vector<Head>& heads = plan.heads;
   const data::DataSpec& data = plan.data;
   if (!data.find("val") && !data.find("test") && !data.find("train"))
-    throw Error("predict takes its preprocessing from the spec's data section; add data.val with the ops", plan.run.model.loc);
+    throw Error("predict takes its preprocessing from the spec's data section; add data.val with the ops",
+                plan.run.model.loc);
   data::SplitSpec split = inference_split(data);
 
   data::Table table;
@@ -74,7 +77,7 @@ int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out)
   } else {
     if (split.columns.size() != 1 || split.columns[0].kind != data::ColumnSpec::Kind::Image)
       throw Error("an image or a folder can feed a model with one image input; this model needs a CSV of its inputs (" +
-                      std::to_string(split.columns.size()) + " inputs)");
+                  std::to_string(split.columns.size()) + " inputs)");
     table.columns.push_back(data::Column{split.columns[0], {}, {}, {}, {}});
     std::vector<std::string>& paths = table.columns[0].paths;
     if (fs::is_directory(input)) {
@@ -104,7 +107,8 @@ int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out)
       for (int64_t k = 1; k <= std::min(options.top_k, std::max<int64_t>(h.features(), 1)); ++k)
         out << "," << h.name << ".top" << k << "," << h.name << ".p" << k;
     } else {
-      for (int64_t f = 0; f < h.features(); ++f) out << "," << h.name << (h.features() > 1 ? "." + std::to_string(f) : "");
+      for (int64_t f = 0; f < h.features(); ++f)
+        out << "," << h.name << (h.features() > 1 ? "." + std::to_string(f) : "");
     }
   }
   out << "\n" << std::setprecision(6);
@@ -117,7 +121,8 @@ int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out)
     for (const auto& s : batch->skipped) spdlog::warn("skipped {}", s);
     if (batch->size == 0) continue;
     std::vector<torch::Tensor> inputs;
-    for (int index : graph.inputs) inputs.push_back(batch->tensors.at(graph.nodes[static_cast<size_t>(index)].name).to(device));
+    for (int index : graph.inputs)
+      inputs.push_back(batch->tensors.at(graph.nodes[static_cast<size_t>(index)].name).to(device));
     auto result = model->run(inputs);
     for (int64_t i = 0; i < batch->size; ++i) {
       const int64_t row = batch->rows[static_cast<size_t>(i)];
@@ -131,7 +136,9 @@ int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out)
           auto [probs, index] = y.topk(std::min<int64_t>(options.top_k, y.numel()));
           for (int64_t j = 0; j < probs.numel(); ++j) {
             const int64_t c = index[j].item<int64_t>();
-            out << "," << csv_field(static_cast<size_t>(c) < labels.size() ? labels[static_cast<size_t>(c)] : std::to_string(c))
+            out << ","
+                << csv_field(static_cast<size_t>(c) < labels.size() ? labels[static_cast<size_t>(c)]
+                                                                    : std::to_string(c))
                 << "," << probs[j].item<float>();
           }
         } else {

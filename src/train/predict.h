@@ -12,8 +12,8 @@
 namespace dltrain::train {
 
 struct PredictOptions {
-  std::string weights;   // checkpoint file or run folder
-  std::string input;     // image file, folder or .csv/.tsv manifest
+  std::string weights;  // checkpoint file or run folder
+  std::string input;    // image file, folder or .csv/.tsv manifest
   int64_t top_k = 5;
   std::string device = "auto";
 };

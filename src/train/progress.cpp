@@ -15,8 +15,10 @@ using Clock = std::chrono::steady_clock;
 std::string format_duration(double seconds) {
   const int64_t s = static_cast<int64_t>(std::llround(seconds));
   std::ostringstream out;
-  if (s >= 3600) out << s / 3600 << ":" << std::setw(2) << std::setfill('0') << (s / 60) % 60 << ":" << std::setw(2) << s % 60;
-  else out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
+  if (s >= 3600)
+    out << s / 3600 << ":" << std::setw(2) << std::setfill('0') << (s / 60) % 60 << ":" << std::setw(2) << s % 60;
+  else
+    out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
   return out.str();
 }
 
@@ -52,8 +54,10 @@ void Progress::step(int64_t done, const std::map<std::string, double>& metrics, 
   line << format_duration(elapsed) << (last ? "" : " ETA " + format_duration(eta));
   for (const auto& [k, v] : metrics) line << " - " << k << " " << fixed(v);
   line << " - " << static_cast<int64_t>(samples / std::max(elapsed, 1e-9)) << " samples/s";
-  if (tty_) std::fprintf(stderr, "\r\033[K%s%s", line.str().c_str(), last ? "\n" : "");
-  else std::fprintf(stderr, "%s\n", line.str().c_str());
+  if (tty_)
+    std::fprintf(stderr, "\r\033[K%s%s", line.str().c_str(), last ? "\n" : "");
+  else
+    std::fprintf(stderr, "%s\n", line.str().c_str());
   std::fflush(stderr);
 }
 

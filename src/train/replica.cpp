@@ -31,7 +31,7 @@ Replica replica_from_environment() {
   r.local_rank = env_int(torchrun ? "LOCAL_RANK" : "SLURM_LOCALID", 0);
   if (r.world_size < 1 || r.rank < 0 || r.rank >= r.world_size)
     throw Error("rank " + std::to_string(r.rank) + " is outside a world of " + std::to_string(r.world_size) + " (" +
-                    (torchrun ? "RANK/WORLD_SIZE" : "SLURM_PROCID/SLURM_NTASKS") + ")");
+                (torchrun ? "RANK/WORLD_SIZE" : "SLURM_PROCID/SLURM_NTASKS") + ")");
   return r;
 }
 

@@ -17,8 +17,9 @@ void check_monitors(const RunPlan& plan) {
     const bool needs_validation = starts_with(monitor->key, "val.") && !plan.validates();
     const std::string hint = needs_validation ? " (this run has no '" + plan.train.val_split + "' split to validate on)"
                                               : did_you_mean(monitor->key, names);
-    errors.emplace_back("monitor '" + monitor->key + "' is not a metric of this run" + hint + "; metrics: " + join(names),
-                        monitor->loc);
+    errors.emplace_back(
+        "monitor '" + monitor->key + "' is not a metric of this run" + hint + "; metrics: " + join(names),
+        monitor->loc);
   }
   if (errors.size() == 1) throw errors[0];
   if (!errors.empty()) throw ErrorList(errors);

@@ -18,10 +18,10 @@ struct Monitor;
 
 // The run a schedule is laid over, in optimizer steps.
 struct ScheduleShape {
-  double base_lr = 1e-3;         // the optimizer's lr
+  double base_lr = 1e-3;  // the optimizer's lr
   double steps_per_epoch = 1;
-  double total_steps = 1;        // epochs x steps_per_epoch
-  double warmup_steps = 0;       // warmup_epochs x steps_per_epoch
+  double total_steps = 1;   // epochs x steps_per_epoch
+  double warmup_steps = 0;  // warmup_epochs x steps_per_epoch
 };
 
 // reduce_on_plateau's options, which its epoch policy follows (train/policies.h).

@@ -32,11 +32,16 @@ bool stop_requested() { return g_signal.load() != 0; }
 
 const char* stop_signal_name() {
   switch (g_signal.load()) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGUSR1: return "SIGUSR1";
-    case 0: return "";
-    default: return "a signal";
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGUSR1:
+      return "SIGUSR1";
+    case 0:
+      return "";
+    default:
+      return "a signal";
   }
 }
 

@@ -32,9 +32,9 @@ struct StepRunner::Graph {
   int eager_full_steps = 0;
   bool failed = false;
   at::cuda::CUDAGraph graph;
-  data::Batch inputs;                 // static input tensors the graph reads
-  StepResult outputs;                 // static output tensors it writes
-  std::vector<torch::Tensor> grads;   // the gradient tensors it writes
+  data::Batch inputs;                // static input tensors the graph reads
+  StepResult outputs;                // static output tensors it writes
+  std::vector<torch::Tensor> grads;  // the gradient tensors it writes
   std::vector<torch::Tensor> params;
 
   bool captured() const { return !grads.empty(); }
@@ -152,7 +152,11 @@ bool StepRunner::graph_captured() const { return false; }
 
 StepRunner::StepRunner(builder::DagModel& model, const std::vector<Head>& heads, const Compute& compute,
                        const TrainSpec& spec, const LossScaler& scaler)
-    : model_(model), heads_(heads), compute_(compute), loss_divisor_(static_cast<double>(spec.accumulate)), scaler_(scaler) {
+    : model_(model),
+      heads_(heads),
+      compute_(compute),
+      loss_divisor_(static_cast<double>(spec.accumulate)),
+      scaler_(scaler) {
   if (spec.cuda_graph && !compute.device.is_cuda())
     spdlog::warn("train.cuda_graph applies to CUDA devices; training on {} eagerly", compute.device.str());
 #ifdef DLTRAIN_WITH_CUDA

@@ -71,7 +71,8 @@ TrainSpec parse_train_spec(const Value& train) {
   const Value* optimizer = p.find("optimizer");
   t.optimizer = parse_optimizer(optimizer && !optimizer->is_null() ? *optimizer : Value::string("adam", t.loc));
   const Value* schedule = p.find("schedule");
-  t.schedule = parse_schedule(schedule && !schedule->is_null() ? *schedule : Value::string("constant", t.loc), t.optimizer.lr);
+  t.schedule =
+      parse_schedule(schedule && !schedule->is_null() ? *schedule : Value::string("constant", t.loc), t.optimizer.lr);
   if (const Value* clip = p.find("clip"); clip && !clip->is_null()) {
     spec::ParamReader c(*clip, "clip");
     t.clip_norm = c.get_in<double>("norm", 0.0, 0.0);
@@ -110,8 +111,11 @@ TrainSpec parse_train_spec(const Value& train) {
   t.cuda_graph = p.get_or<bool>("cuda_graph", false);
   t.cuda_graph_loc = p.loc_of("cuda_graph");
   if (t.cuda_graph && t.accumulate > 1)
-    throw Error("cuda_graph replays a step that writes the gradients afresh; it cannot accumulate over batches "
-                "(accumulate: " + std::to_string(t.accumulate) + ")", t.cuda_graph_loc);
+    throw Error(
+        "cuda_graph replays a step that writes the gradients afresh; it cannot accumulate over batches "
+        "(accumulate: " +
+            std::to_string(t.accumulate) + ")",
+        t.cuda_graph_loc);
   if (t.cuda_graph && t.precision == "fp16")
     throw Error("cuda_graph does not combine with fp16's changing loss scale; use bf16", t.cuda_graph_loc);
   t.train_split = p.get_or<std::string>("train_split", "train");

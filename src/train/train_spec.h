@@ -76,13 +76,13 @@ struct TrainSpec {
   int64_t accumulate = 1;
   std::optional<EarlyStoppingSpec> early_stopping;
   CheckpointSpec checkpoint;
-  int64_t log_every = 0;          // also write metrics.jsonl every N steps (0: per epoch only)
-  bool skip_nan_batches = false;  // on_nan: skip_batch (default stop)
-  std::string precision = "fp32"; // fp32 | bf16 (CPU or CUDA) | fp16 (CUDA, with loss scaling)
+  int64_t log_every = 0;           // also write metrics.jsonl every N steps (0: per epoch only)
+  bool skip_nan_batches = false;   // on_nan: skip_batch (default stop)
+  std::string precision = "fp32";  // fp32 | bf16 (CPU or CUDA) | fp16 (CUDA, with loss scaling)
   SourceLoc precision_loc;
-  bool channels_last = false;     // NHWC weights and images (fastest for convs on recent GPUs)
-  bool deterministic = false;     // CUDA: the same algorithms every run (no cuDNN autotuning)
-  bool cuda_graph = false;        // CUDA: replay forward + backward as one captured graph
+  bool channels_last = false;  // NHWC weights and images (fastest for convs on recent GPUs)
+  bool deterministic = false;  // CUDA: the same algorithms every run (no cuDNN autotuning)
+  bool cuda_graph = false;     // CUDA: replay forward + backward as one captured graph
   SourceLoc cuda_graph_loc;
   std::string train_split = "train", val_split = "val";
   SourceLoc loc;

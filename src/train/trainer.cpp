@@ -46,7 +46,8 @@ std::vector<double> doubles(const torch::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
-std::vector<torch::Tensor> model_inputs(const builder::DagModel& model, const data::Batch& batch, const Compute& compute) {
+std::vector<torch::Tensor> model_inputs(const builder::DagModel& model, const data::Batch& batch,
+                                        const Compute& compute) {
   std::vector<torch::Tensor> inputs;
   for (int index : model.graph().inputs) {
     const std::string& name = model.graph().nodes[static_cast<size_t>(index)].name;
@@ -68,8 +69,8 @@ StepResult forward_losses(builder::DagModel& model, const std::vector<Head>& hea
   }
   for (size_t k = 0; k < heads.size(); ++k) {
     torch::Tensor target = batch.tensors.at(heads[k].target).to(compute.device, true);
-    torch::Tensor loss = heads[k].compute_loss(r.outputs.outputs[k].to(torch::kFloat), r.outputs.logits[k].to(torch::kFloat),
-                                               target);
+    torch::Tensor loss =
+        heads[k].compute_loss(r.outputs.outputs[k].to(torch::kFloat), r.outputs.logits[k].to(torch::kFloat), target);
     r.losses.push_back(loss);
     r.total = k == 0 ? heads[k].weight * loss : r.total + heads[k].weight * loss;
   }
@@ -119,7 +120,8 @@ struct EpochMeter {
 };
 
 // The epoch's values, named by head_metric_names (the same order).
-std::map<std::string, double> results(const EpochMeter& meter, const std::vector<Head>& heads, const std::string& prefix) {
+std::map<std::string, double> results(const EpochMeter& meter, const std::vector<Head>& heads,
+                                      const std::string& prefix) {
   const double n = std::max(meter.samples, 1.0);
   std::vector<double> values = {meter.total_sum / n};
   for (size_t k = 0; k < heads.size(); ++k) {
@@ -238,7 +240,7 @@ void Trainer::resume(const std::string& path) {
   TrainingState state = read_training_state(path);
   if (state.spec_hash != spec_hash_ && !options_.allow_spec_change)
     throw Error("the spec differs from the one this run was started with (pass --allow-spec-change to resume anyway):" +
-                    spec_diff(state.spec_text, spec_text_));
+                spec_diff(state.spec_text, spec_text_));
   load_weights(*model_, path);
   restore_optimizer_state(*optimizer_, spec_.optimizer, state.optimizer);
   step_ = state.step;
@@ -269,14 +271,15 @@ int Trainer::fit() {
   replica_ = replica_from_environment();
   if (replica_.world_size > 1)
     throw Error("this is process " + std::to_string(replica_.rank) + " of " + std::to_string(replica_.world_size) +
-                    " (torchrun or SLURM), but this dltrain trains in one process: launch one task (srun --ntasks=1)");
+                " (torchrun or SLURM), but this dltrain trains in one process: launch one task (srun --ntasks=1)");
   compute_ = make_compute(spec_, options_.device);
   scaler_ = LossScaler(compute_.dtype == at::kHalf);
   heads_ = std::move(plan_.heads);
   const data::DataSpec& data = plan_.data;
   if (!data.find(spec_.train_split))
-    throw Error("fit needs a data split '" + spec_.train_split + "' (add data: {" + spec_.train_split + ": {source: ...}})",
-                run_.data.loc());
+    throw Error(
+        "fit needs a data split '" + spec_.train_split + "' (add data: {" + spec_.train_split + ": {source: ...}})",
+        run_.data.loc());
   const bool has_val = plan_.validates();
   // On a GPU: page-locked batches, and images as 8-bit pixels normalised there.
   const bool gpu = compute_.device.is_cuda();
@@ -297,14 +300,16 @@ int Trainer::fit() {
   schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr, spec_.epochs, steps_per_epoch);
   train_meter_.reset(heads_.size());
   setup_run_dir();
-  policies_ = make_policies(spec_, *schedule_, run_dir_, replica_.primary(),
-                            [this](const std::string& path) { write_checkpoint_at(path); }, &checkpointing_);
+  policies_ = make_policies(
+      spec_, *schedule_, run_dir_, replica_.primary(), [this](const std::string& path) { write_checkpoint_at(path); },
+      &checkpointing_);
   if (!options_.resume.empty()) resume(resolve_checkpoint(options_.resume));
   spdlog::info("run folder {}", run_dir_.string());
-  spdlog::info("training {} on {} ({}{}): {} samples in {} batches per epoch{}", run_.name, compute_.device.str(),
-               spec_.precision, compute_.channels_last ? ", channels_last" : "", train_loader_->samples(),
-               train_loader_->batches_per_epoch(),
-               has_val ? ", validating on " + std::to_string(val_loader_->samples()) : std::string(", no validation split"));
+  spdlog::info(
+      "training {} on {} ({}{}): {} samples in {} batches per epoch{}", run_.name, compute_.device.str(),
+      spec_.precision, compute_.channels_last ? ", channels_last" : "", train_loader_->samples(),
+      train_loader_->batches_per_epoch(),
+      has_val ? ", validating on " + std::to_string(val_loader_->samples()) : std::string(", no validation split"));
 
   Progress progress(options_.progress, spec_.epochs);
   StepRunner runner(*model_, heads_, compute_, spec_, scaler_);
@@ -355,7 +360,8 @@ int Trainer::fit() {
       if (boundary) {
         // Data-parallel training reduces gradients here, before unscaling, clipping and the step.
         if (!apply_gradients(*optimizer_, scaler_, spec_, model_->parameters()))
-          spdlog::debug("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1, scaler_.scale());
+          spdlog::debug("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1,
+                        scaler_.scale());
         ++step_;
         for (auto& policy : policies_) policy->step_end(epoch, step_, running);
       }
@@ -365,10 +371,10 @@ int Trainer::fit() {
         std::fprintf(stderr, "\n");
         if (checkpointing_) {
           position_ = {epoch, done, false};
-          const fs::path saved =
-              checkpointing_->save("epoch-" + std::to_string(epoch + 1) + "-batch-" + std::to_string(done) + ".safetensors");
-          spdlog::warn("{}: stopped after batch {}/{} of epoch {} and saved {}", stop_signal_name(), done, batches, epoch + 1,
-                       saved.string());
+          const fs::path saved = checkpointing_->save("epoch-" + std::to_string(epoch + 1) + "-batch-" +
+                                                      std::to_string(done) + ".safetensors");
+          spdlog::warn("{}: stopped after batch {}/{} of epoch {} and saved {}", stop_signal_name(), done, batches,
+                       epoch + 1, saved.string());
           spdlog::warn("resume with: dltrain fit {} --resume {}", run_.document.loc().file, run_dir_.string());
         }
         return 0;

@@ -35,8 +35,8 @@ std::string Error::report(const char* severity) const {
   return out + message_;
 }
 
-std::string Error::format(const std::string& message, const std::optional<SourceLoc>& loc,
-                          const std::string& node, ErrorKind kind) {
+std::string Error::format(const std::string& message, const std::optional<SourceLoc>& loc, const std::string& node,
+                          ErrorKind kind) {
   std::string out;
   if (loc && loc->known()) out += loc->str() + ": ";
   if (!node.empty()) out += "layer " + node + ": ";

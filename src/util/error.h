@@ -46,8 +46,8 @@ class Error : public std::runtime_error {
   std::string report(const char* severity = "error") const;
 
  private:
-  static std::string format(const std::string& message, const std::optional<SourceLoc>& loc,
-                            const std::string& node, ErrorKind kind);
+  static std::string format(const std::string& message, const std::optional<SourceLoc>& loc, const std::string& node,
+                            ErrorKind kind);
   std::string message_;
   std::optional<SourceLoc> loc_;
   std::string node_;
@@ -85,11 +85,10 @@ std::string concat(const Parts&... parts) {
 }  // namespace dltrain
 
 // Internal invariant: a failure is a bug in dltrain, reported as such, never an abort.
-#define DLT_ASSERT(cond, ...)                                                            \
-  do {                                                                                   \
-    if (!(cond))                                                                         \
-      throw ::dltrain::Error(::dltrain::detail::concat("internal error (bug in dltrain) at ", \
-                                                       __FILE__, ":", __LINE__, ": ",    \
-                                                       #cond, " ", ##__VA_ARGS__),       \
-                             std::nullopt, {}, ::dltrain::ErrorKind::Internal);          \
+#define DLT_ASSERT(cond, ...)                                                                                          \
+  do {                                                                                                                 \
+    if (!(cond))                                                                                                       \
+      throw ::dltrain::Error(::dltrain::detail::concat("internal error (bug in dltrain) at ", __FILE__, ":", __LINE__, \
+                                                       ": ", #cond, " ", ##__VA_ARGS__),                               \
+                             std::nullopt, {}, ::dltrain::ErrorKind::Internal);                                        \
   } while (0)

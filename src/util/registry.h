@@ -28,10 +28,12 @@ class Registry {
   }
   // The entry, or a spec Error at `loc`: "unknown optimizer 'adamm' (did you mean 'adam'?);
   // optimizers: adam, adamw, ...". `what` and `plural` name the kind in the message.
-  const T& get(const std::string& name, const std::string& what, const std::string& plural, const SourceLoc& loc) const {
+  const T& get(const std::string& name, const std::string& what, const std::string& plural,
+               const SourceLoc& loc) const {
     if (const T* entry = find(name)) return *entry;
-    throw Error("unknown " + what + " '" + name + "'" + did_you_mean(name, names()) + "; " + plural + ": " + join(names()),
-                loc);
+    throw Error(
+        "unknown " + what + " '" + name + "'" + did_you_mean(name, names()) + "; " + plural + ": " + join(names()),
+        loc);
   }
   std::vector<std::string> names() const {  // sorted
     std::vector<std::string> out;

@@ -118,7 +118,8 @@ TEST_CASE("a wrong input tensor is reported with the input's name and shape", "[
   auto model = builder::build_model(g);
   CHECK_THROWS_WITH(model->run({torch::zeros({2, 224, 224, 3})}),
                     Catch::Contains("input 'image' must be [N, 3, 224, 224], got [2, 224, 224, 3]"));
-  CHECK_THROWS_WITH(model->forward({{"img", torch::zeros({2, 3, 224, 224})}}), Catch::Contains("missing model input 'image'"));
+  CHECK_THROWS_WITH(model->forward({{"img", torch::zeros({2, 3, 224, 224})}}),
+                    Catch::Contains("missing model input 'image'"));
 }
 
 TEST_CASE("a layer too large for memory is refused with its name and size, without LibTorch's internals", "[builder]") {

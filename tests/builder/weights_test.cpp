@@ -25,7 +25,8 @@ blocks:
       - linear: {name: fc1, out_features: 8, activation: relu}
       - linear: {name: fc2, out_features: 3}
 model:
-  - mlp: {name: body, from: x)" + weights + R"(}
+  - mlp: {name: body, from: x)" +
+         weights + R"(}
 outputs: {y: {from: body, loss: mse}}
 )";
 }
@@ -34,19 +35,22 @@ outputs: {y: {from: body, loss: mse}}
 void export_torchvision(const std::string& args) {
   const char* python = std::getenv("DLTRAIN_PYTHON");
   if (!python)
-    FAIL("DLTRAIN_PYTHON is not set: run the tests through scripts/test.sh, which provides Debian's python3 with "
-         "torchvision and safetensors");
-  const std::string command =
-      std::string(python) + " " + test::source_path("scripts/export-torchvision-weights.py") + " " + args + " >/dev/null";
+    FAIL(
+        "DLTRAIN_PYTHON is not set: run the tests through scripts/test.sh, which provides Debian's python3 with "
+        "torchvision and safetensors");
+  const std::string command = std::string(python) + " " + test::source_path("scripts/export-torchvision-weights.py") +
+                              " " + args + " >/dev/null";
   REQUIRE(std::system(command.c_str()) == 0);
 }
 
 double parity(const std::string& model, const std::string& weights, const std::string& reference, int size) {
   auto built = builder::build_model(test::graph_of(R"(
 name: Parity
-inputs: {image: {type: image, channels: 3, size: [)" + std::to_string(size) + ", " + std::to_string(size) + R"(]}}
+inputs: {image: {type: image, channels: 3, size: [)" +
+                                                   std::to_string(size) + ", " + std::to_string(size) + R"(]}}
 model:
-  - )" + model + R"(: {name: net, include_top: true, weights: )" + weights + R"(}
+  - )" + model + R"(: {name: net, include_top: true, weights: )" +
+                                                   weights + R"(}
 outputs: {out: {from: net, loss: mse}}
 )"));
   auto lines = builder::import_spec_weights(*built);
@@ -61,7 +65,8 @@ outputs: {out: {from: net, loss: mse}}
 
 }  // namespace
 
-TEST_CASE("assign_weights reports loaded, missing, unexpected and mis-shaped tensors, after the name mapping", "[builder]") {
+TEST_CASE("assign_weights reports loaded, missing, unexpected and mis-shaped tensors, after the name mapping",
+          "[builder]") {
   auto model = builder::build_model(test::graph_of(block_spec("")));
   io::TensorFile file;
   file.tensors = {{"module.fc1.weight", torch::ones({8, 4})},
@@ -85,7 +90,8 @@ TEST_CASE("weights: on a block loads its tensors, errors name the layer, the ten
   test::TempDir dir;
   auto source = builder::build_model(test::graph_of(block_spec("")));
   io::TensorFile file;
-  for (const auto& p : source->named_parameters()) file.tensors.emplace_back(p.key().substr(5), p.value());  // drop "body."
+  for (const auto& p : source->named_parameters())
+    file.tensors.emplace_back(p.key().substr(5), p.value());  // drop "body."
   io::write_safetensors(dir.path() + "/body.safetensors", file);
 
   auto target = builder::build_model(test::graph_of(block_spec(", weights: " + dir.path() + "/body.safetensors")));
@@ -98,7 +104,8 @@ TEST_CASE("weights: on a block loads its tensors, errors name the layer, the ten
   io::TensorFile wrong = file;
   wrong.tensors[0].second = torch::zeros({8, 5});
   io::write_safetensors(dir.path() + "/wrong.safetensors", wrong);
-  auto bad = builder::build_model(test::graph_of(block_spec(", weights: {file: " + dir.path() + "/wrong.safetensors}")));
+  auto bad =
+      builder::build_model(test::graph_of(block_spec(", weights: {file: " + dir.path() + "/wrong.safetensors}")));
   CHECK_THROWS_WITH(builder::import_spec_weights(*bad),
                     Catch::Contains("fc1.weight (file [8, 5], model [8, 4])") && Catch::Contains("body"));
   try {
@@ -111,7 +118,8 @@ TEST_CASE("weights: on a block loads its tensors, errors name the layer, the ten
   CHECK_THROWS_WITH(builder::import_spec_weights(*missing), Catch::Contains("none.safetensors"));
 }
 
-TEST_CASE("mobilenet_v2 and resnet18 match torchvision on the same weights (safetensors and torch.save)", "[builder][e2e]") {
+TEST_CASE("mobilenet_v2 and resnet18 match torchvision on the same weights (safetensors and torch.save)",
+          "[builder][e2e]") {
   test::TempDir dir;
   export_torchvision("mobilenet_v2 " + dir.path() + "/mnv2.safetensors --seed 3 --randomize-bn --size 96 --reference " +
                      dir.path() + "/mnv2.ref.safetensors");

@@ -1,8 +1,8 @@
 #include "data/data_helpers.h"
 
-#include <opencv2/imgproc.hpp>
 #include <png.h>
 #include <turbojpeg.h>
+#include <opencv2/imgproc.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -16,9 +16,9 @@ cv::Mat picture(int h, int w, int seed) {
   cv::Mat img(h, w, CV_8UC3);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
-      img.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>((x * 255) / std::max(1, w - 1)),
-                                          static_cast<uchar>((y * 255) / std::max(1, h - 1)),
-                                          static_cast<uchar>((seed * 37 + x + y) % 256));
+      img.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<uchar>((x * 255) / std::max(1, w - 1)),
+                    static_cast<uchar>((y * 255) / std::max(1, h - 1)), static_cast<uchar>((seed * 37 + x + y) % 256));
   cv::circle(img, cv::Point(w / 2 + seed % 5, h / 2), std::min(h, w) / 4, cv::Scalar(20, 200, 90), -1);
   return img;
 }
@@ -26,13 +26,14 @@ cv::Mat picture(int h, int w, int seed) {
 std::vector<uint8_t> encode(const std::string& ext, const cv::Mat& picture, int jpeg_quality) {
   const int channels = picture.channels();
   if (ext == ".jpg") {
-    if (picture.depth() != CV_8U || channels == 2) throw std::invalid_argument("encode: JPEG takes 8-bit gray, BGR or BGRA");
+    if (picture.depth() != CV_8U || channels == 2)
+      throw std::invalid_argument("encode: JPEG takes 8-bit gray, BGR or BGRA");
     tjhandle handle = tjInitCompress();
     unsigned char* jpeg = nullptr;
     unsigned long size = 0;
     const int format = channels == 1 ? TJPF_GRAY : channels == 3 ? TJPF_BGR : TJPF_BGRA;
-    const int rc = tjCompress2(handle, picture.data, picture.cols, static_cast<int>(picture.step[0]), picture.rows, format,
-                               &jpeg, &size, channels == 1 ? TJSAMP_GRAY : TJSAMP_420, jpeg_quality, 0);
+    const int rc = tjCompress2(handle, picture.data, picture.cols, static_cast<int>(picture.step[0]), picture.rows,
+                               format, &jpeg, &size, channels == 1 ? TJSAMP_GRAY : TJSAMP_420, jpeg_quality, 0);
     std::vector<uint8_t> bytes(jpeg, jpeg + (rc == 0 ? size : 0));
     tjFree(jpeg);
     tjDestroy(handle);
@@ -44,7 +45,10 @@ std::vector<uint8_t> encode(const std::string& ext, const cv::Mat& picture, int 
   image.version = PNG_IMAGE_VERSION;
   image.width = static_cast<png_uint_32>(picture.cols);
   image.height = static_cast<png_uint_32>(picture.rows);
-  image.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 2 ? PNG_FORMAT_GA : channels == 3 ? PNG_FORMAT_BGR : PNG_FORMAT_BGRA;
+  image.format = channels == 1   ? PNG_FORMAT_GRAY
+                 : channels == 2 ? PNG_FORMAT_GA
+                 : channels == 3 ? PNG_FORMAT_BGR
+                                 : PNG_FORMAT_BGRA;
   if (picture.depth() == CV_16U) image.format |= PNG_FORMAT_FLAG_LINEAR;  // 16-bit samples, written as they are
   const auto stride = static_cast<png_int_32>(picture.step[0] / picture.elemSize1());
   png_alloc_size_t size = 0;
@@ -69,11 +73,12 @@ void write_image_folder(const std::string& root, int classes, int per_class, int
   }
 }
 
-data::SplitSpec folder_split(const std::string& root, int channels, int h, int w, int classes, const std::string& extra) {
+data::SplitSpec folder_split(const std::string& root, int channels, int h, int w, int classes,
+                             const std::string& extra) {
   std::string text = "inputs: {image: {type: image, channels: " + std::to_string(channels) + ", size: [" +
                      std::to_string(h) + ", " + std::to_string(w) + "]}}\n" +
-                     "model: [global_avg_pool, {linear: {name: head, out_features: " + std::to_string(classes) + "}}]\n" +
-                     "outputs: {label: {from: head, loss: sparse_categorical_crossentropy}}\n" +
+                     "model: [global_avg_pool, {linear: {name: head, out_features: " + std::to_string(classes) +
+                     "}}]\n" + "outputs: {label: {from: head, loss: sparse_categorical_crossentropy}}\n" +
                      "data: {train: {source: {folder: \"" + root + "\"}}}\n";
   spec::Value doc = yaml(text);
   spec::Value overlay = yaml(extra);

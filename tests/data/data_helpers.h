@@ -20,7 +20,8 @@ cv::Mat picture(int h, int w, int seed);
 std::vector<uint8_t> encode(const std::string& ext, const cv::Mat& picture, int jpeg_quality = 95);
 
 // Writes root/<class>/<i>.<ext> for `classes` classes with `per_class` images each.
-void write_image_folder(const std::string& root, int classes, int per_class, int h, int w, const std::string& ext = ".png");
+void write_image_folder(const std::string& root, int classes, int per_class, int h, int w,
+                        const std::string& ext = ".png");
 
 // A split over a folder for a model with one image input [channels, h, w] and a `label`
 // output of `classes` classes; `extra` is YAML merged into the split (ops, workers, ...).

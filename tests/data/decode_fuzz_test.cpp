@@ -3,8 +3,8 @@
 // Seeded, so a failure repeats; DLTRAIN_FUZZ_ROUNDS runs more rounds than CI's default.
 #include <catch2/catch.hpp>
 
-#include <opencv2/imgproc.hpp>
 #include <zlib.h>
+#include <opencv2/imgproc.hpp>
 
 #include <cstdlib>
 #include <random>
@@ -91,8 +91,9 @@ TEST_CASE("damaged JPEG and PNG bytes are refused with a reason or decoded whole
   cv::cvtColor(bgr, bgra, cv::COLOR_BGR2BGRA);
   bgr.convertTo(deep, CV_16U, 257.0);
   const std::vector<std::pair<std::vector<uint8_t>, bool>> originals = {
-      {test::encode(".jpg", bgr, 90), false}, {test::encode(".jpg", gray, 90), false}, {test::encode(".png", bgr), true},
-      {test::encode(".png", bgra), true},     {test::encode(".png", gray), true},      {test::encode(".png", deep), true}};
+      {test::encode(".jpg", bgr, 90), false}, {test::encode(".jpg", gray, 90), false},
+      {test::encode(".png", bgr), true},      {test::encode(".png", bgra), true},
+      {test::encode(".png", gray), true},     {test::encode(".png", deep), true}};
 
   Damage damage{std::mt19937(20261126)};
   const int rounds = fuzz_rounds();

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include <opencv2/imgproc.hpp>
 #include <turbojpeg.h>
+#include <opencv2/imgproc.hpp>
 
 #include "data/data_helpers.h"
 #include "data/image.h"
@@ -64,7 +64,8 @@ TEST_CASE("valid but unusual images are converted to the declared channels", "[d
   CHECK(out.mat.channels() == 3);
   CHECK(out.mat.at<cv::Vec3b>(5, 5)[0] == gray.at<uchar>(5, 5));
   REQUIRE(decode(rgba_png, out, 3));
-  CHECK(out.mat.at<cv::Vec3b>(5, 5) == cv::Vec3b(bgr.at<cv::Vec3b>(5, 5)[2], bgr.at<cv::Vec3b>(5, 5)[1], bgr.at<cv::Vec3b>(5, 5)[0]));
+  CHECK(out.mat.at<cv::Vec3b>(5, 5) ==
+        cv::Vec3b(bgr.at<cv::Vec3b>(5, 5)[2], bgr.at<cv::Vec3b>(5, 5)[1], bgr.at<cv::Vec3b>(5, 5)[0]));
   REQUIRE(decode(rgba_png, out, 4));
   CHECK(out.mat.channels() == 4);
   REQUIRE(decode(deep_png, out, 3));

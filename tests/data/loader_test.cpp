@@ -1,6 +1,5 @@
 #include <catch2/catch.hpp>
 
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -29,8 +28,9 @@ bool same(const std::vector<data::Batch>& a, const std::vector<data::Batch>& b) 
       if (!torch::equal(t, b[i].tensors.at(name))) return false;
   return true;
 }
-const char* kAugment = "{ops: [random_flip, {random_brightness: 0.2}, {random_contrast: [0.8, 1.2]}, {scale: 1/255}], "
-                       "shuffle: 100, batch: 4}";
+const char* kAugment =
+    "{ops: [random_flip, {random_brightness: 0.2}, {random_contrast: [0.8, 1.2]}, {scale: 1/255}], "
+    "shuffle: 100, batch: 4}";
 }  // namespace
 
 TEST_CASE("shuffle follows tf.data buffer semantics", "[data]") {
@@ -118,11 +118,13 @@ TEST_CASE("bad files: skip drops them with their path, fail stops with path and 
   std::ofstream(cls + "text.jpg") << "this is not an image";
   {
     std::vector<uint8_t> jpeg = test::encode(".jpg", test::picture(64, 64, 1));
-    std::ofstream(cls + "truncated.jpg", std::ios::binary).write(reinterpret_cast<char*>(jpeg.data()), static_cast<long>(jpeg.size() / 2));
+    std::ofstream(cls + "truncated.jpg", std::ios::binary)
+        .write(reinterpret_cast<char*>(jpeg.data()), static_cast<long>(jpeg.size() / 2));
     std::vector<uint8_t> png = test::encode(".png", test::picture(8, 8, 2));
     png[16] = 0x00, png[17] = 0x01, png[18] = 0x86, png[19] = 0xA0;  // width 100000
     png[20] = 0x00, png[21] = 0x01, png[22] = 0x86, png[23] = 0xA0;  // height 100000
-    std::ofstream(cls + "bomb.png", std::ios::binary).write(reinterpret_cast<char*>(png.data()), static_cast<long>(png.size()));
+    std::ofstream(cls + "bomb.png", std::ios::binary)
+        .write(reinterpret_cast<char*>(png.data()), static_cast<long>(png.size()));
   }
   auto split = test::folder_split(dir.path(), 3, 10, 10, 1, "{batch: 16, ops: [{resize: [10, 10]}]}");
   data::Table table = data::load_table(split);
@@ -275,7 +277,8 @@ TEST_CASE("deferred images travel as 8-bit pixels and finish to the same floats"
   CHECK(again[0].tensors.at("image").is_contiguous(at::MemoryFormat::ChannelsLast));
 
   // An op that can leave floats (rotation with a zero fill) keeps the float batch.
-  auto rotating = test::folder_split(dir.path(), 3, 16, 20, 2, "{ops: [{random_rotate: 10}, {scale: 1/255}], batch: 4}");
+  auto rotating =
+      test::folder_split(dir.path(), 3, 16, 20, 2, "{ops: [{random_rotate: 10}, {scale: 1/255}], batch: 4}");
   data::Loader floats_loader(rotating, data::load_table(rotating), defer);
   CHECK(epoch_batches(floats_loader, 0)[0].tensors.at("image").dtype() == torch::kFloat);
 }

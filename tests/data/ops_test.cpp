@@ -16,8 +16,10 @@ std::shared_ptr<const data::Op> op(const std::string& yaml_entry) {
   spec::Value list = test::yaml("[" + yaml_entry + "]");
   std::vector<data::OpSpec> specs;
   for (const auto& e : list.items()) {
-    if (e.is_string()) specs.push_back({e.as_string(), {}, e.loc()});
-    else specs.push_back({e.entries()[0].key, e.entries()[0].value, e.loc()});
+    if (e.is_string())
+      specs.push_back({e.as_string(), {}, e.loc()});
+    else
+      specs.push_back({e.entries()[0].key, e.entries()[0].value, e.loc()});
   }
   auto ops = data::build_ops(specs);
   REQUIRE(ops.size() == 1);
@@ -35,9 +37,12 @@ cv::Vec3d rgb_to_hsv(cv::Vec3d p) {
   double r = p[0], g = p[1], b = p[2], v = std::max({r, g, b}), m = std::min({r, g, b}), d = v - m;
   double s = v > 0 ? d / v : 0, h = 0;
   if (d > 0) {
-    if (v == r) h = (g - b) / d;
-    else if (v == g) h = 2 + (b - r) / d;
-    else h = 4 + (r - g) / d;
+    if (v == r)
+      h = (g - b) / d;
+    else if (v == g)
+      h = 2 + (b - r) / d;
+    else
+      h = 4 + (r - g) / d;
     h /= 6;
     if (h < 0) h += 1;
   }
@@ -129,8 +134,10 @@ TEST_CASE("random_saturation and random_hue follow tf.image's HSV formulas withi
       for (int x = 0; x < img.cols; ++x) {
         cv::Vec3b p = img.at<cv::Vec3b>(y, x);
         cv::Vec3d hsv = rgb_to_hsv({p[0] / 255.0, p[1] / 255.0, p[2] / 255.0});
-        if (hue) hsv[0] = std::fmod(hsv[0] + draw + 1.0, 1.0);
-        else hsv[1] = std::min(std::max(hsv[1] * draw, 0.0), 1.0);
+        if (hue)
+          hsv[0] = std::fmod(hsv[0] + draw + 1.0, 1.0);
+        else
+          hsv[1] = std::min(std::max(hsv[1] * draw, 0.0), 1.0);
         cv::Vec3d expected = hsv_to_rgb(hsv);
         cv::Vec3f got = im.mat.at<cv::Vec3f>(y, x);
         for (int c = 0; c < 3; ++c) worst = std::max(worst, std::abs(got[c] - expected[c]));
@@ -167,8 +174,11 @@ TEST_CASE("geometry ops: sizes, center crop content, rotate90, resized crop", "[
 
 TEST_CASE("affine ops compose: brightness, contrast, scale and normalize in one pass equal step by step", "[data]") {
   cv::Mat img = test::picture(5, 6, 8);
-  const char* chain[] = {"{random_brightness: 0.3}", "{random_contrast: [0.5, 1.5]}", "{scale: 1/255}",
-                         "{random_brightness: 0.1}", "{random_contrast: [0.7, 0.9]}",
+  const char* chain[] = {"{random_brightness: 0.3}",
+                         "{random_contrast: [0.5, 1.5]}",
+                         "{scale: 1/255}",
+                         "{random_brightness: 0.1}",
+                         "{random_contrast: [0.7, 0.9]}",
                          "{normalize: {mean: [0.4, 0.5, 0.6], std: [0.2, 0.3, 0.4]}}"};
   data::Rng fused_rng(21), step_rng(21);
   data::Image fused = image_of(img), stepped = image_of(img);
@@ -196,7 +206,8 @@ TEST_CASE("scale and normalize", "[data]") {
 }
 
 TEST_CASE("op spec errors are located and suggest names", "[data]") {
-  CHECK_THROWS_WITH(op("{random_brightnes: 0.2}"), Catch::Contains("test.yaml:1:2") && Catch::Contains("did you mean 'random_brightness'?"));
+  CHECK_THROWS_WITH(op("{random_brightnes: 0.2}"),
+                    Catch::Contains("test.yaml:1:2") && Catch::Contains("did you mean 'random_brightness'?"));
   CHECK_THROWS_WITH(op("{resize: {size: [2, 2], interp: area}}"), Catch::Contains("unknown parameter 'interp'"));
   CHECK_THROWS_WITH(op("{scale: one/255}"), Catch::Contains("fraction like 1/255"));
   CHECK_THROWS_WITH(op("{random_hue: 0.7}"), Catch::Contains("max_delta must be in [0, 0.5]"));

@@ -23,7 +23,8 @@ outputs:
 data::SplitSpec csv_split(const std::string& csv, const std::string& columns = "{text_features: \"text_*\"}") {
   spec::RunSpec run = test::run_spec(std::string(kMultiModel) + "data: {train: {source: {csv: \"" + csv +
                                      "\", columns: " + columns + "}, batch: 2}}\n");
-  return data::parse_data_spec(run.data, run.model, {{"category", {4, true}}, {"price", {1, false}}}).splits.at("train");
+  return data::parse_data_spec(run.data, run.model, {{"category", {4, true}}, {"price", {1, false}}})
+      .splits.at("train");
 }
 }  // namespace
 
@@ -75,7 +76,8 @@ TEST_CASE("manifest errors name file:line and the column", "[data]") {
   CHECK_THAT(error_of(header + "a.png,1,2,3,x\n"), Catch::Contains("m.csv:2: 5 fields, the header has 6"));
   CHECK_THAT(error_of("image,text_0,text_1,text_2,categry,price\n"),
              Catch::Contains("m.csv:1: no column 'category' for 'category' (did you mean 'categry'?)"));
-  CHECK_THAT(error_of(header + "a.png,1,2,3,7,1\n"), Catch::Contains("m.csv:2: column 'category': class index 7 is outside 0..3"));
+  CHECK_THAT(error_of(header + "a.png,1,2,3,7,1\n"),
+             Catch::Contains("m.csv:2: column 'category': class index 7 is outside 0..3"));
   CHECK_THAT(error_of("image,text_0,text_1,category,price\n", "{text_features: \"text_*\"}"),
              Catch::Contains("matches 2 columns, but 'text_features' has 3 values"));
 }
@@ -108,5 +110,6 @@ TEST_CASE("data section errors are located", "[data]") {
              Catch::Contains("'imag' is not an image input (did you mean 'image'?)"));
   CHECK_THAT(error_of("data: {train: {source: {folder: x}}, val: {source: {split_of: trian, fraction: 0.1}}}\n"),
              Catch::Contains("split_of names 'trian'") && Catch::Contains("did you mean 'train'?"));
-  CHECK_THAT(error_of("data: {train: {source: {url: x}}}\n"), Catch::Contains("a source needs one of folder, csv, synthetic or split_of"));
+  CHECK_THAT(error_of("data: {train: {source: {url: x}}}\n"),
+             Catch::Contains("a source needs one of folder, csv, synthetic or split_of"));
 }

@@ -41,7 +41,8 @@ TEST_CASE("expressions: arithmetic keeps integers integral", "[graph]") {
 }
 
 TEST_CASE("expressions: errors say what and where", "[graph]") {
-  CHECK_THROWS_WITH(eval("$strid != 1"), Catch::Contains("t.yaml:1:1") && Catch::Contains("unknown parameter 'strid' (did you mean 'stride'?)"));
+  CHECK_THROWS_WITH(eval("$strid != 1"), Catch::Contains("t.yaml:1:1") &&
+                                             Catch::Contains("unknown parameter 'strid' (did you mean 'stride'?)"));
   CHECK_THROWS_WITH(eval("$stride +"), Catch::Contains("unexpected end"));
   CHECK_THROWS_WITH(eval("chanels($in)"), Catch::Contains("did you mean 'channels'?"));
   CHECK_THROWS_WITH(eval("$mode * 2"), Catch::Contains("'*' needs numbers"));

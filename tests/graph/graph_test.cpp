@@ -120,7 +120,10 @@ outputs:
   y: {from: enc_b}
 )");
   REQUIRE(errors.size() == 1);
-  CHECK_THAT(errors[0], Catch::Contains("test.yaml:7:5: error: layer enc_b: shares 'enc', which was built for input [4], but this input is [5]"));
+  CHECK_THAT(
+      errors[0],
+      Catch::Contains(
+          "test.yaml:7:5: error: layer enc_b: shares 'enc', which was built for input [4], but this input is [5]"));
 }
 
 TEST_CASE("layers that feed no output are dropped with a warning", "[graph]") {
@@ -134,7 +137,8 @@ outputs:
 )");
   CHECK(g.index_of("unused") == -1);
   REQUIRE(g.warnings.size() == 1);
-  CHECK_THAT(g.warnings[0].report("warning"), Catch::Contains("test.yaml:5:5: warning: layer unused: layer feeds no output"));
+  CHECK_THAT(g.warnings[0].report("warning"),
+             Catch::Contains("test.yaml:5:5: warning: layer unused: layer feeds no output"));
 }
 
 TEST_CASE("all independent errors are reported at once, in file order", "[graph]") {

@@ -14,7 +14,8 @@ namespace {
 std::shared_ptr<builder::DagModel> backbone_model(const std::string& node, int size = 224) {
   return builder::build_model(test::graph_of(R"(
 name: Backbone
-inputs: {image: {type: image, channels: 3, size: [)" + std::to_string(size) + ", " + std::to_string(size) + R"(]}}
+inputs: {image: {type: image, channels: 3, size: [)" +
+                                             std::to_string(size) + ", " + std::to_string(size) + R"(]}}
 model:
   - )" + node + R"(
 outputs: {out: {from: net, loss: mse}}
@@ -23,7 +24,8 @@ outputs: {out: {from: net, loss: mse}}
 
 }  // namespace
 
-TEST_CASE("mobilenet_v2 without its top has Keras' 2,223,872 trainable parameters and 34,112 BN statistics", "[layers]") {
+TEST_CASE("mobilenet_v2 without its top has Keras' 2,223,872 trainable parameters and 34,112 BN statistics",
+          "[layers]") {
   auto model = backbone_model("mobilenet_v2: {name: net}");
   auto summary = builder::summarize(*model);
   CHECK(summary.trainable == 2223872);
@@ -53,14 +55,15 @@ TEST_CASE("backbone parameters carry torchvision's names", "[layers]") {
     return out;
   };
   auto mobilenet = names(backbone_model("mobilenet_v2: {name: net, include_top: true}", 32));
-  for (const char* key : {"net.features.0.0.weight", "net.features.0.1.running_var", "net.features.1.conv.0.0.weight",
-                          "net.features.1.conv.1.weight", "net.features.2.conv.0.0.weight", "net.features.2.conv.3.bias",
-                          "net.features.18.1.num_batches_tracked", "net.classifier.1.weight"})
+  for (const char* key :
+       {"net.features.0.0.weight", "net.features.0.1.running_var", "net.features.1.conv.0.0.weight",
+        "net.features.1.conv.1.weight", "net.features.2.conv.0.0.weight", "net.features.2.conv.3.bias",
+        "net.features.18.1.num_batches_tracked", "net.classifier.1.weight"})
     CHECK(mobilenet.count(key) == 1);
   auto resnet = names(backbone_model("resnet50: {name: net, include_top: true}", 32));
-  for (const char* key : {"net.conv1.weight", "net.bn1.running_mean", "net.layer1.0.conv3.weight",
-                          "net.layer1.0.downsample.0.weight", "net.layer1.0.downsample.1.weight", "net.layer4.2.bn3.bias",
-                          "net.fc.weight"})
+  for (const char* key :
+       {"net.conv1.weight", "net.bn1.running_mean", "net.layer1.0.conv3.weight", "net.layer1.0.downsample.0.weight",
+        "net.layer1.0.downsample.1.weight", "net.layer4.2.bn3.bias", "net.fc.weight"})
     CHECK(resnet.count(key) == 1);
 }
 
@@ -85,5 +88,7 @@ inputs: {image: {type: image, channels: 3, size: [32, 32]}}
 model:
   - mobilenet_v2: {name: net, trainable_from: feature.14}
 outputs: {out: {from: net, loss: mse}}
-)").at(0), Catch::Contains("test.yaml:5:") && Catch::Contains("features.14"));
+)")
+                 .at(0),
+             Catch::Contains("test.yaml:5:") && Catch::Contains("features.14"));
 }

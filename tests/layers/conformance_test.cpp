@@ -23,7 +23,9 @@ const std::vector<Row>& rows() {
   static const std::vector<Row> table = {
       {"conv2d", "{out_channels: 4, kernel_size: 3}", {{3, 9, 9}}},
       {"conv2d", "{out_channels: 4, kernel_size: 3, stride: 2, padding: same}", {{3, 10, 9}}},
-      {"conv2d", "{out_channels: 6, kernel_size: [1, 3], dilation: 2, groups: 3, padding: 1, bias: false}", {{3, 8, 8}}},
+      {"conv2d",
+       "{out_channels: 6, kernel_size: [1, 3], dilation: 2, groups: 3, padding: 1, bias: false}",
+       {{3, 8, 8}}},
       {"conv2d", "{out_channels: 4, kernel_size: 3, init: he_normal, bias_init: zeros}", {{2, 6, 6}}},
       {"depthwise_conv2d", "{kernel_size: 3, stride: 2, padding: same, depth_multiplier: 2}", {{3, 7, 7}}},
       {"conv2d_transpose", "{out_channels: 2, kernel_size: 3, stride: 2, padding: same}", {{4, 5, 5}}},

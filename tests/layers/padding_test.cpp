@@ -10,9 +10,10 @@
 using namespace dltrain;
 
 namespace {
-std::shared_ptr<layers::Layer> conv(int64_t kernel, int64_t stride, int64_t size, std::shared_ptr<const graph::LayerConfig>& config) {
-  spec::Value v = test::yaml("{out_channels: 1, kernel_size: " + std::to_string(kernel) + ", stride: " +
-                             std::to_string(stride) + ", padding: same, bias: false}");
+std::shared_ptr<layers::Layer> conv(int64_t kernel, int64_t stride, int64_t size,
+                                    std::shared_ptr<const graph::LayerConfig>& config) {
+  spec::Value v = test::yaml("{out_channels: 1, kernel_size: " + std::to_string(kernel) +
+                             ", stride: " + std::to_string(stride) + ", padding: same, bias: false}");
   spec::ParamReader reader(v, "conv2d");
   config = layers::layer_registry().find("conv2d")->parse(reader);
   return layers::as_layer_def(*config).create({{1, size, size}});
@@ -35,8 +36,8 @@ TEST_CASE("same padding matches the Keras formula at strides 1 and 2, odd and ev
         torch::Tensor x = torch::randn({1, 1, size, size});
         torch::Tensor weight = layer->named_parameters()["weight"];
         namespace F = torch::nn::functional;
-        torch::Tensor reference = torch::conv2d(F::pad(x, F::PadFuncOptions({before, after, before, after})), weight,
-                                                {}, stride);
+        torch::Tensor reference =
+            torch::conv2d(F::pad(x, F::PadFuncOptions({before, after, before, after})), weight, {}, stride);
         torch::Tensor got = layer->forward({x});
         REQUIRE(got.sizes() == reference.sizes());
         CHECK(test::max_abs_diff(got, reference) < 1e-5);
@@ -69,8 +70,8 @@ TEST_CASE("same and explicit pooling equal pooling over the explicitly padded in
           for (int64_t size : {6, 7, 8, 112}) {
             if (padding == "1" && kernel < 2) continue;
             INFO(kind << " padding " << padding << " kernel " << kernel << " stride " << stride << " size " << size);
-            spec::Value v = test::yaml("{kernel_size: " + std::to_string(kernel) + ", stride: " + std::to_string(stride) +
-                                       ", padding: " + padding + "}");
+            spec::Value v = test::yaml("{kernel_size: " + std::to_string(kernel) +
+                                       ", stride: " + std::to_string(stride) + ", padding: " + padding + "}");
             spec::ParamReader reader(v, kind);
             auto config = layers::layer_registry().find(kind)->parse(reader);
             auto layer = layers::as_layer_def(*config).create({{2, size, size}});
@@ -89,7 +90,8 @@ TEST_CASE("same and explicit pooling equal pooling over the explicitly padded in
             } else {
               torch::Tensor counts = torch::avg_pool2d(F::pad(torch::ones({1, 1, size, size}), F::PadFuncOptions(pads)),
                                                        {kernel, kernel}, {stride, stride});
-              reference = torch::avg_pool2d(F::pad(x, F::PadFuncOptions(pads)), {kernel, kernel}, {stride, stride}) / counts;
+              reference =
+                  torch::avg_pool2d(F::pad(x, F::PadFuncOptions(pads)), {kernel, kernel}, {stride, stride}) / counts;
             }
             torch::Tensor got = layer->forward({x});
             REQUIRE(got.sizes() == reference.sizes());

@@ -19,8 +19,8 @@ TEST_CASE("includes, overlays and --set resolve in the documented order", "[spec
 
   spec::Value doc = spec::compose(spec, {overlay, overlay2}, {"train.epochs=3", "model.1.linear.out_features=10"});
   const spec::Value& train = *doc.find("train");
-  CHECK(train.find("epochs")->as_int() == 3);                 // --set beats everything
-  CHECK(train.find("batch")->as_int() == 256);                // overlay beats the spec
+  CHECK(train.find("epochs")->as_int() == 3);   // --set beats everything
+  CHECK(train.find("batch")->as_int() == 256);  // overlay beats the spec
   CHECK(train.find("device")->as_string() == "cuda");
   CHECK(train.find("optimizer")->find("adam")->find("lr")->as_double() == 0.001);  // maps merge deeply
   CHECK(doc.find("data")->find("train")->find("batch")->as_int() == 16);
@@ -80,15 +80,17 @@ TEST_CASE("an overlay switching a kind (optimizer, loss, op) says how when it me
     CHECK(e.loc()->file == merged);  // where the second kind came in
   }
 
-  spec::Choice choice = spec::read_choice(*spec::compose(spec, {switched}, {}).find("train")->find("optimizer"), "an optimizer");
+  spec::Choice choice =
+      spec::read_choice(*spec::compose(spec, {switched}, {}).find("train")->find("optimizer"), "an optimizer");
   CHECK(choice.name == "adamw");
   CHECK(choice.options.find("lr")->as_double() == 0.002);
   CHECK(choice.loc.file == switched);
 
   // `--set` replaces the value whole.
-  CHECK(spec::read_choice(*spec::compose(spec, {}, {"train.optimizer={sgd: {lr: 0.1}}"}).find("train")->find("optimizer"),
-                          "an optimizer")
-            .name == "sgd");
+  CHECK(
+      spec::read_choice(*spec::compose(spec, {}, {"train.optimizer={sgd: {lr: 0.1}}"}).find("train")->find("optimizer"),
+                        "an optimizer")
+          .name == "sgd");
   CHECK(spec::read_choice(test::yaml("relu"), "an op").name == "relu");
   CHECK_THROWS_WITH(spec::read_choice(test::yaml("[adam]"), "an optimizer"),
                     Catch::Contains("an optimizer is a name or {name: {options}}, got list"));

@@ -39,12 +39,14 @@ TEST_CASE("type errors name the expected and the found type with the location", 
 }
 
 TEST_CASE("duplicate keys and syntax errors are located", "[spec]") {
-  CHECK_THROWS_WITH(test::yaml("a: 1\na: 2\n"), Catch::Contains("test.yaml:2:1") && Catch::Contains("duplicate key 'a'"));
+  CHECK_THROWS_WITH(test::yaml("a: 1\na: 2\n"),
+                    Catch::Contains("test.yaml:2:1") && Catch::Contains("duplicate key 'a'"));
   CHECK_THROWS_WITH(test::yaml("a: [1, 2\n"), Catch::Contains("test.yaml:") && Catch::Contains("YAML syntax error"));
 }
 
 TEST_CASE("to_yaml round-trips values, quoting strings that would change type", "[spec]") {
-  Value v = test::yaml("name: x\nn: 3\nf: 0.1\ns: \"3\"\nt: \"true\"\nlist: [1, 2]\nnested: {a: [x, {b: 1}]}\nempty: ~\n");
+  Value v =
+      test::yaml("name: x\nn: 3\nf: 0.1\ns: \"3\"\nt: \"true\"\nlist: [1, 2]\nnested: {a: [x, {b: 1}]}\nempty: ~\n");
   Value back = spec::parse_yaml_string(spec::to_yaml(v), "round.yaml");
   CHECK(back == v);
   CHECK(back.find("s")->is_string());

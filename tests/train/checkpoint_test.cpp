@@ -63,7 +63,8 @@ TEST_CASE("non-finite weights are never saved, and the previous checkpoint stays
   train::write_checkpoint(path, *model, state);
   torch::NoGradGuard no_grad;
   model->weight[0][0] = NAN;
-  CHECK_THROWS_WITH(train::write_checkpoint(path, *model, state), Catch::Contains("refusing to save: the weights are not finite"));
+  CHECK_THROWS_WITH(train::write_checkpoint(path, *model, state),
+                    Catch::Contains("refusing to save: the weights are not finite"));
   CHECK(std::isfinite(io::read_safetensors(path).find("weight")->sum().item<double>()));
 }
 
@@ -85,8 +86,9 @@ TEST_CASE("a checkpoint of a newer format is refused by name", "[train][checkpoi
   file.metadata["format"] = "dltrain-checkpoint-9";
   const std::string path = dir.path() + "/future.safetensors";
   io::write_safetensors(path, file);
-  CHECK_THROWS_WITH(train::read_training_state(path),
-                    Catch::Contains("future.safetensors: checkpoint format 'dltrain-checkpoint-9' is newer than this dltrain reads"));
+  CHECK_THROWS_WITH(
+      train::read_training_state(path),
+      Catch::Contains("future.safetensors: checkpoint format 'dltrain-checkpoint-9' is newer than this dltrain reads"));
 }
 
 TEST_CASE("a format 1 run resumes with today's code to the weights the old code reached", "[train][checkpoint][e2e]") {

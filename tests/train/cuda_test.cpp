@@ -120,8 +120,9 @@ TEST_CASE("cuda: pinned batches reach the GPU through the side-stream feed uncha
   if (!have_gpu()) return;
   test::TempDir dir;
   test::write_image_folder(dir.path(), 2, 10, 32, 32, ".jpg");
-  auto split = test::folder_split(dir.path(), 3, 32, 32, 2,
-                                  "{ops: [random_flip, {random_brightness: 0.2}, {scale: 1/255}], shuffle: 100, batch: 4}");
+  auto split =
+      test::folder_split(dir.path(), 3, 32, 32, 2,
+                         "{ops: [random_flip, {random_brightness: 0.2}, {scale: 1/255}], shuffle: 100, batch: 4}");
   auto host_batches = [&](bool pinned) {
     data::Loader loader(split, data::load_table(split), {5, pinned});
     loader.start_epoch(0);

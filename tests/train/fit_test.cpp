@@ -91,7 +91,8 @@ double column(const std::string& csv_path, const std::string& name, int row) {
 
 TEST_CASE("fit learns separable data, loss falls, the run folder holds what it should", "[train][e2e]") {
   test::TempDir dir;
-  std::string spec = blob_spec(dir, "{epochs: 8, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 1}}}");
+  std::string spec =
+      blob_spec(dir, "{epochs: 8, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 1}}}");
   std::string out;
   REQUIRE(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
   INFO(out);
@@ -113,8 +114,8 @@ TEST_CASE("fit learns separable data, loss falls, the run folder holds what it s
 
   // predict on the validation manifest: one row per sample, top-k classes with probabilities.
   const std::string predictions = dir.path() + "/predictions.csv";
-  REQUIRE(run("-q predict " + spec + " --weights " + dir.path() + "/run --input " + dir.path() + "/val.csv --top-k 2 --output " +
-              predictions) == 0);
+  REQUIRE(run("-q predict " + spec + " --weights " + dir.path() + "/run --input " + dir.path() +
+              "/val.csv --top-k 2 --output " + predictions) == 0);
   auto rows = lines(predictions);
   REQUIRE(rows.size() == 129);
   CHECK(rows[0] == "input,label.top1,label.p1,label.top2,label.p2");
@@ -167,8 +168,10 @@ TEST_CASE("non-finite loss: stop names the output and step, skip_batch goes on",
 TEST_CASE("checkpoints round-trip every tensor, a truncated one is refused", "[train][e2e]") {
   test::TempDir dir;
   io::TensorFile file;
-  file.tensors = {{"a.weight", torch::randn({3, 4})}, {"b.count", torch::tensor({7}, torch::kLong)},
-                  {"c.half", torch::randn({5}).to(torch::kHalf)}, {"empty", torch::zeros({0})}};
+  file.tensors = {{"a.weight", torch::randn({3, 4})},
+                  {"b.count", torch::tensor({7}, torch::kLong)},
+                  {"c.half", torch::randn({5}).to(torch::kHalf)},
+                  {"empty", torch::zeros({0})}};
   file.metadata["epoch"] = "3";
   const std::string path = dir.path() + "/ck.safetensors";
   io::write_safetensors(path, file);
@@ -229,7 +232,8 @@ TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninter
   test::TempDir dir;
   // Enough batches per epoch that the signal lands mid-epoch.
   write_blobs(dir, "big.csv", 20000, 5);
-  std::string spec = blob_spec(dir, "{epochs: 4, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 0.5}}}");
+  std::string spec =
+      blob_spec(dir, "{epochs: 4, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 0.5}}}");
   // Paths given with --set are relative to the working folder.
   const std::string sets = " --set data.train.source.csv=" + dir.path() + "/big.csv --set data.train.batch=8";
   REQUIRE(run("-q fit " + spec + sets + " --run-dir " + dir.path() + "/straight") == 0);
@@ -239,7 +243,8 @@ TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninter
     int null_fd = open("/dev/null", O_WRONLY);
     dup2(null_fd, 1), dup2(null_fd, 2);
     std::string run_dir = dir.path() + "/stopped";
-    execl("/bin/sh", "sh", "-c", ("exec " + std::string(DLTRAIN_BINARY) + " -q fit " + spec + sets + " --run-dir " + run_dir).c_str(),
+    execl("/bin/sh", "sh", "-c",
+          ("exec " + std::string(DLTRAIN_BINARY) + " -q fit " + spec + sets + " --run-dir " + run_dir).c_str(),
           (char*)nullptr);
     _exit(127);
   }
@@ -301,7 +306,8 @@ TEST_CASE("resuming with a changed spec is refused with a diff, unless allowed",
   REQUIRE(run("-q fit " + spec + " --run-dir " + dir.path() + "/run") == 0);
   std::string out;
   CHECK(run("fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run", &out) == 2);
-  CHECK_THAT(out, Catch::Contains("the spec differs") && Catch::Contains("+   epochs: 2") && Catch::Contains("-   epochs: 1"));
+  CHECK_THAT(
+      out, Catch::Contains("the spec differs") && Catch::Contains("+   epochs: 2") && Catch::Contains("-   epochs: 1"));
   CHECK(run("-q fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run --allow-spec-change") == 0);
   CHECK(lines(dir.path() + "/run/metrics.csv").size() == 3);
 }

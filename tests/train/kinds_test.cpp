@@ -44,11 +44,13 @@ struct OptimizerRow {
 const std::vector<OptimizerRow> kOptimizers = {
     {"sgd", "{lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.01}",
      [](std::vector<torch::Tensor> p) {
-       return std::make_unique<torch::optim::SGD>(p, torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(0.01));
+       return std::make_unique<torch::optim::SGD>(
+           p, torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(0.01));
      }},
     {"adam", "{lr: 0.01, betas: [0.8, 0.99], weight_decay: 0.1}",
      [](std::vector<torch::Tensor> p) {
-       return std::make_unique<torch::optim::Adam>(p, torch::optim::AdamOptions(0.01).betas({0.8, 0.99}).weight_decay(0.1));
+       return std::make_unique<torch::optim::Adam>(
+           p, torch::optim::AdamOptions(0.01).betas({0.8, 0.99}).weight_decay(0.1));
      }},
     {"adamw", "{lr: 0.01, eps: 1e-6}",
      [](std::vector<torch::Tensor> p) {
@@ -62,7 +64,7 @@ const std::vector<OptimizerRow> kOptimizers = {
 
 struct ScheduleRow {
   std::string kind;
-  std::string spec;                              // the `schedule:` value, over sgd lr 0.1, 10 epochs of 10 steps
+  std::string spec;                               // the `schedule:` value, over sgd lr 0.1, 10 epochs of 10 steps
   std::vector<std::pair<int64_t, double>> rates;  // step -> lr
 };
 
@@ -79,9 +81,9 @@ const std::vector<ScheduleRow> kSchedules = {
 struct LossRow {
   std::string kind;
   std::string options;
-  std::string activation;      // the output layer's
+  std::string activation;  // the output layer's
   torch::Tensor logits, target;
-  double expected;             // worked out by hand
+  double expected;  // worked out by hand
 };
 
 std::vector<LossRow> loss_rows() {
@@ -90,7 +92,8 @@ std::vector<LossRow> loss_rows() {
       {"sparse_categorical_crossentropy", "{}", "softmax", two_classes, torch::tensor({1}), -std::log(0.75)},
       {"categorical_crossentropy", "{label_smoothing: 0.2}", "softmax", two_classes, torch::tensor({1}),
        -(0.9 * std::log(0.75) + 0.1 * std::log(0.25))},
-      {"binary_crossentropy", "{}", "sigmoid", torch::tensor({{0.0}, {0.0}}), torch::tensor({{1.0}, {0.0}}), std::log(2.0)},
+      {"binary_crossentropy", "{}", "sigmoid", torch::tensor({{0.0}, {0.0}}), torch::tensor({{1.0}, {0.0}}),
+       std::log(2.0)},
       {"mse", "{}", "linear", torch::tensor({{1.0, 2.0}}), torch::tensor({{0.0, 4.0}}), (1.0 + 4.0) / 2},
       {"mae", "{}", "linear", torch::tensor({{1.0, 2.0}}), torch::tensor({{0.0, 4.0}}), (1.0 + 2.0) / 2},
       {"huber", "{delta: 1.0}", "linear", torch::tensor({{0.5, 2.0}}), torch::tensor({{0.0, 0.0}}), (0.125 + 1.5) / 2},
@@ -125,7 +128,8 @@ std::vector<MetricRow> metric_rows() {
 TEST_CASE("every optimizer kind steps as LibTorch's and resumes from its checkpointed state", "[train][kinds]") {
   for (const OptimizerRow& row : kOptimizers) {
     INFO(row.kind);
-    const train::TrainSpec spec = train::parse_train_spec(test::yaml("{optimizer: {" + row.kind + ": " + row.options + "}}"));
+    const train::TrainSpec spec =
+        train::parse_train_spec(test::yaml("{optimizer: {" + row.kind + ": " + row.options + "}}"));
     torch::manual_seed(3);
     std::vector<torch::Tensor> ours = {torch::randn({3, 4}).requires_grad_(), torch::randn({5}).requires_grad_()};
     std::vector<torch::Tensor> theirs, resumed;
@@ -157,12 +161,15 @@ TEST_CASE("every optimizer kind steps as LibTorch's and resumes from its checkpo
   }
 }
 
-TEST_CASE("every optimizer kind has a conformance row", "[train][kinds]") { check_coverage(train::optimizer_registry(), kOptimizers); }
+TEST_CASE("every optimizer kind has a conformance row", "[train][kinds]") {
+  check_coverage(train::optimizer_registry(), kOptimizers);
+}
 
 TEST_CASE("every schedule kind gives its documented rate at chosen steps", "[train][kinds]") {
   for (const ScheduleRow& row : kSchedules) {
     INFO(row.kind);
-    const train::TrainSpec spec = train::parse_train_spec(test::yaml("{optimizer: {sgd: {lr: 0.1}}, schedule: " + row.spec + "}"));
+    const train::TrainSpec spec =
+        train::parse_train_spec(test::yaml("{optimizer: {sgd: {lr: 0.1}}, schedule: " + row.spec + "}"));
     CHECK(spec.schedule.kind == row.kind);
     const train::Schedule schedule(spec.schedule, spec.optimizer.lr, 10, 10);
     for (const auto& [step, rate] : row.rates) {
@@ -172,7 +179,9 @@ TEST_CASE("every schedule kind gives its documented rate at chosen steps", "[tra
   }
 }
 
-TEST_CASE("every schedule kind has a conformance row", "[train][kinds]") { check_coverage(train::schedule_registry(), kSchedules); }
+TEST_CASE("every schedule kind has a conformance row", "[train][kinds]") {
+  check_coverage(train::schedule_registry(), kSchedules);
+}
 
 TEST_CASE("every loss kind gives the value worked out by hand", "[train][kinds]") {
   const std::vector<LossRow> rows = loss_rows();
@@ -196,7 +205,9 @@ TEST_CASE("every loss kind gives the value worked out by hand", "[train][kinds]"
   CHECK_FALSE(train::loss_registry().find("mse")->class_target);
 }
 
-TEST_CASE("every loss kind has a conformance row", "[train][kinds]") { check_coverage(train::loss_registry(), loss_rows()); }
+TEST_CASE("every loss kind has a conformance row", "[train][kinds]") {
+  check_coverage(train::loss_registry(), loss_rows());
+}
 
 TEST_CASE("every metric kind gives the value worked out by hand, also across batches and a resume", "[train][kinds]") {
   for (const MetricRow& row : metric_rows()) {
@@ -218,7 +229,9 @@ TEST_CASE("every metric kind gives the value worked out by hand, also across bat
   }
 }
 
-TEST_CASE("every metric kind has a conformance row", "[train][kinds]") { check_coverage(train::metric_registry(), metric_rows()); }
+TEST_CASE("every metric kind has a conformance row", "[train][kinds]") {
+  check_coverage(train::metric_registry(), metric_rows());
+}
 
 TEST_CASE("the catalog lists every kind of every registry with the parameters its parse reads", "[train][kinds]") {
   const std::vector<train::KindCategory> catalog = train::kind_catalog();
@@ -234,9 +247,11 @@ TEST_CASE("the catalog lists every kind of every registry with the parameters it
     throw;
   };
   CHECK(spec::params_text(find("optimizers", "sgd").params) ==
-        "lr: number = 0.01, momentum: number = 0 (at least 0), nesterov: bool = false, weight_decay: number = 0 (at least 0)");
+        "lr: number = 0.01, momentum: number = 0 (at least 0), nesterov: bool = false, weight_decay: number = 0 (at "
+        "least 0)");
   CHECK(spec::params_text(find("schedules", "reduce_on_plateau").params) ==
-        "factor: number = 0.1 (between 0 and 1), patience: int = 5 (at least 0), monitor: string = val.loss, mode: min | max = min, "
+        "factor: number = 0.1 (between 0 and 1), patience: int = 5 (at least 0), monitor: string = val.loss, mode: min "
+        "| max = min, "
         "warmup_epochs: number = 0 (at least 0)");
   CHECK(spec::params_text(find("losses", "huber").params) == "delta: number = 1 (at least 0)");
   CHECK(spec::params_text(find("metrics", "top_k_accuracy").params) == "k: int = 5 (at least 1)");

@@ -58,13 +58,15 @@ outputs:
   // Smoothed target: 0.9 on the label, 0.1 on the other.
   auto logp = torch::log_softmax(z, 1);
   double expected = -(0.9 * logp[0][0].item<double>() + 0.1 * logp[0][1].item<double>());
-  CHECK(heads[0].compute_loss(torch::softmax(z, 1), z, torch::tensor({0}, torch::kLong)).item<double>() == Approx(expected));
+  CHECK(heads[0].compute_loss(torch::softmax(z, 1), z, torch::tensor({0}, torch::kLong)).item<double>() ==
+        Approx(expected));
   torch::Tensor out = torch::tensor({{0.5f}, {3.0f}}), t = torch::tensor({{0.0f}, {0.0f}});
   CHECK(heads[1].compute_loss(out, out, t).item<double>() == Approx((0.5 * 0.25 + (3.0 - 0.5)) / 2));
   CHECK(heads[2].compute_loss(out, out, t).item<double>() == Approx(1.75));
   torch::Tensor logit = torch::tensor({{0.3f}});
   double p = 1 / (1 + std::exp(-0.3));
-  CHECK(heads[3].compute_loss(torch::sigmoid(logit), logit, torch::tensor({{1.0f}})).item<double>() == Approx(-std::log(p)));
+  CHECK(heads[3].compute_loss(torch::sigmoid(logit), logit, torch::tensor({{1.0f}})).item<double>() ==
+        Approx(-std::log(p)));
 }
 
 TEST_CASE("metrics accumulate exactly over batches, the partial last batch included", "[train]") {
@@ -77,7 +79,7 @@ TEST_CASE("metrics accumulate exactly over batches, the partial last batch inclu
   torch::Tensor l2 = torch::tensor({1}, torch::kLong);
   for (auto& m : metrics) m->update(b1, l1), m->update(b2, l2);
   CHECK(metrics[0]->result() == Approx(2.0 / 4.0));  // accuracy
-  CHECK(metrics[1]->result() == Approx(1.0));  // top-2: every label is among its sample's two best
+  CHECK(metrics[1]->result() == Approx(1.0));        // top-2: every label is among its sample's two best
   // Per class (tp, fp, fn): 0 (1, 1, 0), 1 (0, 1, 1), 2 (1, 0, 1).
   const double precision = (0.5 + 0.0 + 1.0) / 3, recall = (1.0 + 0.0 + 0.5) / 3;
   CHECK(metrics[2]->result() == Approx(precision));
@@ -122,7 +124,8 @@ outputs:
 
 TEST_CASE("schedules give the documented learning rate at chosen steps", "[train]") {
   auto schedule = [](const std::string& yaml, int64_t epochs = 10, int64_t steps = 10) {
-    train::TrainSpec spec = train::parse_train_spec(test::yaml("{optimizer: {sgd: {lr: 0.1}}, schedule: " + yaml + "}"));
+    train::TrainSpec spec =
+        train::parse_train_spec(test::yaml("{optimizer: {sgd: {lr: 0.1}}, schedule: " + yaml + "}"));
     return train::Schedule(spec.schedule, spec.optimizer.lr, epochs, steps);
   };
   CHECK(schedule("constant").lr(55) == Approx(0.1));
@@ -154,22 +157,26 @@ TEST_CASE("schedules give the documented learning rate at chosen steps", "[train
 
 TEST_CASE("train section errors are located", "[train]") {
   CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{optimizer: adamm}")), Catch::Contains("did you mean 'adam'?"));
-  CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{epoch: 3}")), Catch::Contains("test.yaml:1:2") && Catch::Contains("did you mean 'epochs'?"));
-  CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{schedule: {cosine: {warmup: 1}}}")), Catch::Contains("unknown parameter 'warmup'"));
+  CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{epoch: 3}")),
+                    Catch::Contains("test.yaml:1:2") && Catch::Contains("did you mean 'epochs'?"));
+  CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{schedule: {cosine: {warmup: 1}}}")),
+                    Catch::Contains("unknown parameter 'warmup'"));
   // Found by fuzzing: every_epochs 0 divided by zero in fit; keep_last 0 deleted the checkpoint `last` points at.
   CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{checkpoint: {every_epochs: 0}}")),
                     Catch::Contains("test.yaml:1:29") && Catch::Contains("'every_epochs' must be at least 1"));
-  CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{checkpoint: {keep_last: 0}}")), Catch::Contains("'keep_last' must be at least 1"));
+  CHECK_THROWS_WITH(train::parse_train_spec(test::yaml("{checkpoint: {keep_last: 0}}")),
+                    Catch::Contains("'keep_last' must be at least 1"));
 }
 
 TEST_CASE("multi-tensor adam and adamw step exactly as LibTorch's, and keep its state for checkpoints", "[train]") {
   for (const char* kind : {"adam", "adamw"}) {
     INFO(kind);
-    train::TrainSpec spec = train::parse_train_spec(
-        test::yaml(std::string("{optimizer: {") + kind + ": {lr: 0.01, weight_decay: 0.1}}}"));
+    train::TrainSpec spec =
+        train::parse_train_spec(test::yaml(std::string("{optimizer: {") + kind + ": {lr: 0.01, weight_decay: 0.1}}}"));
     torch::manual_seed(4);
     std::vector<torch::Tensor> ours = {torch::randn({3, 4}).requires_grad_(), torch::randn({5}).requires_grad_()};
-    std::vector<torch::Tensor> theirs = {ours[0].detach().clone().requires_grad_(), ours[1].detach().clone().requires_grad_()};
+    std::vector<torch::Tensor> theirs = {ours[0].detach().clone().requires_grad_(),
+                                         ours[1].detach().clone().requires_grad_()};
     auto optimizer = train::make_optimizer(spec.optimizer, ours);
     std::unique_ptr<torch::optim::Optimizer> reference;
     if (std::string(kind) == "adam")

@@ -33,7 +33,8 @@ std::vector<std::string> lines_of(const fs::path& path) {
 
 }  // namespace
 
-TEST_CASE("early stopping stops after patience epochs without a min_delta improvement, and resumes its count", "[train][policy]") {
+TEST_CASE("early stopping stops after patience epochs without a min_delta improvement, and resumes its count",
+          "[train][policy]") {
   const auto spec = spec_of("{early_stopping: {monitor: val.loss, patience: 2, min_delta: 0.1}}");
   auto policy = train::make_early_stopping(*spec.early_stopping);
   CHECK(policy->name() == "early_stopping");
@@ -58,8 +59,10 @@ TEST_CASE("early stopping stops after patience epochs without a min_delta improv
   CHECK(first->state().at("best") == "1");
 }
 
-TEST_CASE("reduce_on_plateau lowers the schedule's rate after patience epochs without a better value", "[train][policy]") {
-  const auto spec = spec_of("{optimizer: {sgd: {lr: 0.1}}, schedule: {reduce_on_plateau: {factor: 0.5, patience: 1, monitor: loss}}}");
+TEST_CASE("reduce_on_plateau lowers the schedule's rate after patience epochs without a better value",
+          "[train][policy]") {
+  const auto spec = spec_of(
+      "{optimizer: {sgd: {lr: 0.1}}, schedule: {reduce_on_plateau: {factor: 0.5, patience: 1, monitor: loss}}}");
   train::Schedule schedule(spec.schedule, spec.optimizer.lr, 10, 10);
   auto policy = train::make_plateau(*spec.schedule.plateau(), schedule);
   for (double loss : {1.0, 1.0}) {
@@ -76,7 +79,8 @@ TEST_CASE("reduce_on_plateau lowers the schedule's rate after patience epochs wi
   CHECK(fresh.lr(0) == Approx(0.05));
 }
 
-TEST_CASE("checkpointing saves as asked, points last and best, and keeps keep_last files and the best", "[train][policy]") {
+TEST_CASE("checkpointing saves as asked, points last and best, and keeps keep_last files and the best",
+          "[train][policy]") {
   test::TempDir dir;
   const fs::path checkpoints = fs::path(dir.path()) / "checkpoints";
   fs::create_directories(checkpoints);
@@ -109,7 +113,8 @@ TEST_CASE("checkpointing saves as asked, points last and best, and keeps keep_la
   CHECK(policy.state().at("best") == "0.90000000000000002");
 }
 
-TEST_CASE("the metrics files get a row per epoch (and per log_every steps) and keep metrics.csv's columns", "[train][policy]") {
+TEST_CASE("the metrics files get a row per epoch (and per log_every steps) and keep metrics.csv's columns",
+          "[train][policy]") {
   test::TempDir dir;
   {
     auto files = train::make_metrics_files(dir.path(), 2);
@@ -130,9 +135,16 @@ TEST_CASE("the metrics files get a row per epoch (and per log_every steps) and k
   CHECK(jsonl[2] == R"({"epoch": 2, "step": 8, "loss": 0.500000, "val.extra": 1.000000, "val.loss": 0.400000})");
 }
 
-TEST_CASE("the console summary line names the epoch, the metrics, the rate, the data wait and what was skipped", "[train][policy]") {
-  auto end = epoch_end(2, {{"loss", 0.25}, {"val.label.accuracy", 0.875}, {"lr", 0.001}, {"time_s", 65},
-                           {"data_wait", 0.031}, {"rss_mb", 420}, {"peak_rss_mb", 433}},
+TEST_CASE("the console summary line names the epoch, the metrics, the rate, the data wait and what was skipped",
+          "[train][policy]") {
+  auto end = epoch_end(2,
+                       {{"loss", 0.25},
+                        {"val.label.accuracy", 0.875},
+                        {"lr", 0.001},
+                        {"time_s", 65},
+                        {"data_wait", 0.031},
+                        {"rss_mb", 420},
+                        {"peak_rss_mb", 433}},
                        8);
   end.skipped_samples = 3;
   CHECK(train::epoch_summary(end) ==
@@ -140,12 +152,14 @@ TEST_CASE("the console summary line names the epoch, the metrics, the rate, the 
         "RSS 420 MB (peak 433) - skipped 3 bad samples");
 }
 
-TEST_CASE("a non-finite loss stops the run naming the step and the last checkpoint, or skips the batch", "[train][policy]") {
+TEST_CASE("a non-finite loss stops the run naming the step and the last checkpoint, or skips the batch",
+          "[train][policy]") {
   test::TempDir dir;
   const train::NonFiniteLoss stop(false, dir.path());
-  CHECK_THROWS_WITH(stop.handle(41, 2, 7, {"label", "price"}),
-                    "step 42 (epoch 3, batch 8): the loss of output label, price is not finite; no checkpoint was saved "
-                    "yet (train.on_nan: skip_batch skips such batches)");
+  CHECK_THROWS_WITH(
+      stop.handle(41, 2, 7, {"label", "price"}),
+      "step 42 (epoch 3, batch 8): the loss of output label, price is not finite; no checkpoint was saved "
+      "yet (train.on_nan: skip_batch skips such batches)");
   const train::NonFiniteLoss skip(true, dir.path());
   CHECK_NOTHROW(skip.handle(41, 2, 7, {"label"}));
 }
@@ -156,13 +170,16 @@ TEST_CASE("every policy a train section can ask for is made, in the documented o
   train::Schedule schedule(spec.schedule, 0.1, 10, 10);
   train::Checkpointing* checkpointing = nullptr;
   test::TempDir dir;
-  auto policies = train::make_policies(spec, schedule, dir.path(), true, [](const std::string&) {}, &checkpointing);
+  auto policies = train::make_policies(
+      spec, schedule, dir.path(), true, [](const std::string&) {}, &checkpointing);
   std::vector<std::string> names;
   for (const auto& p : policies) names.push_back(p->name());
-  CHECK(names == std::vector<std::string>{"metrics_files", "console_summary", "reduce_on_plateau", "early_stopping", "checkpoint"});
+  CHECK(names == std::vector<std::string>{"metrics_files", "console_summary", "reduce_on_plateau", "early_stopping",
+                                          "checkpoint"});
   CHECK(checkpointing == policies.back().get());
   // A replica that writes nothing still decides like the primary.
-  auto replica = train::make_policies(spec, schedule, dir.path(), false, [](const std::string&) {}, &checkpointing);
+  auto replica = train::make_policies(
+      spec, schedule, dir.path(), false, [](const std::string&) {}, &checkpointing);
   CHECK(replica.size() == 2);
   CHECK(checkpointing == nullptr);
 }

@@ -52,7 +52,8 @@ TEST_CASE("the loss scaler skips overflowing steps, halves, and doubles after gr
 }
 
 TEST_CASE("the replica comes from torchrun's or SLURM's variables", "[train]") {
-  for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID"}) unsetenv(name);
+  for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID"})
+    unsetenv(name);
   train::Replica single = train::replica_from_environment();
   CHECK(single.world_size == 1);
   CHECK(single.primary());
@@ -76,5 +77,6 @@ TEST_CASE("the replica comes from torchrun's or SLURM's variables", "[train]") {
   CHECK_THROWS_WITH(train::replica_from_environment(), Catch::Contains("outside a world of 2"));
   setenv("RANK", "one", 1);
   CHECK_THROWS_WITH(train::replica_from_environment(), Catch::Contains("RANK='one'"));
-  for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID"}) unsetenv(name);
+  for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID"})
+    unsetenv(name);
 }

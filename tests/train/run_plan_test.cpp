@@ -22,7 +22,8 @@ outputs:
   value: {from: score, loss: mse, metrics: [mae]}
 data:
   train: {source: {csv: train.csv, columns: {x: "x*"}}, batch: 32}
-)" + data_extra + "train: " + train + "\n";
+)" + data_extra +
+         "train: " + train + "\n";
 }
 const std::string kWithVal = "  val: {source: {csv: val.csv, columns: {x: \"x*\"}}, batch: 64}\n";
 
@@ -45,10 +46,12 @@ TEST_CASE("the plan names every metric fit reports, training and validation", "[
 TEST_CASE("a monitor that names no metric of the run is an error at its key, with the likely one", "[train][plan]") {
   auto errors = plan_errors(blobs("{early_stopping: {monitor: val.label.acuracy, mode: max}}", kWithVal));
   REQUIRE(errors.size() == 1);
-  CHECK_THAT(errors[0], Catch::StartsWith("test.yaml:14:35: error: monitor 'val.label.acuracy' is not a metric of this run"));
+  CHECK_THAT(errors[0],
+             Catch::StartsWith("test.yaml:14:35: error: monitor 'val.label.acuracy' is not a metric of this run"));
   CHECK_THAT(errors[0], Catch::Contains("did you mean 'val.label.accuracy'?"));
 
-  errors = plan_errors(blobs("{checkpoint: {keep_best: {monitor: label.f1}}, schedule: {reduce_on_plateau: {monitor: valloss}}}", kWithVal));
+  errors = plan_errors(blobs(
+      "{checkpoint: {keep_best: {monitor: label.f1}}, schedule: {reduce_on_plateau: {monitor: valloss}}}", kWithVal));
   REQUIRE(errors.size() == 2);  // both, each at its own key
   CHECK_THAT(errors[0], Catch::Contains("monitor 'valloss'") && Catch::Contains("did you mean 'val.loss'?"));
   CHECK_THAT(errors[1], Catch::Contains("monitor 'label.f1'"));
@@ -61,7 +64,8 @@ TEST_CASE("a val. monitor without a validation split says so", "[train][plan]") 
   CHECK_THAT(errors[0], Catch::Contains("monitor 'val.loss' is not a metric of this run (this run has no 'val' split"));
 }
 
-TEST_CASE("independent mistakes in the outputs, the data and the train section are reported together", "[train][plan]") {
+TEST_CASE("independent mistakes in the outputs, the data and the train section are reported together",
+          "[train][plan]") {
   std::string text = blobs("{epoch: 3}", kWithVal);
   text.replace(text.find("loss: mse"), 9, "loss: mse2");
   text.replace(text.find("batch: 64"), 9, "batchh: 64");
@@ -104,5 +108,6 @@ outputs:
   y: {from: m3, loss: mse}
 )");
   REQUIRE(errors.size() == 1);
-  CHECK_THAT(errors[0], Catch::StartsWith("test.yaml:7:26: error: layer m1/add (also m2/add, m3/add): unknown input 'fcc'"));
+  CHECK_THAT(errors[0],
+             Catch::StartsWith("test.yaml:7:26: error: layer m1/add (also m2/add, m3/add): unknown input 'fcc'"));
 }

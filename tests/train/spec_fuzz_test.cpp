@@ -23,11 +23,39 @@ namespace {
 
 // Values at the edges of what parameters accept. No "large but allocatable" sizes: a mutant
 // must fail fast or build small, never take gigabytes.
-const std::vector<std::string> kEdgeValues = {
-    "0",   "-1",   "1",     "2",     "3",          "1000000000000", "0.5",      "-0.5",   "1e30",
-    "nan", "inf",  "true",  "null",  "[]",         "{}",            "''",       "[1, 2]", "[0, 0]",
-    "abc", "$x",   "$in",   "same",  "valid",      "[[1]]",         "{a: 1}",   "~",      "1/0",
-    "-",   "0x10", "[1, 2, 3]", "channels($in)", "$filters * 0", "99999999999999999999"};
+const std::vector<std::string> kEdgeValues = {"0",
+                                              "-1",
+                                              "1",
+                                              "2",
+                                              "3",
+                                              "1000000000000",
+                                              "0.5",
+                                              "-0.5",
+                                              "1e30",
+                                              "nan",
+                                              "inf",
+                                              "true",
+                                              "null",
+                                              "[]",
+                                              "{}",
+                                              "''",
+                                              "[1, 2]",
+                                              "[0, 0]",
+                                              "abc",
+                                              "$x",
+                                              "$in",
+                                              "same",
+                                              "valid",
+                                              "[[1]]",
+                                              "{a: 1}",
+                                              "~",
+                                              "1/0",
+                                              "-",
+                                              "0x10",
+                                              "[1, 2, 3]",
+                                              "channels($in)",
+                                              "$filters * 0",
+                                              "99999999999999999999"};
 
 struct Mutator {
   std::mt19937 rng;
@@ -50,7 +78,8 @@ struct Mutator {
           break;
         }
         case 1:  // a number replaced
-          line = std::regex_replace(line, std::regex(R"(\b\d+\b)"), std::vector<std::string>{"0", "-1", "3", "1000000000000"}[below(4)],
+          line = std::regex_replace(line, std::regex(R"(\b\d+\b)"),
+                                    std::vector<std::string>{"0", "-1", "3", "1000000000000"}[below(4)],
                                     std::regex_constants::format_first_only);
           break;
         case 2:

@@ -3,10 +3,10 @@
 // only), --cudnn on|off, --path autograd (loss.backward(): the autograd engine's device thread)
 // or direct (at::convolution_backward and mm on the main thread). --crash segfaults on purpose
 // while cuDNN is on, inside the backward (a gradient hook, or after the direct calls): run.sh's
-// rehearsal of a cuDNN crash and its bisection. Prints each stage before it runs, so a crash shows where it happened; exits 0 when the
-// gradients are finite. Built plainly (scripts/gpu/probe/CMakeLists.txt, as PyTorch's docs link
-// an app) and linked like dltrain (tests/CMakeLists.txt, which also applies dltrain's CUDA
-// switches: DLTRAIN_PROBE_LIKE_DLTRAIN).
+// rehearsal of a cuDNN crash and its bisection. Prints each stage before it runs, so a crash shows where it happened;
+// exits 0 when the gradients are finite. Built plainly (scripts/gpu/probe/CMakeLists.txt, as PyTorch's docs link an
+// app) and linked like dltrain (tests/CMakeLists.txt, which also applies dltrain's CUDA switches:
+// DLTRAIN_PROBE_LIKE_DLTRAIN).
 #include <ATen/Context.h>
 #include <torch/torch.h>
 
@@ -37,9 +37,9 @@ bool crash_wanted(const Mode& mode) { return mode.crash && at::globalContext().u
 double autograd_backward(const Mode& mode, torch::Device device) {
   torch::nn::Sequential net;
   if (mode.net == "conv") {
-    net = torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3).padding(1)), torch::nn::BatchNorm2d(8),
-                                torch::nn::ReLU(), torch::nn::AdaptiveAvgPool2d(1), torch::nn::Flatten(),
-                                torch::nn::Linear(8, 4));
+    net = torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3).padding(1)),
+                                torch::nn::BatchNorm2d(8), torch::nn::ReLU(), torch::nn::AdaptiveAvgPool2d(1),
+                                torch::nn::Flatten(), torch::nn::Linear(8, 4));
   } else {
     net = torch::nn::Sequential(torch::nn::Flatten(), torch::nn::Linear(3 * 32 * 32, 64), torch::nn::ReLU(),
                                 torch::nn::Linear(64, 4));
@@ -49,7 +49,11 @@ double autograd_backward(const Mode& mode, torch::Device device) {
   torch::Tensor y = torch::randint(0, 4, {16}, torch::TensorOptions(device).dtype(torch::kLong));
   std::cout << "forward" << std::endl;
   torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
-  if (crash_wanted(mode)) loss.register_hook([](torch::Tensor grad) { crash_here(); return grad; });
+  if (crash_wanted(mode))
+    loss.register_hook([](torch::Tensor grad) {
+      crash_here();
+      return grad;
+    });
   std::cout << "backward (autograd)" << std::endl;
   loss.backward();
   double norm = 0;
@@ -68,8 +72,8 @@ double direct_backward(const Mode& mode, torch::Device device) {
     std::cout << "forward (at::convolution)" << std::endl;
     torch::Tensor out = at::convolution(x, w, b, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1);
     std::cout << "backward (at::convolution_backward)" << std::endl;
-    auto grads = at::convolution_backward(torch::ones_like(out), x, w, std::vector<int64_t>{8}, {1, 1}, {1, 1},
-                                          {1, 1}, false, {0, 0}, 1, {true, true, true});
+    auto grads = at::convolution_backward(torch::ones_like(out), x, w, std::vector<int64_t>{8}, {1, 1}, {1, 1}, {1, 1},
+                                          false, {0, 0}, 1, {true, true, true});
     norm = std::get<0>(grads).norm().item<double>() + std::get<1>(grads).norm().item<double>() +
            std::get<2>(grads).norm().item<double>();
   } else {
@@ -88,11 +92,16 @@ bool parse(int argc, char** argv, Mode& mode) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
-    if (arg == "--crash") mode.crash = true;
-    else if (arg == "--net" && has_value) mode.net = argv[++i];
-    else if (arg == "--cudnn" && has_value) mode.cudnn = argv[++i];
-    else if (arg == "--path" && has_value) mode.path = argv[++i];
-    else return false;
+    if (arg == "--crash")
+      mode.crash = true;
+    else if (arg == "--net" && has_value)
+      mode.net = argv[++i];
+    else if (arg == "--cudnn" && has_value)
+      mode.cudnn = argv[++i];
+    else if (arg == "--path" && has_value)
+      mode.path = argv[++i];
+    else
+      return false;
   }
   return (mode.net == "conv" || mode.net == "linear") && (mode.cudnn == "on" || mode.cudnn == "off") &&
          (mode.path == "autograd" || mode.path == "direct");

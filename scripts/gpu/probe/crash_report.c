@@ -63,7 +63,7 @@ static void on_crash(int signal_number, siginfo_t* info, void* context) {
 
 __attribute__((constructor)) static void install_crash_report(void) {
   void* warm_up[1];
-  backtrace(warm_up, 1);  // loads the unwinder (libgcc_s) now, not inside the handler
+  backtrace(warm_up, 1);                   // loads the unwinder (libgcc_s) now, not inside the handler
   static char alternate_stack[64 * 1024];  // a stack overflow still gets its report
   stack_t stack = {.ss_sp = alternate_stack, .ss_size = sizeof alternate_stack};
   sigaltstack(&stack, NULL);

@@ -26,7 +26,8 @@ class CrossEntropy final : public LossConfig {
       throw Error("class_weights has " + std::to_string(class_weights_.size()) + " values for " +
                   std::to_string(out.features) + " classes");
     if (out.activation != "softmax" && out.activation != "linear" && out.fused_activation)
-      throw Error(name_ + " expects a softmax (or no) activation on output '" + out.name + "', it has " + out.activation);
+      throw Error(name_ + " expects a softmax (or no) activation on output '" + out.name + "', it has " +
+                  out.activation);
   }
 
   torch::Tensor compute(const torch::Tensor& output, const torch::Tensor& logits, const torch::Tensor& target,
@@ -65,8 +66,10 @@ LossKind cross_entropy_kind(const std::string& name, const std::string& help) {
 }  // namespace
 
 void register_cross_entropy(LossRegistry& registry) {
-  registry.add(cross_entropy_kind("sparse_categorical_crossentropy", "cross-entropy over classes, the target a class index"));
-  registry.add(cross_entropy_kind("categorical_crossentropy", "cross-entropy over classes (Keras' name; the same target)"));
+  registry.add(
+      cross_entropy_kind("sparse_categorical_crossentropy", "cross-entropy over classes, the target a class index"));
+  registry.add(
+      cross_entropy_kind("categorical_crossentropy", "cross-entropy over classes (Keras' name; the same target)"));
 }
 
 }  // namespace dltrain::train

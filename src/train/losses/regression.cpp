@@ -26,17 +26,20 @@ class Regression final : public LossConfig {
 
 void register_regression_losses(LossRegistry& registry) {
   registry.add({"mse", "mean squared error", false, false, [](spec::ParamReader&) {
-                  return std::make_shared<Regression>([](const torch::Tensor& y, const torch::Tensor& t) { return F::mse_loss(y, t); });
+                  return std::make_shared<Regression>(
+                      [](const torch::Tensor& y, const torch::Tensor& t) { return F::mse_loss(y, t); });
                 }});
   registry.add({"mae", "mean absolute error", false, false, [](spec::ParamReader&) {
-                  return std::make_shared<Regression>([](const torch::Tensor& y, const torch::Tensor& t) { return F::l1_loss(y, t); });
+                  return std::make_shared<Regression>(
+                      [](const torch::Tensor& y, const torch::Tensor& t) { return F::l1_loss(y, t); });
                 }});
-  registry.add({"huber", "squared error below delta, absolute above (smooth L1)", false, false, [](spec::ParamReader& p) {
-                  const double delta = p.get_in<double>("delta", 1.0, 0.0);
-                  return std::make_shared<Regression>([delta](const torch::Tensor& y, const torch::Tensor& t) {
-                    return F::huber_loss(y, t, F::HuberLossFuncOptions().delta(delta));
-                  });
-                }});
+  registry.add(
+      {"huber", "squared error below delta, absolute above (smooth L1)", false, false, [](spec::ParamReader& p) {
+         const double delta = p.get_in<double>("delta", 1.0, 0.0);
+         return std::make_shared<Regression>([delta](const torch::Tensor& y, const torch::Tensor& t) {
+           return F::huber_loss(y, t, F::HuberLossFuncOptions().delta(delta));
+         });
+       }});
 }
 
 }  // namespace dltrain::train

@@ -42,8 +42,9 @@ torch::Tensor class_targets(const torch::Tensor& target) {
 void register_accuracy(MetricRegistry& registry) {
   registry.add({"accuracy", "share of samples whose class is the most likely one", true,
                 [](spec::ParamReader&, const MetricOutput&) { return std::make_unique<Accuracy>(); }});
-  registry.add({"top_k_accuracy", "share of samples whose class is among the k most likely", true,
-                [](spec::ParamReader& p, const MetricOutput&) { return std::make_unique<TopK>(p.get_in<int64_t>("k", 5, 1)); }});
+  registry.add(
+      {"top_k_accuracy", "share of samples whose class is among the k most likely", true,
+       [](spec::ParamReader& p, const MetricOutput&) { return std::make_unique<TopK>(p.get_in<int64_t>("k", 5, 1)); }});
 }
 
 }  // namespace dltrain::train

@@ -8,7 +8,9 @@ namespace {
 
 class MacroScore final : public Metric {
  public:
-  MacroScore(std::string kind, int64_t classes) : name_(std::move(kind)), classes_(std::max<int64_t>(classes, 2)) { reset(); }
+  MacroScore(std::string kind, int64_t classes) : name_(std::move(kind)), classes_(std::max<int64_t>(classes, 2)) {
+    reset();
+  }
   const std::string& name() const override { return name_; }
   void update(const torch::Tensor& output, const torch::Tensor& target) override {
     torch::Tensor pred = predicted_classes(output), truth = class_targets(target);
@@ -16,8 +18,10 @@ class MacroScore final : public Metric {
     auto t = truth.accessor<int64_t, 1>();
     for (int64_t i = 0; i < pred.size(0); ++i) {
       const size_t pc = static_cast<size_t>(p[i]), tc = static_cast<size_t>(t[i]);
-      if (pc == tc) tp_[pc] += 1;
-      else fp_[pc] += 1, fn_[tc] += 1;
+      if (pc == tc)
+        tp_[pc] += 1;
+      else
+        fp_[pc] += 1, fn_[tc] += 1;
     }
   }
   double result() const override {
@@ -26,9 +30,12 @@ class MacroScore final : public Metric {
       const size_t k = static_cast<size_t>(c);
       double precision = tp_[k] + fp_[k] > 0 ? tp_[k] / (tp_[k] + fp_[k]) : 0;
       double recall = tp_[k] + fn_[k] > 0 ? tp_[k] / (tp_[k] + fn_[k]) : 0;
-      if (name_ == "precision") total += precision;
-      else if (name_ == "recall") total += recall;
-      else total += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
+      if (name_ == "precision")
+        total += precision;
+      else if (name_ == "recall")
+        total += recall;
+      else
+        total += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
     }
     return total / static_cast<double>(classes_);
   }
@@ -60,7 +67,9 @@ class MacroScore final : public Metric {
 void register_macro_scores(MetricRegistry& registry) {
   for (const char* kind : {"precision", "recall", "f1"})
     registry.add({kind, std::string("macro-averaged ") + kind + " over the classes", true,
-                  [kind](spec::ParamReader&, const MetricOutput& out) { return std::make_unique<MacroScore>(kind, out.features); }});
+                  [kind](spec::ParamReader&, const MetricOutput& out) {
+                    return std::make_unique<MacroScore>(kind, out.features);
+                  }});
 }
 
 }  // namespace dltrain::train

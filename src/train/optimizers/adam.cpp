@@ -46,8 +46,10 @@ class MultiTensorAdam final : public Base {
       if (params.empty()) continue;
       const double lr = o.lr(), beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
       if (o.weight_decay() != 0) {
-        if (decoupled_weight_decay) at::_foreach_mul_(params, 1 - lr * o.weight_decay());
-        else grads = at::_foreach_add(grads, params, o.weight_decay());
+        if (decoupled_weight_decay)
+          at::_foreach_mul_(params, 1 - lr * o.weight_decay());
+        else
+          grads = at::_foreach_add(grads, params, o.weight_decay());
       }
       at::_foreach_mul_(exp_avgs, beta1);
       at::_foreach_add_(exp_avgs, grads, 1 - beta1);
@@ -77,7 +79,8 @@ class AdamConfig final : public OptimizerConfig {
   std::unique_ptr<torch::optim::Optimizer> create(const std::vector<torch::Tensor>& params) const override {
     return std::make_unique<MultiTensorAdam<Base, State, Options, decoupled_weight_decay>>(params, options);
   }
-  std::vector<std::pair<std::string, torch::Tensor>> state(torch::optim::Optimizer& o, const torch::Tensor& p) const override {
+  std::vector<std::pair<std::string, torch::Tensor>> state(torch::optim::Optimizer& o,
+                                                           const torch::Tensor& p) const override {
     auto& s = param_state<State>(o, p);
     std::vector<std::pair<std::string, torch::Tensor>> out = {{"step", step_tensor(s.step())}};
     for (auto [name, t] : {std::pair{"exp_avg", s.exp_avg()}, std::pair{"exp_avg_sq", s.exp_avg_sq()},
@@ -85,12 +88,17 @@ class AdamConfig final : public OptimizerConfig {
       if (t.defined()) out.emplace_back(name, t);
     return out;
   }
-  void restore(torch::optim::Optimizer& o, const torch::Tensor& p, const std::string& key, const torch::Tensor& value) const override {
+  void restore(torch::optim::Optimizer& o, const torch::Tensor& p, const std::string& key,
+               const torch::Tensor& value) const override {
     auto& s = param_state<State>(o, p);
-    if (key == "step") s.step(value.item<int64_t>());
-    else if (key == "exp_avg") s.exp_avg(fitted_state(p, key, value));
-    else if (key == "exp_avg_sq") s.exp_avg_sq(fitted_state(p, key, value));
-    else if (key == "max_exp_avg_sq") s.max_exp_avg_sq(fitted_state(p, key, value));
+    if (key == "step")
+      s.step(value.item<int64_t>());
+    else if (key == "exp_avg")
+      s.exp_avg(fitted_state(p, key, value));
+    else if (key == "exp_avg_sq")
+      s.exp_avg_sq(fitted_state(p, key, value));
+    else if (key == "max_exp_avg_sq")
+      s.max_exp_avg_sq(fitted_state(p, key, value));
   }
 };
 

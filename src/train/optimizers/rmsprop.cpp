@@ -14,7 +14,8 @@ class RmspropConfig final : public OptimizerConfig {
   std::unique_ptr<torch::optim::Optimizer> create(const std::vector<torch::Tensor>& params) const override {
     return std::make_unique<torch::optim::RMSprop>(params, options);
   }
-  std::vector<std::pair<std::string, torch::Tensor>> state(torch::optim::Optimizer& o, const torch::Tensor& p) const override {
+  std::vector<std::pair<std::string, torch::Tensor>> state(torch::optim::Optimizer& o,
+                                                           const torch::Tensor& p) const override {
     auto& s = param_state<torch::optim::RMSpropParamState>(o, p);
     std::vector<std::pair<std::string, torch::Tensor>> out = {{"step", step_tensor(s.step())}};
     for (auto [name, t] : {std::pair{"square_avg", s.square_avg()}, std::pair{"momentum_buffer", s.momentum_buffer()},
@@ -22,12 +23,17 @@ class RmspropConfig final : public OptimizerConfig {
       if (t.defined()) out.emplace_back(name, t);
     return out;
   }
-  void restore(torch::optim::Optimizer& o, const torch::Tensor& p, const std::string& key, const torch::Tensor& value) const override {
+  void restore(torch::optim::Optimizer& o, const torch::Tensor& p, const std::string& key,
+               const torch::Tensor& value) const override {
     auto& s = param_state<torch::optim::RMSpropParamState>(o, p);
-    if (key == "step") s.step(value.item<int64_t>());
-    else if (key == "square_avg") s.square_avg(fitted_state(p, key, value));
-    else if (key == "momentum_buffer") s.momentum_buffer(fitted_state(p, key, value));
-    else if (key == "grad_avg") s.grad_avg(fitted_state(p, key, value));
+    if (key == "step")
+      s.step(value.item<int64_t>());
+    else if (key == "square_avg")
+      s.square_avg(fitted_state(p, key, value));
+    else if (key == "momentum_buffer")
+      s.momentum_buffer(fitted_state(p, key, value));
+    else if (key == "grad_avg")
+      s.grad_avg(fitted_state(p, key, value));
   }
 };
 

@@ -37,7 +37,9 @@ fs::path Checkpointing::save(const std::string& file_name) {
 
 std::map<std::string, std::string> Checkpointing::state() const { return {{"best", state_number(best_)}}; }
 
-void Checkpointing::restore(const std::map<std::string, std::string>& state) { best_ = state_number(state, "best", NAN); }
+void Checkpointing::restore(const std::map<std::string, std::string>& state) {
+  best_ = state_number(state, "best", NAN);
+}
 
 // Replaces the link atomically: a reader sees the old or the new complete checkpoint.
 void Checkpointing::point(const std::string& link, const std::string& target) const {

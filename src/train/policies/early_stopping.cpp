@@ -37,6 +37,8 @@ class EarlyStopping final : public Policy {
 
 }  // namespace
 
-std::unique_ptr<Policy> make_early_stopping(const EarlyStoppingSpec& spec) { return std::make_unique<EarlyStopping>(spec); }
+std::unique_ptr<Policy> make_early_stopping(const EarlyStoppingSpec& spec) {
+  return std::make_unique<EarlyStopping>(spec);
+}
 
 }  // namespace dltrain::train

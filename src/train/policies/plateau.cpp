@@ -26,7 +26,8 @@ class ReduceOnPlateau final : public Policy {
     }
   }
   std::map<std::string, std::string> state() const override {
-    return {{"factor", state_number(factor_)}, {"best", state_number(best_)}, {"bad_epochs", std::to_string(bad_epochs_)}};
+    return {
+        {"factor", state_number(factor_)}, {"best", state_number(best_)}, {"bad_epochs", std::to_string(bad_epochs_)}};
   }
   void restore(const std::map<std::string, std::string>& state) override {
     factor_ = state_number(state, "factor", 1.0);

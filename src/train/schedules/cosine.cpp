@@ -26,9 +26,9 @@ class Cosine final : public ScheduleConfig {
 }  // namespace
 
 void register_cosine(ScheduleRegistry& registry) {
-  registry.add({"cosine", "cosine annealing from lr to lr_min over the run, per step", [](spec::ParamReader& p, double) {
-                  return std::make_shared<Cosine>(p.get_in<double>("lr_min", 0.0, 0.0));
-                }});
+  registry.add(
+      {"cosine", "cosine annealing from lr to lr_min over the run, per step",
+       [](spec::ParamReader& p, double) { return std::make_shared<Cosine>(p.get_in<double>("lr_min", 0.0, 0.0)); }});
 }
 
 }  // namespace dltrain::train

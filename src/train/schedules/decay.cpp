@@ -11,7 +11,8 @@ namespace {
 // gamma to the power of decays(epoch), the epoch counted in whole epochs.
 class EpochDecay final : public ScheduleConfig {
  public:
-  explicit EpochDecay(std::function<int64_t(int64_t)> decays, double gamma = 1.0) : decays_(std::move(decays)), gamma_(gamma) {}
+  explicit EpochDecay(std::function<int64_t(int64_t)> decays, double gamma = 1.0)
+      : decays_(std::move(decays)), gamma_(gamma) {}
   double lr(int64_t step, const ScheduleShape& shape) const override {
     const int64_t epoch = step / std::max<int64_t>(static_cast<int64_t>(shape.steps_per_epoch), 1);
     return shape.base_lr * std::pow(gamma_, static_cast<double>(decays_(epoch)));
@@ -25,9 +26,8 @@ class EpochDecay final : public ScheduleConfig {
 }  // namespace
 
 void register_decay_schedules(ScheduleRegistry& registry) {
-  registry.add({"constant", "the optimizer's lr throughout", [](spec::ParamReader&, double) {
-                  return std::make_shared<EpochDecay>([](int64_t) { return 0; });
-                }});
+  registry.add({"constant", "the optimizer's lr throughout",
+                [](spec::ParamReader&, double) { return std::make_shared<EpochDecay>([](int64_t) { return 0; }); }});
   registry.add({"step", "lr times gamma every step_size epochs (StepLR)", [](spec::ParamReader& p, double) {
                   const int64_t step_size = p.get<int64_t>("step_size");
                   if (step_size < 1) throw Error("step_size must be at least 1 epoch", p.loc_of("step_size"));
