@@ -127,7 +127,7 @@ void setup_kinds(CLI::App& app, Action& action) {
       "kinds",
       "List every kind a spec can name (layers, ops, optimizers, schedules, losses, metrics) with its parameters");
   cmd->add_option("category", *wanted, "Only these categories")
-      ->check(CLI::IsMember({"layers", "ops", "optimizers", "schedules", "losses", "metrics"}));
+      ->check(CLI::IsMember({"layers", "sources", "ops", "optimizers", "schedules", "losses", "metrics"}));
   cmd->callback([&action, wanted] {
     action = [wanted] {
       print_kinds(*wanted);

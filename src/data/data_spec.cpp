@@ -1,5 +1,6 @@
 #include "data/data_spec.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -24,47 +25,71 @@ int64_t auto_or_int(spec::ParamReader& p, const std::string& key) {
   return n;
 }
 
+// The source kinds, each named by the key that holds its main value ({folder: PATH, ...}).
+struct SourceKind {
+  const char* name;
+  const char* help;
+  void (*read)(spec::ParamReader& p, SourceSpec& source);
+};
+
+const SourceKind kSourceKinds[] = {
+    {"folder", "images in one sub-folder per class (the classes are the sorted folder names)",
+     [](spec::ParamReader& p, SourceSpec& source) {
+       source.kind = SourceSpec::Kind::Folder;
+       source.path = p.get_path("folder");
+       source.extensions = p.get_or<std::vector<std::string>>("extensions", default_image_extensions());
+     }},
+    {"csv", "a CSV or TSV manifest: a column per input (image paths, numbers) and per target",
+     [](spec::ParamReader& p, SourceSpec& source) {
+       source.kind = SourceSpec::Kind::Csv;
+       source.path = p.get_path("csv");
+       std::string delimiter =
+           p.get_or<std::string>("delimiter", fs::path(source.path).extension() == ".tsv" ? "\t" : ",");
+       if (delimiter.size() != 1) throw Error("delimiter must be one character", p.loc_of("delimiter"));
+       source.delimiter = delimiter[0];
+       if (const Value* columns = p.find("columns"))
+         for (const auto& e : columns->entries()) source.column_map[e.key] = e.value.as_string();
+     }},
+    {"synthetic", "random pixels and labels, for smoke tests and benchmarks",
+     [](spec::ParamReader& p, SourceSpec& source) {
+       source.kind = SourceSpec::Kind::Synthetic;
+       spec::ParamReader s = p.nested("synthetic", "synthetic");
+       // Each sample costs ~25 bytes of index structures, so 10 million stay under 250 MB,
+       // where a typo (1e9) would take 24 GB.
+       s.require("size");
+       source.synthetic_size = s.get_in<int64_t>("size", 0, 1, 10'000'000);
+       s.finish();
+     }},
+    {"split_of", "a fraction of another split's samples, held out from it",
+     [](spec::ParamReader& p, SourceSpec& source) {
+       source.kind = SourceSpec::Kind::SplitOf;
+       source.split_of = p.get<std::string>("split_of");
+       source.fraction = p.get<double>("fraction");
+       if (source.fraction <= 0 || source.fraction >= 1)
+         throw Error("fraction must be between 0 and 1 (exclusive)", p.loc_of("fraction"));
+     }},
+};
+
 SourceSpec parse_source(const Value& v) {
   SourceSpec source;
   source.loc = v.loc();
+  std::vector<std::string> kinds;
+  for (const SourceKind& kind : kSourceKinds) kinds.push_back(kind.name);
   if (!v.is_map() || v.entries().empty())
     throw Error(
         "a source is {folder: PATH}, {csv: PATH, columns: {...}}, {synthetic: {size: N}} or "
         "{split_of: SPLIT, fraction: F}",
         v.loc());
   spec::ParamReader p(v, "source");
-  if (const Value* folder = p.find("folder")) {
-    source.kind = SourceSpec::Kind::Folder;
-    source.path = spec::resolve_path(*folder);
-    source.extensions = p.get_or<std::vector<std::string>>("extensions", default_image_extensions());
-  } else if (const Value* csv = p.find("csv")) {
-    source.kind = SourceSpec::Kind::Csv;
-    source.path = spec::resolve_path(*csv);
-    std::string delimiter =
-        p.get_or<std::string>("delimiter", fs::path(source.path).extension() == ".tsv" ? "\t" : ",");
-    if (delimiter.size() != 1) throw Error("delimiter must be one character", p.loc_of("delimiter"));
-    source.delimiter = delimiter[0];
-    if (const Value* columns = p.find("columns"))
-      for (const auto& e : columns->entries()) source.column_map[e.key] = e.value.as_string();
-  } else if (const Value* synthetic = p.find("synthetic")) {
-    source.kind = SourceSpec::Kind::Synthetic;
-    spec::ParamReader s(*synthetic, "synthetic");
-    // Random pixels for smoke tests and benchmarks; each sample costs ~25 bytes of index
-    // structures, so 10 million stay under 250 MB, where a typo (1e9) would take 24 GB.
-    s.require("size");
-    source.synthetic_size = s.get_in<int64_t>("size", 0, 1, 10'000'000);
-    s.finish();
-  } else if (const Value* split = p.find("split_of")) {
-    source.kind = SourceSpec::Kind::SplitOf;
-    source.split_of = split->as_string();
-    source.fraction = p.get<double>("fraction");
-    if (source.fraction <= 0 || source.fraction >= 1)
-      throw Error("fraction must be between 0 and 1 (exclusive)", p.loc_of("fraction"));
-  } else {
-    throw Error("a source needs one of folder, csv, synthetic or split_of; got " + join(v.keys()), v.loc());
+  for (const SourceKind& kind : kSourceKinds) {
+    if (!v.find(kind.name)) continue;
+    kind.read(p, source);
+    p.finish();
+    return source;
   }
-  p.finish();
-  return source;
+  const std::string last = kinds.back();
+  kinds.pop_back();
+  throw Error("a source needs one of " + join(kinds) + " or " + last + "; got " + join(v.keys()), v.loc());
 }
 
 std::vector<OpSpec> parse_ops(const Value& list) {
@@ -169,6 +194,17 @@ SplitSpec parse_split(const std::string& name, const Value& v, const spec::Model
 const std::vector<std::string>& default_image_extensions() {
   static const std::vector<std::string> extensions = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
   return extensions;
+}
+
+std::vector<spec::KindDescription> describe_sources() {
+  std::vector<spec::KindDescription> out;
+  for (const SourceKind& kind : kSourceKinds) {
+    SourceSpec ignored;
+    out.push_back(
+        {kind.name, kind.help, spec::describe_params(kind.name, [&](spec::ParamReader& p) { kind.read(p, ignored); })});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
 }
 
 const SplitSpec* DataSpec::find(const std::string& name) const {

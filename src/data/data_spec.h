@@ -76,6 +76,8 @@ struct OutputTarget {
 
 // The op kinds a split's `ops:` can name, described (data/ops.h's registry, read without OpenCV).
 std::vector<spec::KindDescription> describe_ops();
+// The source kinds a split's `source:` can name, described.
+std::vector<spec::KindDescription> describe_sources();
 
 // Parses `data:` against the model's inputs and outputs (each becomes a column); `targets` by
 // output name (an output missing there is one number). Throws Error (or ErrorList) with locations.

@@ -152,7 +152,7 @@ std::string yaml_text<double>(const double& v) {
 }
 template <>
 std::string yaml_text<std::string>(const std::string& v) {
-  return v.empty() ? "''" : v;
+  return v.empty() || v.find_first_of(",:[]{}#'\" \t") != std::string::npos ? "'" + v + "'" : v;
 }
 template <>
 std::string yaml_text<std::vector<int64_t>>(const std::vector<int64_t>& v) {
@@ -181,12 +181,35 @@ ParamReader ParamReader::describing(std::vector<ParamInfo>& record, std::string 
   return reader;
 }
 
-void ParamReader::note(const std::string& key, const std::string& type, const std::string& fallback, bool required) {
+std::string ParamReader::get_path(const std::string& key) {
+  if (describing()) {
+    note(key, "path", "", true);
+    return "";
+  }
+  return resolve_path(require(key));
+}
+
+ParamReader ParamReader::nested(const std::string& key, std::string what) {
+  if (!describing()) {
+    const Value* v = find(key);
+    return ParamReader(v ? *v : kNoParameters, std::move(what));
+  }
+  known_.insert(key);
+  note(key, "map", "", false);
+  ParamReader inner(kNoParameters, std::move(what));
+  inner.record_ = record_;
+  inner.prefix_ = prefix_ + key + ".";
+  return inner;
+}
+
+void ParamReader::note(const std::string& bare_key, const std::string& type, const std::string& fallback,
+                       bool required) {
+  const std::string key = prefix_ + bare_key;
   for (ParamInfo& info : *record_) {
     if (info.key != key) continue;
     if (info.type == "value") info.type = type;  // find() first, then a typed getter
-    if (info.fallback.empty()) info.fallback = fallback;
     info.required = info.required || required;
+    if (info.fallback.empty() && !info.required) info.fallback = fallback;
     return;
   }
   record_->push_back(ParamInfo{key, type, fallback, required, "", {}});
@@ -194,7 +217,7 @@ void ParamReader::note(const std::string& key, const std::string& type, const st
 
 void ParamReader::note_range(const std::string& key, const std::string& range) {
   for (ParamInfo& info : *record_)
-    if (info.key == key) info.range = range;
+    if (info.key == prefix_ + key) info.range = range;
 }
 
 std::vector<ParamInfo> describe_params(const std::string& what, const std::function<void(ParamReader&)>& parse) {
@@ -278,7 +301,7 @@ std::string ParamReader::get_choice(const std::string& key, const std::vector<st
   if (describing()) {
     note(key, "string", fallback, false);
     for (ParamInfo& info : *record_)
-      if (info.key == key) info.choices = choices;
+      if (info.key == prefix_ + key) info.choices = choices;
     return fallback;
   }
   const Value* v = find(key);

@@ -60,6 +60,11 @@ class ParamReader {
   // A number in [low, high] (NaN is not), `fallback` when absent; the error names the range.
   template <typename T>
   T get_in(const std::string& key, T fallback, T low, T high = std::numeric_limits<T>::max());
+  // A file or folder path, resolved against the folder of the spec file that wrote it.
+  std::string get_path(const std::string& key);
+  // The parameters under `key` (a map or absent), read by their own reader; a describing reader
+  // describes them as "key.name".
+  ParamReader nested(const std::string& key, std::string what);
   // A string that must be one of `choices`.
   std::string get_choice(const std::string& key, const std::vector<std::string>& choices, const std::string& fallback);
 
@@ -85,6 +90,7 @@ class ParamReader {
   std::string what_;
   std::set<std::string> known_;
   std::vector<ParamInfo>* record_ = nullptr;
+  std::string prefix_;  // describing a nested map: its key and a dot
 };
 
 // What `parse` asks of a describing reader (it may stop early: what it asked so far).

@@ -32,6 +32,7 @@ std::vector<KindCategory> kind_catalog() {
     if (layers::layer_registry().find(entry.name)->is_activation) entry.help += " [activation]";
   return {
       std::move(layer_kinds),
+      KindCategory{"sources", "data.<split>.source", data::describe_sources()},
       KindCategory{"ops", "data.<split>.ops", data::describe_ops()},
       category("optimizers", "train.optimizer", optimizer_registry(),
                [](const OptimizerKind& k, spec::ParamReader& p) { k.parse(p); }),

@@ -237,7 +237,7 @@ TEST_CASE("the catalog lists every kind of every registry with the parameters it
   const std::vector<train::KindCategory> catalog = train::kind_catalog();
   std::vector<std::string> names;
   for (const auto& c : catalog) names.push_back(c.name);
-  CHECK(names == std::vector<std::string>{"layers", "ops", "optimizers", "schedules", "losses", "metrics"});
+  CHECK(names == std::vector<std::string>{"layers", "sources", "ops", "optimizers", "schedules", "losses", "metrics"});
   auto find = [&](const std::string& category, const std::string& kind) -> const spec::KindDescription& {
     for (const auto& c : catalog)
       if (c.name == category)
@@ -257,4 +257,8 @@ TEST_CASE("the catalog lists every kind of every registry with the parameters it
   CHECK(spec::params_text(find("metrics", "top_k_accuracy").params) == "k: int = 5 (at least 1)");
   CHECK(spec::params_text(find("layers", "dropout").params) == "p: number = 0.5");
   CHECK(catalog[0].kinds.size() == layers::layer_registry().names().size());
+  CHECK(spec::params_text(find("sources", "synthetic").params) ==
+        "synthetic: map, synthetic.size: int, required (between 1 and 10000000)");
+  CHECK(spec::params_text(find("sources", "folder").params) ==
+        "folder: path, required, extensions: [string] = [.jpg, .jpeg, .png, .bmp, .webp, .tif, .tiff]");
 }
