@@ -336,19 +336,20 @@ for batch in ${DLTRAIN_GPU_BENCH_BATCHES:-64 256}; do
 done
 
 runs=$(mktemp -d)  # run folders stay here: only OUT's two files come back
+workers=$(($(nproc) > 3 ? $(nproc) - 2 : 1))  # loader threads: the cores the step leaves free
 if stage "fit fashion_mnist" 90; then
   data=.gpu-bundle/data
   limited 90 "$python" scripts/prepare-fashion-mnist.py data/fashion_mnist --source "$data/fashion-mnist" \
     >"$logs/prepare.log" 2>&1
   limited 150 "$dltrain" fit specs/fashion_mnist.yaml --device "$device" --set train.epochs=1 \
-    --set data.train.workers=12 --run-dir "$runs/fashion" >"$logs/fit-fashion.log" 2>&1
+    --set data.train.workers="$workers" --run-dir "$runs/fashion" >"$logs/fit-fashion.log" 2>&1
   note "fit fashion_mnist 1 epoch: $(outcome $? "$logs/fit-fashion.log" | cut -c1-80); $(grep -E 'epoch 1/1 -' "$logs/fit-fashion.log" | tail -1 | cut -c1-220)"
 fi
 if stage "fit miniresnet" 90; then
   limited 60 "$python" scripts/bench/make-photos.py data/bench/photos --count 2048 --deb-cache .gpu-bundle/data/debs \
     >"$logs/photos.log" 2>&1
   limited 150 "$dltrain" fit specs/miniresnet.yaml --device "$device" --set data.train.source.folder="$PWD/data/bench/photos" \
-    --set model.8.linear.out_features=12 --set train.epochs=1 --set data.train.batch=256 --set data.train.workers=14 \
+    --set model.8.linear.out_features=12 --set train.epochs=1 --set data.train.batch=256 --set data.train.workers="$workers" \
     --set train.precision=bf16 --set train.channels_last=true --run-dir "$runs/miniresnet" >"$logs/fit-miniresnet.log" 2>&1
   note "fit miniresnet jpeg 1 epoch bf16: $(outcome $? "$logs/fit-miniresnet.log" | cut -c1-80); $(grep -E 'epoch 1/1 -' "$logs/fit-miniresnet.log" | tail -1 | cut -c1-220)"
 fi
