@@ -154,6 +154,11 @@ class Trainer {
   int fit();
 
  private:
+  // Everything before the first step: loaders, model, optimizer, schedule, run folder, policies,
+  // the resumed state.
+  void prepare();
+  // The epoch's values (training, validation, the run's own) for the policies.
+  EpochEnd epoch_end(int64_t epoch, double wall_s);
   void setup_run_dir();
   // Where the run stands, as a checkpoint written now records it.
   struct Position {
@@ -263,8 +268,7 @@ void Trainer::resume(const std::string& path) {
   spdlog::info("resumed from {} at epoch {}, batch {} (step {})", path, start_epoch_ + 1, start_batch_, step_);
 }
 
-int Trainer::fit() {
-  install_stop_handlers();  // from the start: a signal during setup stops after the first step
+void Trainer::prepare() {
   spec_text_ = spec::to_yaml(run_.document);
   spec_hash_ = spec_hash(spec_text_);
   const uint64_t seed = options_.seed.value_or(spec_.seed);
@@ -310,7 +314,34 @@ int Trainer::fit() {
       spec_.precision, compute_.channels_last ? ", channels_last" : "", train_loader_->samples(),
       train_loader_->batches_per_epoch(),
       has_val ? ", validating on " + std::to_string(val_loader_->samples()) : std::string(", no validation split"));
+}
 
+EpochEnd Trainer::epoch_end(int64_t epoch, double wall_s) {
+  EpochEnd end;
+  end.epoch = epoch;
+  end.epochs = spec_.epochs;
+  end.step = step_;
+  end.values = results(train_meter_, heads_, "");
+  if (val_loader_) {
+    // Validation runs at its own batch size without saved activations: free the training
+    // step's buffers first, and validation's after it, so the peak is the larger phase.
+    release_free_memory();
+    auto val = evaluate(*model_, heads_, *val_loader_, compute_);
+    release_free_memory();
+    end.values.insert(val.begin(), val.end());
+  }
+  end.values["lr"] = schedule_->lr(std::max<int64_t>(step_ - 1, 0));
+  end.values["time_s"] = wall_s;
+  end.values["data_wait"] = train_loader_->stats().wait_s / std::max(wall_s, 1e-9);
+  end.values["rss_mb"] = resident_mb();
+  end.values["peak_rss_mb"] = peak_resident_mb();  // since the start, this epoch's validation included
+  end.interrupted = stop_requested();
+  return end;
+}
+
+int Trainer::fit() {
+  install_stop_handlers();  // from the start: a signal during setup stops after the first step
+  prepare();
   Progress progress(options_.progress, spec_.epochs);
   StepRunner runner(*model_, heads_, compute_, spec_, scaler_);
   const NonFiniteLoss non_finite(spec_.skip_nan_batches, run_dir_ / "checkpoints");
@@ -380,28 +411,9 @@ int Trainer::fit() {
         return 0;
       }
     }
-    const double wall = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-    EpochEnd end;
-    end.epoch = epoch;
-    end.epochs = spec_.epochs;
-    end.step = step_;
-    end.values = results(train_meter_, heads_, "");
-    if (val_loader_) {
-      // Validation runs at its own batch size without saved activations: free the training
-      // step's buffers first, and validation's after it, so the peak is the larger phase.
-      release_free_memory();
-      auto val = evaluate(*model_, heads_, *val_loader_, compute_);
-      release_free_memory();
-      end.values.insert(val.begin(), val.end());
-    }
-    end.values["lr"] = schedule_->lr(std::max<int64_t>(step_ - 1, 0));
-    end.values["time_s"] = wall;
-    end.values["data_wait"] = train_loader_->stats().wait_s / std::max(wall, 1e-9);
-    end.values["rss_mb"] = resident_mb();
-    end.values["peak_rss_mb"] = peak_resident_mb();  // since the start, this epoch's validation included
+    EpochEnd end = epoch_end(epoch, std::chrono::duration<double>(Clock::now() - epoch_start).count());
     end.skipped_samples = bad_samples;
     end.skipped_batches = skipped_nan;
-    end.interrupted = stop_requested();
     position_ = {epoch, batches, true};
     for (auto& policy : policies_) policy->epoch_end(end);
     if (end.stop) {
