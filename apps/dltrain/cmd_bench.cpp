@@ -87,9 +87,9 @@ data::Batch synthetic_batch(const graph::Graph& graph, const std::vector<train::
     batch.tensors[node.name] = node.integer ? torch::randint(0, 2, shape, torch::kLong) : torch::randn(shape);
   }
   for (const auto& head : heads) {
-    if (head.class_target)
+    if (head.class_target())
       batch.tensors[head.target] = torch::randint(0, head.features(), {size}, torch::kLong);
-    else if (head.binary)
+    else if (head.loss_kind->binary)
       batch.tensors[head.target] = torch::randint(0, 2, {size, head.features()}).to(torch::kFloat);
     else
       batch.tensors[head.target] = torch::randn({size, head.features()});

@@ -105,9 +105,16 @@ void setup_graph(CLI::App& app, Action& action) {
 
 namespace {
 
-// Each category's kinds: the name and its help, then the parameters it reads, indented.
+// Each category's kinds: the name and its help, then the parameters it reads, indented. A
+// category the catalog lacks is a usage error naming the catalog's.
 void print_kinds(const std::vector<std::string>& wanted) {
-  for (const train::KindCategory& category : train::kind_catalog()) {
+  const std::vector<train::KindCategory> catalog = train::kind_catalog();
+  std::vector<std::string> names;
+  for (const auto& category : catalog) names.push_back(category.name);
+  for (const std::string& name : wanted)
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      throw Error("no kinds of '" + name + "'" + did_you_mean(name, names) + "; categories: " + join(names));
+  for (const train::KindCategory& category : catalog) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), category.name) == wanted.end()) continue;
     size_t width = 0;
     for (const auto& kind : category.kinds) width = std::max(width, kind.name.size());
@@ -125,9 +132,9 @@ void setup_kinds(CLI::App& app, Action& action) {
   auto wanted = std::make_shared<std::vector<std::string>>();
   CLI::App* cmd = app.add_subcommand(
       "kinds",
-      "List every kind a spec can name (layers, ops, optimizers, schedules, losses, metrics) with its parameters");
-  cmd->add_option("category", *wanted, "Only these categories")
-      ->check(CLI::IsMember({"layers", "sources", "ops", "optimizers", "schedules", "losses", "metrics"}));
+      "List every kind a spec can name (layers, sources, ops, optimizers, schedules, losses, metrics) with its "
+      "parameters");
+  cmd->add_option("category", *wanted, "Only these categories");
   cmd->callback([&action, wanted] {
     action = [wanted] {
       print_kinds(*wanted);

@@ -97,15 +97,16 @@ outcome() {
 # ---- facts ----------------------------------------------------------------------------------
 note "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
 note "cpu: $(nproc) cores, $(awk '/MemTotal/ {printf "%d GB", $2 / 1048576}' /proc/meminfo); deadline $((deadline - start))s"
-read -r torch_facts < <("$python" - <<'EOF' 2>&1
+# One import of torch for its facts and its site folder (the wheel's nvidia/ lies beside it).
+{ read -r torch_facts; read -r torch_site; } < <("$python" - <<'EOF' 2>&1
 import os, torch
 site = os.path.dirname(os.path.dirname(torch.__file__))
 print(f"torch {torch.__version__} cuda {torch.version.cuda} cudnn {torch.backends.cudnn.version()}"
       f" gpu {torch.cuda.is_available()} at {site}")
+print(site)
 EOF
 )
 note "python3: $torch_facts"
-torch_site=$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))' 2>/dev/null)
 {
   echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
   echo "LD_PRELOAD=${LD_PRELOAD:-}"

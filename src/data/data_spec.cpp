@@ -73,8 +73,6 @@ const SourceKind kSourceKinds[] = {
 SourceSpec parse_source(const Value& v) {
   SourceSpec source;
   source.loc = v.loc();
-  std::vector<std::string> kinds;
-  for (const SourceKind& kind : kSourceKinds) kinds.push_back(kind.name);
   if (!v.is_map() || v.entries().empty())
     throw Error(
         "a source is {folder: PATH}, {csv: PATH, columns: {...}}, {synthetic: {size: N}} or "
@@ -87,6 +85,8 @@ SourceSpec parse_source(const Value& v) {
     p.finish();
     return source;
   }
+  std::vector<std::string> kinds;
+  for (const SourceKind& kind : kSourceKinds) kinds.push_back(kind.name);
   const std::string last = kinds.back();
   kinds.pop_back();
   throw Error("a source needs one of " + join(kinds) + " or " + last + "; got " + join(v.keys()), v.loc());

@@ -49,74 +49,10 @@ std::vector<std::string> value_as<std::vector<std::string>>(const Value& v) {
   return out;
 }
 
-template <>
-std::string type_name<bool>() {
-  return "bool";
-}
-template <>
-std::string type_name<int64_t>() {
-  return "int";
-}
-template <>
-std::string type_name<int>() {
-  return "int";
-}
-template <>
-std::string type_name<double>() {
-  return "number";
-}
-template <>
-std::string type_name<std::string>() {
-  return "string";
-}
-template <>
-std::string type_name<std::vector<int64_t>>() {
-  return "[int]";
-}
-template <>
-std::string type_name<std::vector<double>>() {
-  return "[number]";
-}
-template <>
-std::string type_name<std::vector<std::string>>() {
-  return "[string]";
-}
-
-template <>
-bool placeholder<bool>() {
-  return false;
-}
-template <>
-int64_t placeholder<int64_t>() {
-  return 1;
-}
-template <>
-int placeholder<int>() {
-  return 1;
-}
-template <>
-double placeholder<double>() {
-  return 1.0;
-}
-template <>
-std::string placeholder<std::string>() {
-  return "";
-}
-template <>
-std::vector<int64_t> placeholder<std::vector<int64_t>>() {
-  return {};
-}
-template <>
-std::vector<double> placeholder<std::vector<double>>() {
-  return {};
-}
-template <>
-std::vector<std::string> placeholder<std::vector<std::string>>() {
-  return {};
-}
-
 namespace {
-// 10000000 as written, not 1e+07.
+const Value kNoParameters;
+}  // namespace
+
 std::string number_text(double x) {
   std::ostringstream out;
   if (std::isfinite(x) && std::abs(x) < 1e15 && x == std::floor(x))
@@ -125,46 +61,9 @@ std::string number_text(double x) {
     out << x;
   return out.str();
 }
-template <typename T>
-std::string list_text(const std::vector<T>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + yaml_text(items[i]);
-  return out + "]";
-}
-const Value kNoParameters;
-}  // namespace
 
-template <>
-std::string yaml_text<bool>(const bool& v) {
-  return v ? "true" : "false";
-}
-template <>
-std::string yaml_text<int64_t>(const int64_t& v) {
-  return std::to_string(v);
-}
-template <>
-std::string yaml_text<int>(const int& v) {
-  return std::to_string(v);
-}
-template <>
-std::string yaml_text<double>(const double& v) {
-  return number_text(v);
-}
-template <>
-std::string yaml_text<std::string>(const std::string& v) {
+std::string string_text(const std::string& v) {
   return v.empty() || v.find_first_of(",:[]{}#'\" \t") != std::string::npos ? "'" + v + "'" : v;
-}
-template <>
-std::string yaml_text<std::vector<int64_t>>(const std::vector<int64_t>& v) {
-  return list_text(v);
-}
-template <>
-std::string yaml_text<std::vector<double>>(const std::vector<double>& v) {
-  return list_text(v);
-}
-template <>
-std::string yaml_text<std::vector<std::string>>(const std::vector<std::string>& v) {
-  return list_text(v);
 }
 
 std::string ParamInfo::text() const {
@@ -202,22 +101,21 @@ ParamReader ParamReader::nested(const std::string& key, std::string what) {
   return inner;
 }
 
-void ParamReader::note(const std::string& bare_key, const std::string& type, const std::string& fallback,
-                       bool required) {
+ParamInfo& ParamReader::note(const std::string& bare_key, const std::string& type, const std::string& fallback,
+                             bool required) {
   const std::string key = prefix_ + bare_key;
   for (ParamInfo& info : *record_) {
     if (info.key != key) continue;
     if (info.type == "value") info.type = type;  // find() first, then a typed getter
     info.required = info.required || required;
     if (info.fallback.empty() && !info.required) info.fallback = fallback;
-    return;
+    return info;
   }
-  record_->push_back(ParamInfo{key, type, fallback, required, "", {}});
+  return record_->emplace_back(ParamInfo{key, type, fallback, required, "", {}});
 }
 
-void ParamReader::note_range(const std::string& key, const std::string& range) {
-  for (ParamInfo& info : *record_)
-    if (info.key == prefix_ + key) info.range = range;
+std::string range_text(double low, std::optional<double> high) {
+  return high ? "between " + number_text(low) + " and " + number_text(*high) : "at least " + number_text(low);
 }
 
 std::vector<ParamInfo> describe_params(const std::string& what, const std::function<void(ParamReader&)>& parse) {
@@ -299,9 +197,7 @@ std::vector<int64_t> ParamReader::get_ints(const std::string& key, size_t size,
 std::string ParamReader::get_choice(const std::string& key, const std::vector<std::string>& choices,
                                     const std::string& fallback) {
   if (describing()) {
-    note(key, "string", fallback, false);
-    for (ParamInfo& info : *record_)
-      if (info.key == prefix_ + key) info.choices = choices;
+    note(key, "string", fallback, false).choices = choices;
     return fallback;
   }
   const Value* v = find(key);
@@ -314,9 +210,8 @@ std::string ParamReader::get_choice(const std::string& key, const std::vector<st
 }
 
 void ParamReader::out_of_range(const std::string& key, double value, double low, std::optional<double> high) const {
-  const std::string range =
-      high ? "between " + number_text(low) + " and " + number_text(*high) : "at least " + number_text(low);
-  throw Error("'" + key + "' must be " + range + " (" + what_ + "), got " + number_text(value), loc_of(key));
+  throw Error("'" + key + "' must be " + range_text(low, high) + " (" + what_ + "), got " + number_text(value),
+              loc_of(key));
 }
 
 SourceLoc ParamReader::loc_of(const std::string& key) const {

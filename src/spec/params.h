@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "spec/value.h"
@@ -81,9 +82,8 @@ class ParamReader {
   // `high` is nullopt when only `low` bounds the value.
   [[noreturn]] void out_of_range(const std::string& key, double value, double low, std::optional<double> high) const;
 
-  // Describing mode: records a key (merging what several getters say of it).
-  void note(const std::string& key, const std::string& type, const std::string& fallback, bool required);
-  void note_range(const std::string& key, const std::string& range);
+  // Describing mode: records a key (merging what several getters say of it); returns its entry.
+  ParamInfo& note(const std::string& key, const std::string& type, const std::string& fallback, bool required);
   bool describing() const { return record_ != nullptr; }
 
   const Value& params_;
@@ -95,6 +95,8 @@ class ParamReader {
 
 // What `parse` asks of a describing reader (it may stop early: what it asked so far).
 std::vector<ParamInfo> describe_params(const std::string& what, const std::function<void(ParamReader&)>& parse);
+// "between 0 and 1", or "at least 1" when only `low` bounds a number.
+std::string range_text(double low, std::optional<double> high);
 // The parameters as one line: "lr: number = 0.001, momentum: number = 0".
 std::string params_text(const std::vector<ParamInfo>& params);
 
@@ -111,14 +113,51 @@ Choice read_choice(const Value& v, const std::string& what);
 
 template <typename T>
 T value_as(const Value& v);
-// The type's name in parameter descriptions ("number", "[int]"), a placeholder value for a
-// required key read by a describing reader, and a value as YAML text.
+// A number as written (10000000, not 1e+07), and a string as YAML text (quoted when needed).
+std::string number_text(double x);
+std::string string_text(const std::string& v);
+
+// The type's name in parameter descriptions ("number", "[int]").
 template <typename T>
-std::string type_name();
+std::string type_name() {
+  if constexpr (std::is_same_v<T, bool>)
+    return "bool";
+  else if constexpr (std::is_integral_v<T>)
+    return "int";
+  else if constexpr (std::is_floating_point_v<T>)
+    return "number";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "string";
+  else
+    return "[" + type_name<typename T::value_type>() + "]";
+}
+
+// What a describing reader returns for a required key: 1 for numbers, else empty.
 template <typename T>
-T placeholder();
+T placeholder() {
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+    return T(1);
+  else
+    return T{};
+}
+
+// A value as YAML text.
 template <typename T>
-std::string yaml_text(const T& value);
+std::string yaml_text(const T& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return value ? "true" : "false";
+  } else if constexpr (std::is_integral_v<T>) {
+    return std::to_string(value);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return number_text(value);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return string_text(value);
+  } else {
+    std::string out = "[";
+    for (size_t i = 0; i < value.size(); ++i) out += (i ? ", " : "") + yaml_text(value[i]);
+    return out + "]";
+  }
+}
 
 template <typename T>
 T ParamReader::get(const std::string& key) {
@@ -139,12 +178,10 @@ T ParamReader::get_or(const std::string& key, T fallback) {
 template <typename T>
 T ParamReader::get_in(const std::string& key, T fallback, T low, T high) {
   const T value = get_or<T>(key, fallback);
-  if (describing())
-    note_range(key, high != std::numeric_limits<T>::max() ? "between " + yaml_text(low) + " and " + yaml_text(high)
-                                                          : "at least " + yaml_text(low));
-  if (!(value >= low && value <= high))
-    out_of_range(key, static_cast<double>(value), static_cast<double>(low),
-                 high == std::numeric_limits<T>::max() ? std::nullopt : std::optional<double>(high));
+  const std::optional<double> upper =
+      high == std::numeric_limits<T>::max() ? std::nullopt : std::optional<double>(static_cast<double>(high));
+  if (describing()) note(key, "value", "", false).range = range_text(static_cast<double>(low), upper);
+  if (!(value >= low && value <= high)) out_of_range(key, static_cast<double>(value), static_cast<double>(low), upper);
   return value;
 }
 

@@ -25,7 +25,7 @@ KindCategory category(std::string name, std::string key, const Registry& registr
 
 std::vector<KindCategory> kind_catalog() {
   // A metric is described as it is attached to a 10-class output.
-  const MetricOutput class_output{"label", "sparse_categorical_crossentropy", 10, true};
+  const MetricOutput class_output{10, true};
   KindCategory layer_kinds = category("layers", "model", layers::layer_registry(),
                                       [](const graph::KindInfo& k, spec::ParamReader& p) { k.parse(p); });
   for (spec::KindDescription& entry : layer_kinds.kinds)

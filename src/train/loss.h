@@ -18,9 +18,15 @@ namespace dltrain::train {
 struct LossOutput {
   std::string name;
   std::vector<int64_t> shape;     // without the batch dimension
-  int64_t features = 1;           // the product of shape
   std::string activation;         // the output layer's fused activation ("softmax", "sigmoid", "linear", ...)
   bool fused_activation = false;  // the activation is the layer's `activation:`, not the layer itself
+
+  // The product of shape (the classes of a class output).
+  int64_t features() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
 };
 
 // A kind's parsed options. Immutable but for a per-device cache.

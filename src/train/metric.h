@@ -30,8 +30,6 @@ class Metric {
 
 // The output a metric is attached to.
 struct MetricOutput {
-  std::string name;
-  std::string loss;      // its loss kind
   int64_t features = 1;  // classes, for a class output
   bool classes = false;  // a class or 0/1 target: class metrics apply
 };

@@ -11,13 +11,12 @@ using spec::Value;
 std::unique_ptr<Metric> make_metric(const Value& v, const Head& head, const SourceLoc& where) {
   auto [kind, options, kind_loc] = spec::read_choice(v, "a metric");
   const MetricKind& info = metric_registry().get(kind, "metric", "metrics", kind_loc.known() ? kind_loc : where);
-  const bool classes = head.class_target || head.binary;
-  if (info.needs_classes && !classes)
+  if (info.needs_classes && !head.classes())
     throw Error("metric '" + kind + "' needs a class or binary output; output '" + head.name + "' is trained with " +
-                    head.loss_kind + " (use mae, mse or rmse)",
+                    head.loss_kind->name + " (use mae, mse or rmse)",
                 v.loc());
   spec::ParamReader p(options, kind);
-  std::unique_ptr<Metric> metric = info.create(p, MetricOutput{head.name, head.loss_kind, head.features(), classes});
+  std::unique_ptr<Metric> metric = info.create(p, MetricOutput{head.features(), head.classes()});
   p.finish();
   return metric;
 }
@@ -26,7 +25,6 @@ LossOutput loss_output(const spec::OutputSpec& s, const graph::Node& node) {
   LossOutput out;
   out.name = s.name;
   out.shape = node.shape;
-  for (int64_t d : node.shape) out.features *= d;
   out.activation = node.activation.empty() ? node.kind : node.activation;
   out.fused_activation = !node.activation.empty();
   return out;
@@ -51,9 +49,7 @@ std::vector<Head> build_heads(const graph::Graph& graph) {
         throw Error("output '" + s.name + "' has no loss; add `loss:` (" + join(losses.names()) + ")", s.loc);
       spec::Choice choice = spec::read_choice(s.loss, "a loss");
       const LossKind& kind = losses.get(choice.name, "loss", "losses", choice.loc);
-      head.loss_kind = kind.name;
-      head.class_target = kind.class_target;
-      head.binary = kind.binary;
+      head.loss_kind = &kind;
       spec::ParamReader p(choice.options, kind.name);
       head.loss = kind.parse(p);
       p.finish();

@@ -18,17 +18,19 @@
 namespace dltrain::train {
 
 struct Head {
-  std::string name;           // output name
-  std::string target;         // batch tensor holding its target
-  std::string loss_kind;      // the loss kind's name
-  bool class_target = false;  // its target is a class index per sample
-  bool binary = false;        // its target is 0/1 per feature
+  std::string name;    // output name
+  std::string target;  // batch tensor holding its target
   double weight = 1.0;
-  LossOutput output;  // the output layer's shape and activation
+  LossOutput output;                    // the output layer's shape and activation
+  const LossKind* loss_kind = nullptr;  // the registry's entry
   std::shared_ptr<const LossConfig> loss;
   std::vector<std::unique_ptr<Metric>> metrics;
 
-  int64_t features() const { return output.features; }
+  int64_t features() const { return output.features(); }
+  // Its target is a class index per sample (a cross-entropy over classes).
+  bool class_target() const { return loss_kind->class_target; }
+  // Its target is a class index or 0/1 per feature: class metrics and top-k predictions apply.
+  bool classes() const { return loss_kind->class_target || loss_kind->binary; }
   // Mean loss over the batch.
   torch::Tensor compute_loss(const torch::Tensor& output_values, const torch::Tensor& logits,
                              const torch::Tensor& target_values) const {

@@ -27,7 +27,6 @@ struct EpochEnd {
   // Decisions, read by the policies after the one that makes them and by the trainer:
   bool stop = false;        // end the run after this epoch
   std::string stop_reason;  // why, for the log
-  std::string saved;        // the checkpoint file written for this epoch ("" when none)
 
   bool last() const { return epoch + 1 == epochs; }
   // A monitored value (the run plan checked that every monitor is reported).

@@ -57,7 +57,7 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out) {
+int64_t predict(const RunPlan& plan, const PredictOptions& options, std::ostream& out) {
   const graph::Graph& graph = plan.graph;
   const std::vector<Head>& heads = plan.heads;
   const data::DataSpec& data = plan.data;
@@ -103,7 +103,7 @@ int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out)
 
   out << "input";
   for (const auto& h : heads) {
-    if (h.class_target || h.binary) {
+    if (h.classes()) {
       for (int64_t k = 1; k <= std::min(options.top_k, std::max<int64_t>(h.features(), 1)); ++k)
         out << "," << h.name << ".top" << k << "," << h.name << ".p" << k;
     } else {
@@ -130,7 +130,7 @@ int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out)
       for (size_t k = 0; k < heads.size(); ++k) {
         torch::Tensor y = result.outputs[k][i].to(torch::kCPU).to(torch::kFloat).flatten();
         const Head& h = heads[k];
-        if (h.class_target || h.binary) {
+        if (h.classes()) {
           const auto& labels = names[h.target];
           if (y.numel() == 1) y = torch::cat({1 - y, y});  // a sigmoid's probability of class 1
           auto [probs, index] = y.topk(std::min<int64_t>(options.top_k, y.numel()));

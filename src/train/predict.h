@@ -19,6 +19,6 @@ struct PredictOptions {
 };
 
 // Writes one CSV row per input to `out`; returns the number of rows. Throws Error.
-int64_t predict(RunPlan& plan, const PredictOptions& options, std::ostream& out);
+int64_t predict(const RunPlan& plan, const PredictOptions& options, std::ostream& out);
 
 }  // namespace dltrain::train

@@ -14,8 +14,6 @@
 
 namespace dltrain::train {
 
-struct Monitor;
-
 // The run a schedule is laid over, in optimizer steps.
 struct ScheduleShape {
   double base_lr = 1e-3;  // the optimizer's lr

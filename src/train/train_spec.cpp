@@ -18,7 +18,6 @@ OptimizerSpec parse_optimizer(const Value& v) {
   o.kind = kind;
   spec::ParamReader p(options, kind);
   o.config = info.parse(p);
-  o.lr = o.config->lr();
   p.finish();
   return o;
 }
@@ -52,6 +51,8 @@ std::shared_ptr<const ScheduleConfig> read_schedule_options(const ScheduleKind& 
   return config;
 }
 
+double OptimizerSpec::lr() const { return config->lr(); }
+
 const PlateauOptions* ScheduleSpec::plateau() const { return config ? config->plateau() : nullptr; }
 
 std::vector<const Monitor*> TrainSpec::monitors() const {
@@ -72,7 +73,7 @@ TrainSpec parse_train_spec(const Value& train) {
   t.optimizer = parse_optimizer(optimizer && !optimizer->is_null() ? *optimizer : Value::string("adam", t.loc));
   const Value* schedule = p.find("schedule");
   t.schedule =
-      parse_schedule(schedule && !schedule->is_null() ? *schedule : Value::string("constant", t.loc), t.optimizer.lr);
+      parse_schedule(schedule && !schedule->is_null() ? *schedule : Value::string("constant", t.loc), t.optimizer.lr());
   if (const Value* clip = p.find("clip"); clip && !clip->is_null()) {
     spec::ParamReader c(*clip, "clip");
     t.clip_norm = c.get_in<double>("norm", 0.0, 0.0);

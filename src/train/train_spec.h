@@ -32,8 +32,9 @@ class ScheduleConfig;   // train/schedule.h
 struct OptimizerSpec {
   std::string kind = "adam";
   std::shared_ptr<const OptimizerConfig> config;
-  double lr = 1e-3;  // the kind's base learning rate
   SourceLoc loc;
+  // The kind's base learning rate (what the schedule scales).
+  double lr() const;
 };
 
 // reduce_on_plateau's options, which its epoch policy follows.

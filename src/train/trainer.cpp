@@ -301,7 +301,7 @@ void Trainer::prepare() {
   place_model(*model_, compute_);
   optimizer_ = make_optimizer(spec_.optimizer, model_->parameters());
   const int64_t steps_per_epoch = (train_loader_->batches_per_epoch() + spec_.accumulate - 1) / spec_.accumulate;
-  schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr, spec_.epochs, steps_per_epoch);
+  schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr(), spec_.epochs, steps_per_epoch);
   train_meter_.reset(heads_.size());
   setup_run_dir();
   policies_ = make_policies(

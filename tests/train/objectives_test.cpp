@@ -126,7 +126,7 @@ TEST_CASE("schedules give the documented learning rate at chosen steps", "[train
   auto schedule = [](const std::string& yaml, int64_t epochs = 10, int64_t steps = 10) {
     train::TrainSpec spec =
         train::parse_train_spec(test::yaml("{optimizer: {sgd: {lr: 0.1}}, schedule: " + yaml + "}"));
-    return train::Schedule(spec.schedule, spec.optimizer.lr, epochs, steps);
+    return train::Schedule(spec.schedule, spec.optimizer.lr(), epochs, steps);
   };
   CHECK(schedule("constant").lr(55) == Approx(0.1));
   auto step = schedule("{step: {step_size: 3, gamma: 0.5}}");

@@ -4,8 +4,8 @@
 // label_smoothing and class_weights.
 #include <torch/nn/functional/loss.h>
 
+#include "graph/layer_config.h"
 #include "train/loss.h"
-#include "util/strings.h"
 
 namespace dltrain::train {
 namespace {
@@ -18,13 +18,13 @@ class CrossEntropy final : public LossConfig {
       : name_(std::move(name)), label_smoothing_(label_smoothing), class_weights_(std::move(class_weights)) {}
 
   void check(const LossOutput& out) const override {
-    if (out.shape.size() != 1 || out.features < 2)
-      throw Error("output '" + out.name + "' is " + shape_text(out.shape) + ", but " + name_ +
+    if (out.shape.size() != 1 || out.features() < 2)
+      throw Error("output '" + out.name + "' is " + graph::to_string(out.shape) + ", but " + name_ +
                   " needs one score per class, [classes]: give its layer out_features = the number of classes "
                   "(for a yes/no target use binary_crossentropy with a sigmoid)");
-    if (!class_weights_.empty() && static_cast<int64_t>(class_weights_.size()) != out.features)
+    if (!class_weights_.empty() && static_cast<int64_t>(class_weights_.size()) != out.features())
       throw Error("class_weights has " + std::to_string(class_weights_.size()) + " values for " +
-                  std::to_string(out.features) + " classes");
+                  std::to_string(out.features()) + " classes");
     if (out.activation != "softmax" && out.activation != "linear" && out.fused_activation)
       throw Error(name_ + " expects a softmax (or no) activation on output '" + out.name + "', it has " +
                   out.activation);
@@ -44,12 +44,6 @@ class CrossEntropy final : public LossConfig {
   }
 
  private:
-  static std::string shape_text(const std::vector<int64_t>& shape) {
-    std::vector<std::string> dims;
-    for (int64_t d : shape) dims.push_back(std::to_string(d));
-    return "[" + join(dims) + "]";
-  }
-
   std::string name_;
   double label_smoothing_;
   std::vector<double> class_weights_;

@@ -22,7 +22,6 @@ void Checkpointing::epoch_end(EpochEnd& end) {
     if (best) best_ = value;
   }
   save(name);
-  end.saved = (dir_ / name).string();
   if (best) point("best.safetensors", name);
   rotate();
 }
