@@ -1,12 +1,15 @@
 // fit and eval: the subcommands that train and evaluate.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "commands.h"
 #include "data/source.h"
+#include "dist/launch.h"
 #include "runtime.h"
 #include "train/predict.h"
 #include "train/trainer.h"
@@ -18,7 +21,32 @@ struct FitCommand {
   SpecOptions spec;
   train::FitOptions fit;
   int64_t seed = -1;
+  int nproc_per_node = 1;
 };
+
+// torchrun's standalone mode: the same command line once per worker, without --nproc-per-node,
+// each with its share of the cores unless --threads says otherwise.
+int run_workers(const FitCommand& o, std::vector<std::string> argv) {
+  if (dist::placement_from_environment().distributed())
+    throw Error("--nproc-per-node starts its own workers; under torchrun or SLURM (which set WORLD_SIZE or "
+                "SLURM_NTASKS) leave it out");
+  std::vector<std::string> worker;
+  bool threads = false;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--nproc-per-node") {
+      ++i;
+      continue;
+    }
+    if (argv[i].rfind("--nproc-per-node=", 0) == 0) continue;
+    threads = threads || argv[i] == "--threads" || argv[i].rfind("--threads=", 0) == 0;
+    worker.push_back(argv[i]);
+  }
+  if (!threads) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    worker.insert(worker.begin() + 1, {"--threads", std::to_string(std::max(1u, cores / o.nproc_per_node))});
+  }
+  return dist::run_local_workers(worker, o.nproc_per_node);
+}
 
 struct EvalCommand {
   SpecOptions spec;
@@ -43,7 +71,9 @@ int run_eval(const EvalCommand& o) {
 
 }  // namespace
 
-void setup_fit(CLI::App& app, Action& action, const std::string& command_line) {
+void setup_fit(CLI::App& app, Action& action, const std::vector<std::string>& argv) {
+  std::string command_line;
+  for (const auto& arg : argv) command_line += (command_line.empty() ? "" : " ") + arg;
   auto o = std::make_shared<FitCommand>();
   CLI::App* cmd = app.add_subcommand("fit", "Train a model from a spec");
   add_spec_options(*cmd, o->spec);
@@ -52,9 +82,13 @@ void setup_fit(CLI::App& app, Action& action, const std::string& command_line) {
   cmd->add_option("--resume", o->fit.resume, "Continue a run: its folder or a checkpoint file");
   cmd->add_option("--seed", o->seed, "Seed (overrides train.seed)");
   cmd->add_flag("--allow-spec-change", o->fit.allow_spec_change, "Resume even though the spec changed");
-  cmd->callback([&action, o, command_line] {
-    action = [o, command_line] {
-      train::RunPlan plan = load_plan(o->spec);
+  cmd->add_option("--nproc-per-node", o->nproc_per_node,
+                  "Data-parallel: start this many local worker processes (torchrun --standalone)")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([&action, o, command_line, argv] {
+    action = [o, command_line, argv] {
+      train::RunPlan plan = load_plan(o->spec);  // spec mistakes reported once, before any worker starts
+      if (o->nproc_per_node > 1) return run_workers(*o, argv);
       train::FitOptions options = o->fit;
       if (o->seed >= 0) options.seed = static_cast<uint64_t>(o->seed);
       options.command_line = command_line;

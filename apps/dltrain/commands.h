@@ -30,7 +30,8 @@ void setup_graph(CLI::App& app, Action& action);
 void setup_layers(CLI::App& app, Action& action);
 void setup_kinds(CLI::App& app, Action& action);
 void setup_bench(CLI::App& app, Action& action);
-void setup_fit(CLI::App& app, Action& action, const std::string& command_line);
+// `argv`: the whole command line (saved with the run; --nproc-per-node reruns it per worker).
+void setup_fit(CLI::App& app, Action& action, const std::vector<std::string>& argv);
 void setup_eval(CLI::App& app, Action& action);
 void setup_predict(CLI::App& app, Action& action);
 

@@ -28,9 +28,7 @@ int main(int argc, char** argv) {
   app.add_flag("--version", version, "Print versions (dltrain, LibTorch, OpenCV, CUDA) and threads");
 
   cli::Action action;
-  std::string command_line;
-  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
-  cli::setup_fit(app, action, command_line);
+  cli::setup_fit(app, action, std::vector<std::string>(argv, argv + argc));
   cli::setup_check(app, action);
   cli::setup_summary(app, action);
   cli::setup_graph(app, action);

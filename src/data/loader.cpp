@@ -71,7 +71,12 @@ struct Loader::State {
   // Epoch plan.
   int64_t epoch = 0;
   std::vector<int64_t> order;
-  std::vector<std::pair<int64_t, int64_t>> batches;  // [begin, end) into order
+  struct Span {
+    int64_t begin, end;  // [begin, end) into order
+    int64_t global;      // samples in the global batch this one is a slice of
+  };
+  std::vector<Span> batches;
+  std::vector<std::pair<int64_t, int64_t>> global_batches() const;
 
   // Shared between workers and the consumer, under `mutex`.
   std::mutex mutex;
@@ -189,16 +194,25 @@ Loader::Loader(const SplitSpec& split, Table table, LoaderOptions options) : sta
   }
 }
 
+// The epoch's global batches, [begin, end) into the order: batch_size × world_size samples each
+// (the data-parallel job's batch); a last partial one unless drop_remainder, or when it has
+// fewer samples than processes.
+std::vector<std::pair<int64_t, int64_t>> Loader::State::global_batches() const {
+  const int64_t rows = table.rows, world = options.world_size, size = split.batch_size * world;
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (int64_t begin = 0; begin < rows; begin += size) {
+    const int64_t end = std::min(begin + size, rows);
+    if (end - begin < size && (split.drop_remainder || end - begin < world)) break;
+    out.emplace_back(begin, end);
+  }
+  return out;
+}
+
 Loader::~Loader() { stop(); }
 
 int64_t Loader::samples() const { return state_->table.rows; }
 
-int64_t Loader::batches_per_epoch() const {
-  const int64_t rows = state_->table.rows, size = state_->split.batch_size;
-  int64_t total = state_->split.drop_remainder ? rows / size : (rows + size - 1) / size;
-  const int64_t world = state_->options.world_size, rank = state_->options.rank;
-  return total / world + (rank < total % world ? 1 : 0);
-}
+int64_t Loader::batches_per_epoch() const { return static_cast<int64_t>(state_->global_batches().size()); }
 
 const Table& Loader::table() const { return state_->table; }
 
@@ -222,12 +236,12 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   s.epoch = epoch;
   s.order = shuffle_order(s.table.rows, s.split.shuffle_buffer, sample_seed(s.options.seed, epoch, -1));
   s.batches.clear();
-  const int64_t size = s.split.batch_size;
-  int64_t counter = 0;
-  for (int64_t begin = 0; begin < s.table.rows; begin += size, ++counter) {
-    int64_t end = std::min(begin + size, s.table.rows);
-    if (end - begin < size && s.split.drop_remainder) break;
-    if (counter % s.options.world_size == s.options.rank) s.batches.emplace_back(begin, end);
+  const int64_t world = s.options.world_size, rank = s.options.rank;
+  for (const auto& [begin, end] : s.global_batches()) {
+    // Rank r's slice of a global batch: the r-th of `world` near-equal contiguous parts.
+    const int64_t n = end - begin, base = n / world, extra = n % world;
+    const int64_t first = begin + rank * base + std::min(rank, extra);
+    s.batches.push_back({first, first + base + (rank < extra ? 1 : 0), n});
   }
   s.next_to_take = s.next_to_deliver =
       static_cast<size_t>(std::min<int64_t>(first_batch, static_cast<int64_t>(s.batches.size())));
@@ -486,7 +500,8 @@ Batch Loader::State::assemble(size_t b) {
   auto buffers = acquire_buffers();
   Batch batch;
   batch.index = static_cast<int64_t>(b);
-  const auto [begin, end] = batches[b];
+  const auto [begin, end, global] = batches[b];
+  batch.loss_weight = static_cast<double>((end - begin) * options.world_size) / static_cast<double>(global);
   int64_t filled = 0;
   Image image;
   for (int64_t i = begin; i < end; ++i) {

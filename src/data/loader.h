@@ -30,6 +30,9 @@ struct Batch {
   std::map<std::string, PendingAffine> pending;  // deferred image inputs (uint8 [size, H, W, C] in tensors)
   int64_t size = 0;
   int64_t index = 0;                 // batch number within the epoch
+  // This slice's share of the data-parallel job's batch, for the loss: its samples × world_size /
+  // the global batch's samples (1 but for an uneven last batch; 1 for one process).
+  double loss_weight = 1;
   std::vector<int64_t> rows;         // the table row of each sample, in batch order
   std::vector<std::string> skipped;  // "path: reason" of samples dropped by on_error: skip
 };
@@ -37,7 +40,10 @@ struct Batch {
 struct LoaderOptions {
   uint64_t seed = 0;
   bool pin_memory = false;           // page-locked batch buffers (CUDA builds, training on GPU)
-  int64_t rank = 0, world_size = 1;  // data-parallel shard: batches b with b % world_size == rank
+  // Data-parallel shard: every batch is rank's slice of a global batch of world_size ×
+  // batch_size samples (contiguous, near-equal parts), so world_size processes see the samples,
+  // order and augmentations of one process with the global batch.
+  int64_t rank = 0, world_size = 1;
   // Image inputs whose ops keep 8-bit pixels travel as uint8 [N, H, W, C] plus each sample's
   // pending per-channel gain and offset (Batch::pending): a quarter of the bytes to copy, and
   // the float conversion and normalisation run where finish_images() is called (on the GPU,

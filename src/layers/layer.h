@@ -6,6 +6,7 @@
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -33,6 +34,19 @@ class UnaryLayer : public Layer {
  public:
   torch::Tensor forward(const std::vector<torch::Tensor>& inputs) final { return forward_one(inputs[0]); }
   virtual torch::Tensor forward_one(const torch::Tensor& x) = 0;
+};
+
+// Sums a tensor over the processes of a data-parallel job, differentiably (its backward sums the
+// gradients the same way): what synchronised batch normalisation reduces its statistics with.
+using ReplicaSum = std::function<torch::Tensor(const torch::Tensor&)>;
+
+// A layer whose training statistics can span every replica's batch (SyncBatchNorm semantics).
+class SyncableStatistics {
+ public:
+  virtual ~SyncableStatistics() = default;
+  // From now on training-mode statistics are taken over all replicas' batches with `sum`;
+  // an empty function returns to per-process statistics.
+  virtual void sync_statistics(ReplicaSum sum) = 0;
 };
 
 // Requires an image shape [C, H, W]; `what` names the kind in the message.

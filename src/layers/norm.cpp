@@ -8,7 +8,7 @@
 namespace dltrain::layers {
 namespace {
 
-class BatchNormLayer : public UnaryLayer {
+class BatchNormLayer : public UnaryLayer, public SyncableStatistics {
  public:
   BatchNormLayer(int64_t features, double momentum, double eps, bool affine) : momentum_(momentum), eps_(eps) {
     if (affine) {
@@ -21,12 +21,41 @@ class BatchNormLayer : public UnaryLayer {
   }
   torch::Tensor forward_one(const torch::Tensor& x) override {
     if (is_training()) num_batches_tracked_.add_(1);
+    if (is_training() && replica_sum_) return synced(x);
     return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_,
                              /*cudnn_enabled=*/true);
   }
+  void sync_statistics(ReplicaSum sum) override { replica_sum_ = std::move(sum); }
 
  private:
+  // Mean and (biased) variance over every replica's batch, in two passes for accuracy; the
+  // running variance is the unbiased one, as in PyTorch's SyncBatchNorm.
+  torch::Tensor synced(const torch::Tensor& x) {
+    std::vector<int64_t> dims = {0};
+    for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+    std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+    shape[1] = x.size(1);
+    const torch::Tensor xf = x.to(torch::kFloat);
+    const double local_count = static_cast<double>(x.numel() / std::max<int64_t>(x.size(1), 1));
+    const torch::Tensor sums = replica_sum_(torch::cat({xf.sum(dims), torch::full({1}, local_count, xf.options())}));
+    const int64_t channels = x.size(1);
+    const torch::Tensor count = sums[channels];
+    const torch::Tensor mean = sums.narrow(0, 0, channels) / count;
+    const torch::Tensor centered = xf - mean.view(shape);
+    const torch::Tensor var = replica_sum_(centered.pow(2).sum(dims)) / count;
+    {
+      torch::NoGradGuard no_grad;
+      const double n = count.item<double>();
+      running_mean_.mul_(1 - momentum_).add_(mean.detach(), momentum_);
+      running_var_.mul_(1 - momentum_).add_(var.detach() * (n / std::max(n - 1, 1.0)), momentum_);
+    }
+    torch::Tensor y = centered * torch::rsqrt(var + eps_).view(shape);
+    if (weight_.defined()) y = y * weight_.view(shape) + bias_.view(shape);
+    return y.to(x.scalar_type());
+  }
+
   double momentum_, eps_;
+  ReplicaSum replica_sum_;
   torch::Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
 };
 

@@ -17,7 +17,8 @@ namespace {
 StepResult eager_step(builder::DagModel& model, const std::vector<Head>& heads, const data::Batch& batch,
                       const Compute& compute, double loss_divisor, const LossScaler& scaler) {
   StepResult r = forward_losses(model, heads, batch, compute);
-  scaler.scaled(loss_divisor == 1 ? r.total : r.total / loss_divisor).backward();
+  const double divisor = loss_divisor / batch.loss_weight;
+  scaler.scaled(divisor == 1 ? r.total : r.total / divisor).backward();
   return r;
 }
 

@@ -119,6 +119,16 @@ TrainSpec parse_train_spec(const Value& train) {
         t.cuda_graph_loc);
   if (t.cuda_graph && t.precision == "fp16")
     throw Error("cuda_graph does not combine with fp16's changing loss scale; use bf16", t.cuda_graph_loc);
+  if (const Value* d = p.find("distributed"); d && !d->is_null()) {
+    spec::ParamReader r(*d, "distributed");
+    t.distributed.loc = d->loc();
+    t.distributed.backend = r.get_choice("backend", {"auto", "gloo", "nccl"}, "auto");
+    t.distributed.sync_batch_norm = r.get_or<bool>("sync_batch_norm", false);
+    t.distributed.bucket_cap_mb = r.get_in<double>("bucket_cap_mb", 25.0, 0.0);
+    t.distributed.overlap = r.get_or<bool>("overlap", true);
+    t.distributed.timeout = r.get_in<double>("timeout", 300.0, 1.0);
+    r.finish();
+  }
   t.train_split = p.get_or<std::string>("train_split", "train");
   t.val_split = p.get_or<std::string>("val_split", "val");
   p.finish();

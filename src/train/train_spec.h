@@ -68,6 +68,17 @@ struct CheckpointSpec {
   SourceLoc loc;
 };
 
+// `distributed:`, how a data-parallel job (torchrun, SLURM, fit --nproc-per-node) trains; DDP's
+// and init_process_group's names. One process ignores it.
+struct DistributedSpec {
+  std::string backend = "auto";  // auto (nccl on CUDA, gloo on the CPU) | gloo | nccl
+  bool sync_batch_norm = false;  // batch_norm statistics over every process's batch
+  double bucket_cap_mb = 25;     // gradients all-reduced in buckets of about this size
+  bool overlap = true;           // start each bucket's all-reduce during backward
+  double timeout = 300;          // seconds a collective or the rendezvous may wait
+  SourceLoc loc;
+};
+
 struct TrainSpec {
   int64_t epochs = 10;
   uint64_t seed = 0;
@@ -86,6 +97,7 @@ struct TrainSpec {
   bool cuda_graph = false;     // CUDA: replay forward + backward as one captured graph
   SourceLoc cuda_graph_loc;
   std::string train_split = "train", val_split = "val";
+  DistributedSpec distributed;
   SourceLoc loc;
 
   // The monitors the spec sets (reduce_on_plateau, early_stopping, keep_best).

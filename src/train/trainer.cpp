@@ -29,7 +29,7 @@
 #include "train/policies.h"
 #include "train/precision.h"
 #include "train/progress.h"
-#include "train/replica.h"
+#include "train/data_parallel.h"
 #include "train/run_plan.h"
 #include "train/signals.h"
 #include "train/step_runner.h"
@@ -134,6 +134,28 @@ std::map<std::string, double> results(const EpochMeter& meter, const std::vector
   return out;
 }
 
+// The epoch's sums (losses and every metric's state) summed over a data-parallel job's ranks,
+// so each rank then holds the job's exact totals.
+void sum_over_ranks(EpochMeter& meter, std::vector<Head>& heads, DataParallel& dp) {
+  std::vector<double> all = meter.state();
+  for (const auto& h : heads)
+    for (const auto& m : h.metrics) {
+      const std::vector<double> s = m->state();
+      all.insert(all.end(), s.begin(), s.end());
+    }
+  dp.sum(all);
+  auto at = all.begin();
+  const std::vector<double> own(at, at + static_cast<long>(meter.state().size()));
+  meter.restore(own);
+  at += static_cast<long>(own.size());
+  for (auto& h : heads)
+    for (auto& m : h.metrics) {
+      const long n = static_cast<long>(m->state().size());
+      m->restore(std::vector<double>(at, at + n));
+      at += n;
+    }
+}
+
 void update_meters(EpochMeter& meter, std::vector<Head>& heads, const StepResult& r, const data::Batch& batch) {
   torch::NoGradGuard no_grad;
   const double n = static_cast<double>(batch.size);
@@ -179,7 +201,10 @@ class Trainer {
   std::unique_ptr<Schedule> schedule_;
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   Compute compute_;
-  Replica replica_;
+  dist::Placement placement_;
+  std::unique_ptr<DataParallel> dp_;  // nullptr for one process
+  double allreduce_s_ = 0;            // this epoch's wait for gradient averaging after backward
+  int64_t epoch_steps_ = 0;
   LossScaler scaler_{false};
   fs::path run_dir_;
   EpochMeter train_meter_;
@@ -192,6 +217,7 @@ class Trainer {
 };
 
 void Trainer::setup_run_dir() {
+  if (!placement_.primary()) return;  // rank 0 writes the run folder
   if (!options_.resume.empty()) {
     fs::path ckpt = resolve_checkpoint(options_.resume);
     run_dir_ = options_.run_dir.empty() ? fs::path(ckpt).parent_path().parent_path() : fs::path(options_.run_dir);
@@ -254,7 +280,8 @@ void Trainer::resume(const std::string& path) {
   start_batch_ = state.epoch_done ? 0 : state.next_batch;
   for (auto& policy : policies_)
     if (auto it = state.policies.find(policy->name()); it != state.policies.end()) policy->restore(it->second);
-  if (!state.epoch_done) {
+  // A checkpoint holds the job's sums at the stop (summed over ranks): rank 0 carries them on.
+  if (!state.epoch_done && placement_.primary()) {
     if (!state.train_meter.empty()) train_meter_.restore(state.train_meter);
     for (auto& head : heads_)
       for (auto& m : head.metrics)
@@ -272,11 +299,14 @@ void Trainer::prepare() {
   spec_text_ = spec::to_yaml(run_.document);
   spec_hash_ = spec_hash(spec_text_);
   const uint64_t seed = options_.seed.value_or(spec_.seed);
-  replica_ = replica_from_environment();
-  if (replica_.world_size > 1)
-    throw Error("this is process " + std::to_string(replica_.rank) + " of " + std::to_string(replica_.world_size) +
-                " (torchrun or SLURM), but this dltrain trains in one process: launch one task (srun --ntasks=1)");
+  placement_ = dist::placement_from_environment();
+  configure_rank_logging(placement_);
   compute_ = make_compute(spec_, options_.device);
+  // Each process of a node takes its own GPU unless --device names one.
+  if (placement_.distributed() && compute_.device.is_cuda() && options_.device.find(':') == std::string::npos)
+    compute_.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(placement_.local_rank));
+  if (placement_.distributed())
+    dp_ = std::make_unique<DataParallel>(placement_, spec_.distributed, compute_.device, spec_hash_);
   scaler_ = LossScaler(compute_.dtype == at::kHalf);
   heads_ = std::move(plan_.heads);
   const data::DataSpec& data = plan_.data;
@@ -287,7 +317,7 @@ void Trainer::prepare() {
   const bool has_val = plan_.validates();
   // On a GPU: page-locked batches, and images as 8-bit pixels normalised there.
   const bool gpu = compute_.device.is_cuda();
-  data::LoaderOptions loader_options{seed, gpu, replica_.rank, replica_.world_size, gpu};
+  data::LoaderOptions loader_options{seed, gpu, placement_.rank, placement_.world_size, gpu};
   train_loader_ = std::make_unique<data::Loader>(*data.find(spec_.train_split),
                                                  data::load_split_table(data, spec_.train_split, seed), loader_options);
   if (has_val)
@@ -305,9 +335,15 @@ void Trainer::prepare() {
   train_meter_.reset(heads_.size());
   setup_run_dir();
   policies_ = make_policies(
-      spec_, *schedule_, run_dir_, replica_.primary(), [this](const std::string& path) { write_checkpoint_at(path); },
+      spec_, *schedule_, run_dir_, placement_.primary(), [this](const std::string& path) { write_checkpoint_at(path); },
       &checkpointing_);
   if (!options_.resume.empty()) resume(resolve_checkpoint(options_.resume));
+  if (dp_) {
+    dp_->adopt(*model_);
+    spdlog::info("data-parallel: {} processes ({}), batch {} per process, {} in all", placement_.world_size,
+                 dp_->backend(), data.find(spec_.train_split)->batch_size,
+                 data.find(spec_.train_split)->batch_size * placement_.world_size);
+  }
   spdlog::info("run folder {}", run_dir_.string());
   spdlog::info(
       "training {} on {} ({}{}): {} samples in {} batches per epoch{}", run_.name, compute_.device.str(),
@@ -317,6 +353,7 @@ void Trainer::prepare() {
 }
 
 EpochEnd Trainer::epoch_end(int64_t epoch, double wall_s) {
+  if (dp_) sum_over_ranks(train_meter_, heads_, *dp_);
   EpochEnd end;
   end.epoch = epoch;
   end.epochs = spec_.epochs;
@@ -326,7 +363,7 @@ EpochEnd Trainer::epoch_end(int64_t epoch, double wall_s) {
     // Validation runs at its own batch size without saved activations: free the training
     // step's buffers first, and validation's after it, so the peak is the larger phase.
     release_free_memory();
-    auto val = evaluate(*model_, heads_, *val_loader_, compute_);
+    auto val = evaluate(*model_, heads_, *val_loader_, compute_, dp_.get());
     release_free_memory();
     end.values.insert(val.begin(), val.end());
   }
@@ -335,14 +372,15 @@ EpochEnd Trainer::epoch_end(int64_t epoch, double wall_s) {
   end.values["data_wait"] = train_loader_->stats().wait_s / std::max(wall_s, 1e-9);
   end.values["rss_mb"] = resident_mb();
   end.values["peak_rss_mb"] = peak_resident_mb();  // since the start, this epoch's validation included
-  end.interrupted = stop_requested();
+  if (dp_) end.values["allreduce_s"] = allreduce_s_ / std::max<double>(static_cast<double>(epoch_steps_), 1.0);
+  end.interrupted = dp_ ? dp_->any({stop_requested()})[0] : stop_requested();
   return end;
 }
 
 int Trainer::fit() {
   install_stop_handlers();  // from the start: a signal during setup stops after the first step
   prepare();
-  Progress progress(options_.progress, spec_.epochs);
+  Progress progress(options_.progress && placement_.primary(), spec_.epochs);
   StepRunner runner(*model_, heads_, compute_, spec_, scaler_);
   const NonFiniteLoss non_finite(spec_.skip_nan_batches, run_dir_ / "checkpoints");
   const int64_t batches = train_loader_->batches_per_epoch();
@@ -361,44 +399,58 @@ int Trainer::fit() {
     const auto epoch_start = Clock::now();
     int64_t done = first, bad_samples = 0;
     optimizer_->zero_grad();
+    allreduce_s_ = 0;
+    epoch_steps_ = 0;
     while (auto batch = feed.next()) {
       for (const auto& s : batch->skipped) spdlog::warn("skipped {}", s);
       bad_samples += static_cast<int64_t>(batch->skipped.size());
-      if (batch->size == 0) {
+      const bool boundary = (done + 1) % spec_.accumulate == 0 || done + 1 == batches;
+      if (batch->size == 0 && !dp_) {
         ++done;
         continue;
       }
       set_lr(*optimizer_, schedule_->lr(step_));
-      StepResult r = runner.forward_backward(*batch);
+      if (dp_ && boundary) dp_->before_last_backward();
+      // A rank whose samples all failed to load still takes part in the collectives.
+      StepResult r = batch->size > 0 ? runner.forward_backward(*batch) : StepResult{};
       feed.stage();  // the next batch's copy overlaps this step
-      r.read_losses(heads_);
-      if (!r.finite()) {
+      if (batch->size > 0) r.read_losses(heads_);
+      // Every rank skips, stops and steps together: the flags are decided over the job.
+      bool finite = batch->size == 0 || r.finite(), stop = stop_requested();
+      if (dp_) {
+        const std::vector<bool> any = dp_->any({!finite, stop});
+        finite = !any[0];
+        stop = any[1];
+      }
+      if (!finite) {
         std::vector<std::string> outputs;
-        for (size_t k = 0; k < heads_.size(); ++k)
+        for (size_t k = 0; k < r.loss_values.size(); ++k)
           if (!std::isfinite(r.loss_values[k])) outputs.push_back(heads_[k].name);
         non_finite.handle(step_, epoch, done, outputs);  // throws unless on_nan: skip_batch
         // Its gradients are already computed: drop them (with those accumulated so far in
         // this accumulation window).
+        if (dp_ && boundary) dp_->average_gradients();
         ++skipped_nan;
         optimizer_->zero_grad();
         ++done;
         continue;
       }
-      update_meters(train_meter_, heads_, r, *batch);
+      if (batch->size > 0) update_meters(train_meter_, heads_, r, *batch);
       ++done;
-      const bool boundary = done % spec_.accumulate == 0 || done == batches;
       const std::map<std::string, double> running = results(train_meter_, heads_, "");
       if (boundary) {
-        // Data-parallel training reduces gradients here, before unscaling, clipping and the step.
+        if (dp_) allreduce_s_ += dp_->average_gradients();
         if (!apply_gradients(*optimizer_, scaler_, spec_, model_->parameters()))
           spdlog::debug("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1,
                         scaler_.scale());
         ++step_;
+        ++epoch_steps_;
         for (auto& policy : policies_) policy->step_end(epoch, step_, running);
       }
       progress.step(done, running, train_meter_.samples);
-      if (boundary && stop_requested() && done < batches) {
+      if (boundary && stop && done < batches) {
         train_loader_->stop();
+        if (dp_) sum_over_ranks(train_meter_, heads_, *dp_);  // the checkpoint holds the job's sums
         std::fprintf(stderr, "\n");
         if (checkpointing_) {
           position_ = {epoch, done, false};
@@ -408,6 +460,7 @@ int Trainer::fit() {
                        epoch + 1, saved.string());
           spdlog::warn("resume with: dltrain fit {} --resume {}", run_.document.loc().file, run_dir_.string());
         }
+        if (dp_) dp_->finish();
         return 0;
       }
     }
@@ -423,9 +476,11 @@ int Trainer::fit() {
     if (end.interrupted) {
       spdlog::warn("{}: stopped after epoch {}; resume with: dltrain fit {} --resume {}", stop_signal_name(), epoch + 1,
                    run_.document.loc().file, run_dir_.string());
+      if (dp_) dp_->finish();
       return 0;
     }
   }
+  if (dp_) dp_->finish();
   spdlog::info("done; checkpoints in {}", (run_dir_ / "checkpoints").string());
   return 0;
 }
@@ -481,7 +536,7 @@ torch::Device resolve_device(const std::string& name) {
 }
 
 std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Head>& heads, data::Loader& loader,
-                                       const Compute& compute) {
+                                       const Compute& compute, DataParallel* dp) {
   torch::NoGradGuard no_grad;
   model.eval();
   EpochMeter meter;
@@ -498,6 +553,7 @@ std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Hea
     r.read_losses(heads);
     update_meters(meter, heads, r, *batch);
   }
+  if (dp) sum_over_ranks(meter, heads, *dp);
   model.train();
   auto out = results(meter, heads, "val.");
   for (auto& h : heads)

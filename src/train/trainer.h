@@ -1,7 +1,8 @@
 // The training loop (`dltrain fit`), evaluation and checkpoints. Consumes the data pipeline's
 // named batches and the model's named outputs; nothing in it is specific to one spec.
-// Structured for data parallelism: the loader takes a rank/world shard, only rank 0 logs and
-// saves, and gradients pass one reduce hook before the optimizer step.
+// Data-parallel under torchrun, SLURM or --nproc-per-node (train/data_parallel.h): the loader
+// takes the rank's slice of each global batch, gradients are averaged before the optimizer
+// step, and only rank 0 logs and saves.
 #pragma once
 
 #include <cmath>
@@ -82,10 +83,13 @@ void synchronize(const torch::Device& device);
 bool apply_gradients(torch::optim::Optimizer& optimizer, LossScaler& scaler, const TrainSpec& spec,
                      const std::vector<torch::Tensor>& parameters);
 
+class DataParallel;
+
 // Losses and metrics of `model` over one epoch of `loader` in inference mode, keyed like
-// metrics.csv ("val.loss", "val.label.loss", "val.label.accuracy").
+// metrics.csv ("val.loss", "val.label.loss", "val.label.accuracy"); with `dp`, over every
+// rank's shard (exact sums over the whole split).
 std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Head>& heads, data::Loader& loader,
-                                       const Compute& compute);
+                                       const Compute& compute, DataParallel* dp = nullptr);
 
 // Resolves --device (auto picks CUDA when LibTorch has it and a device is present).
 torch::Device resolve_device(const std::string& name);

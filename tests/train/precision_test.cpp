@@ -6,7 +6,6 @@
 #include <limits>
 
 #include "train/precision.h"
-#include "train/replica.h"
 
 using namespace dltrain;
 
@@ -49,34 +48,4 @@ TEST_CASE("the loss scaler skips overflowing steps, halves, and doubles after gr
   CHECK(off.scale() == 1.0);
   p.mutable_grad() = torch::tensor({std::numeric_limits<double>::infinity(), 1.0});
   CHECK(off.unscale_and_update({p}));  // without fp16 the NaN policy, not the scaler, decides
-}
-
-TEST_CASE("the replica comes from torchrun's or SLURM's variables", "[train]") {
-  for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID"})
-    unsetenv(name);
-  train::Replica single = train::replica_from_environment();
-  CHECK(single.world_size == 1);
-  CHECK(single.primary());
-
-  setenv("SLURM_NTASKS", "4", 1);
-  setenv("SLURM_PROCID", "2", 1);
-  setenv("SLURM_LOCALID", "0", 1);
-  train::Replica slurm = train::replica_from_environment();
-  CHECK(slurm.world_size == 4);
-  CHECK(slurm.rank == 2);
-  CHECK_FALSE(slurm.primary());
-
-  setenv("WORLD_SIZE", "2", 1);  // torchrun's variables win
-  setenv("RANK", "1", 1);
-  setenv("LOCAL_RANK", "1", 1);
-  train::Replica torchrun = train::replica_from_environment();
-  CHECK(torchrun.world_size == 2);
-  CHECK(torchrun.local_rank == 1);
-
-  setenv("RANK", "2", 1);
-  CHECK_THROWS_WITH(train::replica_from_environment(), Catch::Contains("outside a world of 2"));
-  setenv("RANK", "one", 1);
-  CHECK_THROWS_WITH(train::replica_from_environment(), Catch::Contains("RANK='one'"));
-  for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID"})
-    unsetenv(name);
 }

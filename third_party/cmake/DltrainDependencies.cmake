@@ -104,6 +104,27 @@ if(DLTRAIN_WITH_CUDA AND wheel_cuda_dirs)
   message(STATUS "dltrain: the torch wheel's CUDA runtime (${wheel_cudart}); DT_RPATH first: ${DLTRAIN_WHEEL_RPATH}")
 endif()
 
+# Data-parallel backends (src/dist). Gloo where LibTorch's headers come with Gloo's (Debian's
+# LibTorch with libgloo-dev; a torch wheel ships none). NCCL in CUDA builds, with the nccl.h of
+# the nvidia-nccl wheel beside torch, the version its libtorch_cuda was built against (the class
+# layouts in ProcessGroupNCCL.hpp depend on it); DLTRAIN_NCCL_INCLUDE_DIR names another.
+find_path(DLTRAIN_GLOO_INCLUDE_DIR gloo/algorithm.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH NO_CACHE)
+set(DLTRAIN_WITH_GLOO OFF)
+if(DLTRAIN_GLOO_INCLUDE_DIR)
+  set(DLTRAIN_WITH_GLOO ON)
+endif()
+set(DLTRAIN_WITH_NCCL OFF)
+if(DLTRAIN_WITH_CUDA)
+  find_path(DLTRAIN_NCCL_INCLUDE_DIR nccl.h PATHS "${torch_site}/nvidia/nccl/include" NO_DEFAULT_PATH)
+  if(DLTRAIN_NCCL_INCLUDE_DIR)
+    set(DLTRAIN_WITH_NCCL ON)
+  else()
+    message(WARNING "dltrain: no nccl.h in ${torch_site}/nvidia/nccl/include: data-parallel training on GPUs is "
+                    "off (set DLTRAIN_NCCL_INCLUDE_DIR)")
+  endif()
+endif()
+message(STATUS "dltrain: data-parallel backends: Gloo ${DLTRAIN_WITH_GLOO}, NCCL ${DLTRAIN_WITH_NCCL}")
+
 # LibTorch's imported target carries its flags; keep only the link interface and includes, and
 # let dltrain_options own the ABI definition.
 add_library(dltrain_torch INTERFACE)
