@@ -28,8 +28,9 @@ struct FitCommand {
 // each with its share of the cores unless --threads says otherwise.
 int run_workers(const FitCommand& o, std::vector<std::string> argv) {
   if (dist::placement_from_environment().distributed())
-    throw Error("--nproc-per-node starts its own workers; under torchrun or SLURM (which set WORLD_SIZE or "
-                "SLURM_NTASKS) leave it out");
+    throw Error(
+        "--nproc-per-node starts its own workers; under torchrun or SLURM (which set WORLD_SIZE or "
+        "SLURM_NTASKS) leave it out");
   std::vector<std::string> worker;
   bool threads = false;
   for (size_t i = 0; i < argv.size(); ++i) {

@@ -29,7 +29,7 @@ struct Batch {
   std::map<std::string, torch::Tensor> tensors;  // model inputs and targets, each [size, ...]
   std::map<std::string, PendingAffine> pending;  // deferred image inputs (uint8 [size, H, W, C] in tensors)
   int64_t size = 0;
-  int64_t index = 0;                 // batch number within the epoch
+  int64_t index = 0;  // batch number within the epoch
   // This slice's share of the data-parallel job's batch, for the loss: its samples × world_size /
   // the global batch's samples (1 but for an uneven last batch; 1 for one process).
   double loss_weight = 1;
@@ -39,7 +39,7 @@ struct Batch {
 
 struct LoaderOptions {
   uint64_t seed = 0;
-  bool pin_memory = false;           // page-locked batch buffers (CUDA builds, training on GPU)
+  bool pin_memory = false;  // page-locked batch buffers (CUDA builds, training on GPU)
   // Data-parallel shard: every batch is rank's slice of a global batch of world_size ×
   // batch_size samples (contiguous, near-equal parts), so world_size processes see the samples,
   // order and augmentations of one process with the global batch.

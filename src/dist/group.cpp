@@ -1,8 +1,8 @@
 #include "dist/group.h"
 
 #include <c10/util/Exception.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <unistd.h>
 
@@ -33,7 +33,7 @@ using Collectives = c10d::ProcessGroup;
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kBeat = std::chrono::seconds(1);
-constexpr auto kLostAfter = std::chrono::seconds(10);  // a neighbour's heartbeat unchanged this long
+constexpr auto kLostAfter = std::chrono::seconds(10);   // a neighbour's heartbeat unchanged this long
 constexpr auto kNamingWait = std::chrono::seconds(25);  // a failed collective waits this long for a name
 
 std::string rank_key(const char* what, int rank) { return std::string(what) + "/" + std::to_string(rank); }
@@ -118,10 +118,12 @@ struct Group::Impl {
         }
       } catch (const std::exception&) {
         if (stopping) return;
-        exit_lost(rank, size, "lost rank 0 (the master, which hosts the job's store): it was killed or its machine "
-                              "is gone");
+        exit_lost(rank, size,
+                  "lost rank 0 (the master, which hosts the job's store): it was killed or its machine "
+                  "is gone");
       }
-      for (auto slept = std::chrono::milliseconds(0); slept < kBeat && !stopping; slept += std::chrono::milliseconds(50))
+      for (auto slept = std::chrono::milliseconds(0); slept < kBeat && !stopping;
+           slept += std::chrono::milliseconds(50))
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
@@ -177,8 +179,9 @@ Group::Group(const Placement& placement, const torch::Device& device, const Grou
         gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
       g.collectives = c10::make_intrusive<c10d::ProcessGroupGloo>(g.store, placement.rank, placement.world_size, gloo);
 #else
-      throw Error("this dltrain's LibTorch has no Gloo headers: data-parallel training on the CPU needs Debian's "
-                  "LibTorch build (scripts/build.sh); on GPUs use backend nccl");
+      throw Error(
+          "this dltrain's LibTorch has no Gloo headers: data-parallel training on the CPU needs Debian's "
+          "LibTorch build (scripts/build.sh); on GPUs use backend nccl");
 #endif
     } else if (backend_name_ == "nccl") {
 #ifdef DLTRAIN_WITH_NCCL

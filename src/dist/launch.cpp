@@ -119,8 +119,8 @@ Placement placement_from_environment(const Environment& env) {
     throw Error("rank " + std::to_string(p.rank) + " is outside a world of " + std::to_string(p.world_size) + " (" +
                 rank_name + "/" + world_name + ")");
   if (p.local_rank < 0 || p.local_rank >= std::max(p.local_world_size, 1))
-    throw Error("local rank " + std::to_string(p.local_rank) + " is outside the " +
-                std::to_string(p.local_world_size) + " processes of this node (" +
+    throw Error("local rank " + std::to_string(p.local_rank) + " is outside the " + std::to_string(p.local_world_size) +
+                " processes of this node (" +
                 (torchrun ? "LOCAL_RANK/LOCAL_WORLD_SIZE" : "SLURM_LOCALID/SLURM_NTASKS_PER_NODE") + ")");
   if (torchrun) {
     p.master_addr = env_string(env, "MASTER_ADDR", "127.0.0.1");

@@ -17,7 +17,8 @@ struct Placement {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   std::string launcher;  // "torchrun", "slurm", or "" for a plain process
-  bool distributed() const { return world_size > 1; }
+  // Trains in a process group: several processes, or torchrun's single one (its users expect one).
+  bool distributed() const { return world_size > 1 || launcher == "torchrun"; }
   bool primary() const { return rank == 0; }
 };
 

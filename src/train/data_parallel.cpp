@@ -42,7 +42,8 @@ void DataParallel::adopt(builder::DagModel& model) {
   int synced = 0, unsynced = 0;
   for (const auto& module : model.modules(/*include_self=*/false)) {
     if (auto* layer = dynamic_cast<layers::SyncableStatistics*>(module.get())) {
-      layer->sync_statistics([group = group_.get()](const torch::Tensor& x) { return dist::sum_over_replicas(*group, x); });
+      layer->sync_statistics(
+          [group = group_.get()](const torch::Tensor& x) { return dist::sum_over_replicas(*group, x); });
       ++synced;
     } else if (dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get())) {
       ++unsynced;

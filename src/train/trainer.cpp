@@ -24,12 +24,12 @@
 #include "graph/graph.h"
 #include "io/safetensors.h"
 #include "spec/yaml_io.h"
+#include "train/data_parallel.h"
 #include "train/device_feed.h"
 #include "train/optimization.h"
 #include "train/policies.h"
 #include "train/precision.h"
 #include "train/progress.h"
-#include "train/data_parallel.h"
 #include "train/run_plan.h"
 #include "train/signals.h"
 #include "train/step_runner.h"
@@ -340,7 +340,8 @@ void Trainer::prepare() {
   if (!options_.resume.empty()) resume(resolve_checkpoint(options_.resume));
   if (dp_) {
     dp_->adopt(*model_);
-    spdlog::info("data-parallel: {} processes ({}), batch {} per process, {} in all", placement_.world_size,
+    spdlog::info("data-parallel: {} process{} ({}), batch {} per process, {} in all", placement_.world_size,
+                 placement_.world_size == 1 ? "" : "es",
                  dp_->backend(), data.find(spec_.train_split)->batch_size,
                  data.find(spec_.train_split)->batch_size * placement_.world_size);
   }

@@ -238,16 +238,35 @@ TEST_CASE("the prefetch window bounds the batches in flight", "[data]") {
   CHECK(loader.stats().samples == 200);
 }
 
-TEST_CASE("data-parallel shards split the batches between ranks", "[data]") {
-  data::SplitSpec split = test::folder_split("/unused", 1, 4, 4, 2, "{batch: 3}");
+TEST_CASE("data-parallel ranks take slices of the global batch: together one process's batches", "[data]") {
+  const int64_t samples = GENERATE(20, 21, 19);
+  INFO(samples << " samples, batch 3 per rank, 2 ranks");
+  data::SplitSpec split = test::folder_split("/unused", 1, 4, 4, 2, "{batch: 3, shuffle: 100}");
   split.source.kind = data::SourceSpec::Kind::Synthetic;
-  split.source.synthetic_size = 20;  // 7 batches
+  split.source.synthetic_size = samples;
   data::Table table = data::load_table(split);
-  data::Loader rank0(split, table, {0, false, 0, 2}), rank1(split, table, {0, false, 1, 2});
-  CHECK(rank0.batches_per_epoch() == 4);
-  CHECK(rank1.batches_per_epoch() == 3);
-  CHECK(epoch_batches(rank0, 0).size() == 4);
-  CHECK(epoch_batches(rank1, 0).size() == 3);
+  data::Loader rank0(split, table, {7, false, 0, 2}), rank1(split, table, {7, false, 1, 2});
+  data::SplitSpec global = split;
+  global.batch_size = 6;
+  data::Loader one(global, table, {7});
+  // A last global batch with fewer samples than ranks (19 = 3 × 6 + 1) is dropped.
+  const size_t expected = samples == 19 ? 3 : 4;
+  CHECK(rank0.batches_per_epoch() == static_cast<int64_t>(expected));
+  CHECK(rank1.batches_per_epoch() == static_cast<int64_t>(expected));
+  const auto a = epoch_batches(rank0, 1), b = epoch_batches(rank1, 1), whole = epoch_batches(one, 1);
+  REQUIRE(a.size() == expected);
+  REQUIRE(b.size() == expected);
+  for (size_t g = 0; g < expected; ++g) {
+    std::vector<int64_t> rows = a[g].rows;
+    rows.insert(rows.end(), b[g].rows.begin(), b[g].rows.end());
+    CHECK(rows == whole[g].rows);
+    // Each slice's mean loss weighs by its share: the job's loss is the global batch's mean.
+    const double n = static_cast<double>(rows.size());
+    CHECK(a[g].loss_weight == Approx(static_cast<double>(a[g].size) * 2 / n));
+    CHECK(b[g].loss_weight == Approx(static_cast<double>(b[g].size) * 2 / n));
+    CHECK(torch::equal(torch::cat({a[g].tensors.at("image"), b[g].tensors.at("image")}), whole[g].tensors.at("image")));
+  }
+  if (samples == 21) CHECK(a.back().size == 2);  // 3 samples left: 2 + 1
 }
 
 TEST_CASE("deferred images travel as 8-bit pixels and finish to the same floats", "[data]") {

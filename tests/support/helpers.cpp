@@ -1,5 +1,8 @@
 #include "support/helpers.h"
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -57,6 +60,17 @@ std::string TempDir::file(const std::string& name, const std::string& contents) 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.sizes() != b.sizes()) throw std::runtime_error("shapes differ");
   return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
+}
+
+int run_dltrain(const std::string& args, std::string* output) {
+  const std::string command = std::string(DLTRAIN_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string text;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) text.append(buffer, n);
+  const int status = pclose(pipe);
+  if (output) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace dltrain::test

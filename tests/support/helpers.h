@@ -39,6 +39,10 @@ class TempDir {
   std::string path_;
 };
 
+// Runs the dltrain binary with `args` (a shell command line), stdout and stderr together into
+// `output`; returns its exit status (-1 when killed by a signal).
+int run_dltrain(const std::string& args, std::string* output = nullptr);
+
 // Max absolute difference; throws when shapes differ.
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
 

@@ -54,17 +54,6 @@ data:
 train: )" + train_extra + "\n");
 }
 
-int run(const std::string& args, std::string* output = nullptr) {
-  std::string command = std::string(DLTRAIN_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string text;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) text.append(buffer, n);
-  int status = pclose(pipe);
-  if (output) *output = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::vector<std::string> lines(const std::string& path) {
   std::ifstream in(path);
   std::vector<std::string> out;
@@ -94,7 +83,7 @@ TEST_CASE("fit learns separable data, loss falls, the run folder holds what it s
   std::string spec =
       blob_spec(dir, "{epochs: 8, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 1}}}");
   std::string out;
-  REQUIRE(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
+  REQUIRE(test::run_dltrain("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
   INFO(out);
   const std::string csv = dir.path() + "/run/metrics.csv";
   REQUIRE(lines(csv).size() == 9);
@@ -109,13 +98,13 @@ TEST_CASE("fit learns separable data, loss falls, the run folder holds what it s
   CHECK_THAT(out, Catch::Contains("epoch 8/8") && Catch::Contains("val.label.accuracy"));
 
   std::string eval;
-  REQUIRE(run("eval " + spec + " --weights " + dir.path() + "/run", &eval) == 0);
+  REQUIRE(test::run_dltrain("eval " + spec + " --weights " + dir.path() + "/run", &eval) == 0);
   CHECK_THAT(eval, Catch::Contains("label.accuracy"));
 
   // predict on the validation manifest: one row per sample, top-k classes with probabilities.
   const std::string predictions = dir.path() + "/predictions.csv";
-  REQUIRE(run("-q predict " + spec + " --weights " + dir.path() + "/run --input " + dir.path() +
-              "/val.csv --top-k 2 --output " + predictions) == 0);
+  REQUIRE(test::run_dltrain("-q predict " + spec + " --weights " + dir.path() + "/run --input " + dir.path() +
+                            "/val.csv --top-k 2 --output " + predictions) == 0);
   auto rows = lines(predictions);
   REQUIRE(rows.size() == 129);
   CHECK(rows[0] == "input,label.top1,label.p1,label.top2,label.p2");
@@ -135,13 +124,13 @@ TEST_CASE("bf16 autocast and channels_last train on the CPU, fp16 there is refus
   test::TempDir dir;
   std::string spec = blob_spec(dir, "{epochs: 6, precision: bf16, channels_last: true, optimizer: {adam: {lr: 0.01}}}");
   std::string out;
-  REQUIRE(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
+  REQUIRE(test::run_dltrain("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
   INFO(out);
   CHECK_THAT(out, Catch::Contains("(bf16, channels_last)"));
   CHECK(column(dir.path() + "/run/metrics.csv", "val.label.accuracy", 6) >= 0.95);
 
   std::string fp16 = blob_spec(dir, "{epochs: 1, precision: fp16}");
-  CHECK(run("fit " + fp16 + " --run-dir " + dir.path() + "/fp16", &out) == 2);
+  CHECK(test::run_dltrain("fit " + fp16 + " --run-dir " + dir.path() + "/fp16", &out) == 2);
   CHECK_THAT(out, Catch::Contains("spec.yaml:13:") && Catch::Contains("fp16 needs a CUDA device"));
 }
 
@@ -150,7 +139,7 @@ TEST_CASE("early stopping stops when the monitored value stops improving", "[tra
   // Training loss only falls, so in max mode it never improves: stop after 1 + patience epochs.
   std::string spec = blob_spec(dir, "{epochs: 10, early_stopping: {monitor: loss, mode: max, patience: 2}}");
   std::string out;
-  REQUIRE(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
+  REQUIRE(test::run_dltrain("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
   CHECK(lines(dir.path() + "/run/metrics.csv").size() == 1 + 3);
   CHECK_THAT(out, Catch::Contains("early stopping"));
 }
@@ -159,9 +148,10 @@ TEST_CASE("non-finite loss: stop names the output and step, skip_batch goes on",
   test::TempDir dir;
   std::string spec = blob_spec(dir, "{epochs: 2, optimizer: {sgd: {lr: 1.0e+30}}}");
   std::string out;
-  CHECK(run("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 1);
+  CHECK(test::run_dltrain("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 1);
   CHECK_THAT(out, Catch::Contains("the loss of output label is not finite") && Catch::Contains("on_nan"));
-  CHECK(run("fit " + spec + " --run-dir " + dir.path() + "/run2 --set train.on_nan=skip_batch", &out) != 2);
+  CHECK(test::run_dltrain("fit " + spec + " --run-dir " + dir.path() + "/run2 --set train.on_nan=skip_batch", &out) !=
+        2);
   CHECK_THAT(out, Catch::Contains("batch skipped"));
 }
 
@@ -236,7 +226,7 @@ TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninter
       blob_spec(dir, "{epochs: 4, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 0.5}}}");
   // Paths given with --set are relative to the working folder.
   const std::string sets = " --set data.train.source.csv=" + dir.path() + "/big.csv --set data.train.batch=8";
-  REQUIRE(run("-q fit " + spec + sets + " --run-dir " + dir.path() + "/straight") == 0);
+  REQUIRE(test::run_dltrain("-q fit " + spec + sets + " --run-dir " + dir.path() + "/straight") == 0);
 
   pid_t pid = fork();
   if (pid == 0) {
@@ -258,7 +248,7 @@ TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninter
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   std::string out;
-  REQUIRE(run("fit " + spec + sets + " --resume " + dir.path() + "/stopped", &out) == 0);
+  REQUIRE(test::run_dltrain("fit " + spec + sets + " --resume " + dir.path() + "/stopped", &out) == 0);
   INFO(out);
   CHECK_THAT(out, Catch::Contains("resumed from"));
   CHECK_THAT(out, !Catch::Contains(", batch 0 "));  // it stopped mid-epoch
@@ -279,7 +269,7 @@ TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninter
 TEST_CASE("a resumed run's metrics.csv rows follow the header the file has", "[train][e2e]") {
   test::TempDir dir;
   std::string spec = blob_spec(dir, "{epochs: 1}");
-  REQUIRE(run("-q fit " + spec + " --run-dir " + dir.path() + "/run") == 0);
+  REQUIRE(test::run_dltrain("-q fit " + spec + " --run-dir " + dir.path() + "/run") == 0);
   // As an older dltrain wrote it: without the last column.
   const std::string csv = dir.path() + "/run/metrics.csv";
   auto rows = lines(csv);
@@ -290,7 +280,8 @@ TEST_CASE("a resumed run's metrics.csv rows follow the header the file has", "[t
     for (const auto& row : rows) out << row.substr(0, row.rfind(',')) << "\n";
   }
   std::string out;
-  REQUIRE(run("fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run --allow-spec-change", &out) == 0);
+  REQUIRE(test::run_dltrain("fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run --allow-spec-change",
+                            &out) == 0);
   CHECK_THAT(out, Catch::Contains("metrics.csv keeps the columns") && Catch::Contains(dropped));
   rows = lines(csv);
   REQUIRE(rows.size() == 3);
@@ -303,11 +294,12 @@ TEST_CASE("a resumed run's metrics.csv rows follow the header the file has", "[t
 TEST_CASE("resuming with a changed spec is refused with a diff, unless allowed", "[train][e2e]") {
   test::TempDir dir;
   std::string spec = blob_spec(dir, "{epochs: 1}");
-  REQUIRE(run("-q fit " + spec + " --run-dir " + dir.path() + "/run") == 0);
+  REQUIRE(test::run_dltrain("-q fit " + spec + " --run-dir " + dir.path() + "/run") == 0);
   std::string out;
-  CHECK(run("fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run", &out) == 2);
+  CHECK(test::run_dltrain("fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run", &out) == 2);
   CHECK_THAT(
       out, Catch::Contains("the spec differs") && Catch::Contains("+   epochs: 2") && Catch::Contains("-   epochs: 1"));
-  CHECK(run("-q fit " + spec + " --set train.epochs=2 --resume " + dir.path() + "/run --allow-spec-change") == 0);
+  CHECK(test::run_dltrain("-q fit " + spec + " --set train.epochs=2 --resume " + dir.path() +
+                          "/run --allow-spec-change") == 0);
   CHECK(lines(dir.path() + "/run/metrics.csv").size() == 3);
 }
