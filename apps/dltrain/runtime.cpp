@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "dist/group.h"
 #include "util/memory.h"
 
 namespace dltrain::cli {
@@ -41,6 +42,9 @@ std::string version_report() {
   out << "CUDA " << (cuda ? "available" : "not built in (CPU LibTorch)") << "\n";
 #endif
   out << "malloc " << allocator_name() << "\n";
+  std::string backends;
+  for (const auto& b : dist::available_backends()) backends += " " + b;
+  out << "data-parallel backends" << (backends.empty() ? " none" : backends) << "\n";
   out << "threads " << at::get_num_threads() << " (intra-op), " << cv::getNumThreads() << " (OpenCV)\n";
   return out.str();
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks dltrain side by side with its Python peers on this machine, same data and cores,
 # and writes the tables into docs/benchmarks.md (between the bench markers; notes around them
-# stay). Usage: scripts/bench/run.sh [pipeline] [step] [e2e]   (default: all three)
+# stay; the distributed section's into docs/distributed.md).
+# Usage: scripts/bench/run.sh [pipeline] [step] [e2e] [distributed]   (default: all four)
 # Peers: PyTorch from Debian's python3-torch/torchvision; TensorFlow (tensorflow-cpu) from PyPI
 # in a cached virtual environment (~/.cache/dltrain/tf-venv).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-sections=${*:-pipeline step e2e}
+sections=${*:-pipeline step e2e distributed}
 workers=${DLTRAIN_BENCH_WORKERS:-2}
 threads=$(nproc)
 
@@ -25,10 +26,10 @@ rate() { grep -oE '[0-9.]+ (images/s|samples/s)|samples/s +[0-9.]+' | grep -oE '
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
 today=$(date -u +%Y-%m-%d)
 
-# write_table NAME COMMAND TABLE: replaces the section's block in docs/benchmarks.md (or
-# appends it) with the date, machine, command and table.
+# write_table NAME COMMAND TABLE [FILE]: replaces the section's block in FILE (docs/benchmarks.md)
+# (or appends it) with the date, machine, command and table.
 write_table() {
-  python3 - docs/benchmarks.md "$1" "$today" "$machine" "$2" "$3" <<'PY'
+  python3 - "${4:-docs/benchmarks.md}" "$1" "$today" "$machine" "$2" "$3" <<'PY'
 import os, re, sys
 path, name, day, machine, command, table = sys.argv[1:7]
 begin, end = "<!-- bench:%s:begin -->" % name, "<!-- bench:%s:end -->" % name
@@ -159,4 +160,44 @@ PY
 )
   echo "$table"
   write_table e2e "scripts/bench/run.sh e2e" "$table"
+fi
+
+if [[ $sections == *distributed* ]]; then
+  # The same global batch of 64 either way: 1 process with every core, or N processes with one
+  # core each (Gloo over loopback), overlapped and after-backward all-reduce; two epochs of
+  # MiniResNet on 32x32 synthetic images, the second timed (metrics.csv: time_s, allreduce_s).
+  samples=2048
+  fit_dp() {  # fit_dp NAME THREADS FIT_ARGS...: samples/s and all-reduce ms/step of epoch 2
+    local dir
+    dir=$(mktemp -d)
+    "$dltrain" -q --threads "$2" fit specs/miniresnet.yaml -c configs/smoke.yaml --set train.epochs=2 \
+      --set data.train.source.synthetic.size=$samples --set data.train.shuffle=$samples --run-dir "$dir/run" \
+      "${@:3}" >/dev/null
+    python3 - "$dir/run/metrics.csv" "$samples" "$1" <<'PY'
+import csv, sys
+row = list(csv.DictReader(open(sys.argv[1])))[-1]
+wait = float(row["allreduce_s"]) * 1000 if "allreduce_s" in row else None
+print("%s|%.0f|%s" % (sys.argv[3], int(sys.argv[2]) / float(row["time_s"]), "%.1f" % wait if wait is not None else "-"))
+PY
+    rm -rf "$dir"
+  }
+  rows=(
+    "$(fit_dp "1 process × $threads threads, batch 64" "$threads" --set data.train.batch=64)"
+    "$(fit_dp "$threads processes × 1 thread, batch $((64 / threads)) each, overlapped all-reduce" 1 \
+      --set data.train.batch=$((64 / threads)) --set train.distributed.overlap=true --nproc-per-node "$threads")"
+    "$(fit_dp "$threads processes × 1 thread, batch $((64 / threads)) each, all-reduce after backward" 1 \
+      --set data.train.batch=$((64 / threads)) --set train.distributed.overlap=false --nproc-per-node "$threads")"
+  )
+  table=$(python3 - "${rows[@]}" <<'PY'
+import sys
+rows = [r.split("|") for r in sys.argv[1:]]
+base = float(rows[0][1])
+print("| MiniResNet 32×32, global batch 64 | samples/s | all-reduce wait ms/step | ratio |")
+print("|---|---:|---:|---|")
+for name, rate, wait in rows:
+    print("| %s | %s | %s | %.2fx of 1 process |" % (name, rate, wait, float(rate) / base))
+PY
+)
+  echo "$table"
+  write_table distributed "scripts/bench/run.sh distributed" "$table" docs/distributed.md
 fi

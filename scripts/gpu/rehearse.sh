@@ -3,7 +3,7 @@
 # (the bundle + PyPI's CUDA LibTorch 2.11, the GPU servers' version) and runs the whole suite on
 # the CPU. The torch wheel is installed without its nvidia-* wheels (scripts/build-cuda.sh); a
 # stand-in for them, laid out as on a GPU server (site-packages/nvidia/{cu13,cudnn,nccl,
-# cusparselt,nvshmem}/lib), links to the CUDA toolkit's libraries and to the three that only the
+# cusparselt,nvshmem}/lib, nccl/include), links to the CUDA toolkit's libraries and to the three that only the
 # wheels carry (cuFile, cuSPARSELt, NVSHMEM, fetched once from PyPI into
 # ~/.cache/dltrain/wheels/nv). So the binaries start without LD_LIBRARY_PATH and the wheel rules
 # of the link (its folders first, DT_RPATH, no toolkit folder) are built and checked as there.
@@ -40,6 +40,9 @@ stand_in cu13 'libcudart.so.13' 'libcublas.so.13' 'libcublasLt.so.13' 'libcufft.
   'libcupti.so.13' 'libcufile.so.0'
 stand_in cudnn 'libcudnn*.so.9'
 stand_in nccl 'libnccl.so.2'
+# The nvidia-nccl wheel's header (dltrain's NCCL path compiles against it): the toolkit's, the
+# same NCCL 2.28 as the wheel torch pins.
+mkdir -p "$site/nvidia/nccl/include" && ln -sf "$(realpath "$cuda/include/nccl.h")" "$site/nvidia/nccl/include/"
 stand_in cusparselt 'libcusparseLt.so.0'
 stand_in nvshmem 'libnvshmem_host.so.3'
 [[ -f .gpu-bundle/dltrain-gpu-bundle.tar.xz ]] || scripts/gpu/gather.sh

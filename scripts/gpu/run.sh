@@ -12,7 +12,8 @@
 #             under LD_DEBUG=bindings (summarised per library pair, beside Python's) and cuda-gdb
 #   then, when the cases pass (or a switch made the failing one pass: its environment is kept):
 #   suite     the unit tests;  bench  bf16 + channels_last steps beside PyTorch eager;
-#   fit       one epoch of Fashion-MNIST and of MiniResNet from JPEGs on the GPU
+#   fit       a data-parallel group of one (NCCL), one epoch of Fashion-MNIST and of MiniResNet
+#             from JPEGs on the GPU
 # Each stage starts only when the time it needs is left before the deadline, and every command is
 # cut at it. Output: OUT/summary.txt and OUT/logs.tgz (all logs, re-packed after every stage).
 # Usage: scripts/gpu/run.sh OUT_DIR
@@ -320,6 +321,21 @@ if stage "suite" 90; then
   result=$(grep -E 'tests passed|tests failed' "$logs/ctest.log" | tail -1)
   note "suite (unit): ${result:-cut at its time limit (ctest.log)} at $(at)"
   grep -E '^\s*[0-9]+ - .*\((Failed|Timeout|Exception|SEGFAULT|Subprocess)' "$logs/ctest.log" | head -10 | tee -a "$summary"
+fi
+
+# A process group of one under torchrun's variables: NCCL's path (rendezvous, broadcast, bucketed
+# gradient all-reduce, the per-step flags) on the GPU, two epochs of synthetic MiniResNet.
+if stage "fit data-parallel" 45; then
+  backend=$([[ $device == cuda* ]] && echo nccl || echo gloo)
+  if "$dltrain" --version 2>/dev/null | grep -q "data-parallel backends.* $backend"; then
+    limited 60 env WORLD_SIZE=1 RANK=0 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=29517 \
+      "$dltrain" fit specs/miniresnet.yaml -c configs/smoke.yaml --device "$device" --set train.epochs=2 \
+      --set data.train.source.synthetic.size=512 --set data.train.batch=64 --run-dir "$(mktemp -d)/run" \
+      >"$logs/fit-dp.log" 2>&1
+    note "fit data-parallel ($backend, world 1): $(outcome $? "$logs/fit-dp.log" | cut -c1-80); $(grep -E 'data-parallel:|epoch 2/2 -' "$logs/fit-dp.log" | tr '\n' ' ' | cut -c1-260)"
+  else
+    note "fit data-parallel: this build has no $backend backend ($("$dltrain" --version 2>&1 | grep backends))"
+  fi
 fi
 
 step_rate() { grep -oE '[0-9]+(\.[0-9]+)? samples/s|samples/s +[0-9.]+' | grep -oE '[0-9]+(\.[0-9]+)?' | head -1; }

@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 #include <torch/version.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <unistd.h>
@@ -49,6 +50,17 @@ bool loopback(const std::string& host) { return host == "localhost" || host.rfin
 
 }  // namespace
 
+std::vector<std::string> available_backends() {
+  std::vector<std::string> out;
+#ifdef DLTRAIN_WITH_GLOO
+  out.push_back("gloo");
+#endif
+#ifdef DLTRAIN_WITH_NCCL
+  out.push_back("nccl");
+#endif
+  return out;
+}
+
 struct Pending::Work {
   c10::intrusive_ptr<c10d::Work> work;
   std::function<void(const std::string&)> on_failure;
@@ -77,21 +89,27 @@ struct Group::Impl {
   bool finished = false;
 
   // The job's store: rank 0 serves it and waits until every rank has joined (each counts itself
-  // in); `join` false connects one more client without counting it (the heartbeat's).
-  c10::intrusive_ptr<c10d::TCPStore> connect(bool join) const {
+  // in), unless torchrun's agent serves it (TORCHELASTIC_USE_AGENT_STORE); `join` false connects
+  // one more client without counting it (the heartbeat's). Keys live under dltrain/<restart>/,
+  // apart from torchrun's and from an earlier attempt's.
+  c10::intrusive_ptr<c10d::Store> connect(bool join) const {
+    const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+    const char* restart = std::getenv("TORCHELASTIC_RESTART_COUNT");
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(placement.master_port);
-    store_options.isServer = join && placement.rank == 0;
+    store_options.isServer = join && placement.rank == 0 && !(agent && std::string(agent) == "True");
     store_options.numWorkers = placement.world_size;
     store_options.waitWorkers = join;
     store_options.timeout = options.timeout;
-    return c10::make_intrusive<c10d::TCPStore>(placement.master_addr, store_options);
+    return c10::make_intrusive<c10d::PrefixStore>(
+        std::string("dltrain/") + (restart ? restart : "0"),
+        c10::make_intrusive<c10d::TCPStore>(placement.master_addr, store_options));
   }
 
   // Beats every second; watches the next rank's beat and the job's "lost" key.
   void beat() {
     const int rank = placement.rank, size = placement.world_size, next = (rank + 1) % size;
-    c10::intrusive_ptr<c10d::TCPStore> own;
+    c10::intrusive_ptr<c10d::Store> own;
     try {
       own = connect(false);
     } catch (const std::exception&) {

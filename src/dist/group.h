@@ -15,6 +15,9 @@
 
 namespace dltrain::dist {
 
+// The backends this build can start ("gloo", "nccl"; either may be missing).
+std::vector<std::string> available_backends();
+
 struct GroupOptions {
   std::string backend = "auto";  // auto (nccl on CUDA, gloo on the CPU) | gloo | nccl
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};

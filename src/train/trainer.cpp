@@ -305,8 +305,12 @@ void Trainer::prepare() {
   // Each process of a node takes its own GPU unless --device names one.
   if (placement_.distributed() && compute_.device.is_cuda() && options_.device.find(':') == std::string::npos)
     compute_.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(placement_.local_rank));
-  if (placement_.distributed())
-    dp_ = std::make_unique<DataParallel>(placement_, spec_.distributed, compute_.device, spec_hash_);
+  if (placement_.distributed()) {
+    DistributedSpec distributed = spec_.distributed;
+    // A captured step must not launch collectives from inside the capture: reduce after it.
+    if (spec_.cuda_graph) distributed.overlap = false;
+    dp_ = std::make_unique<DataParallel>(placement_, distributed, compute_.device, spec_hash_);
+  }
   scaler_ = LossScaler(compute_.dtype == at::kHalf);
   heads_ = std::move(plan_.heads);
   const data::DataSpec& data = plan_.data;
@@ -341,8 +345,7 @@ void Trainer::prepare() {
   if (dp_) {
     dp_->adopt(*model_);
     spdlog::info("data-parallel: {} process{} ({}), batch {} per process, {} in all", placement_.world_size,
-                 placement_.world_size == 1 ? "" : "es",
-                 dp_->backend(), data.find(spec_.train_split)->batch_size,
+                 placement_.world_size == 1 ? "" : "es", dp_->backend(), data.find(spec_.train_split)->batch_size,
                  data.find(spec_.train_split)->batch_size * placement_.world_size);
   }
   spdlog::info("run folder {}", run_dir_.string());

@@ -40,9 +40,13 @@ TEST_CASE("one process without a launcher's variables", "[dist]") {
 }
 
 TEST_CASE("torchrun's variables place the process and name the master", "[dist]") {
-  const dist::Placement p = placement({{"WORLD_SIZE", "8"}, {"RANK", "5"}, {"LOCAL_RANK", "1"},
-                                       {"LOCAL_WORLD_SIZE", "4"}, {"MASTER_ADDR", "10.0.0.7"},
-                                       {"MASTER_PORT", "29600"}, {"SLURM_NTASKS", "2"}});
+  const dist::Placement p = placement({{"WORLD_SIZE", "8"},
+                                       {"RANK", "5"},
+                                       {"LOCAL_RANK", "1"},
+                                       {"LOCAL_WORLD_SIZE", "4"},
+                                       {"MASTER_ADDR", "10.0.0.7"},
+                                       {"MASTER_PORT", "29600"},
+                                       {"SLURM_NTASKS", "2"}});
   CHECK(p.launcher == "torchrun");  // torchrun's variables win over SLURM's
   CHECK(p.world_size == 8);
   CHECK(p.rank == 5);
@@ -63,9 +67,12 @@ TEST_CASE("torchrun's variables place the process and name the master", "[dist]"
 }
 
 TEST_CASE("SLURM's variables: the first node is the master, the port comes from the job id", "[dist]") {
-  const dist::Placement p =
-      placement({{"SLURM_NTASKS", "16"}, {"SLURM_PROCID", "9"}, {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", "4"},
-                 {"SLURM_JOB_NODELIST", "gpu[07-10]"}, {"SLURM_JOB_ID", "123456"}});
+  const dist::Placement p = placement({{"SLURM_NTASKS", "16"},
+                                       {"SLURM_PROCID", "9"},
+                                       {"SLURM_LOCALID", "1"},
+                                       {"SLURM_NTASKS_PER_NODE", "4"},
+                                       {"SLURM_JOB_NODELIST", "gpu[07-10]"},
+                                       {"SLURM_JOB_ID", "123456"}});
   CHECK(p.launcher == "slurm");
   CHECK(p.world_size == 16);
   CHECK(p.rank == 9);
@@ -74,8 +81,12 @@ TEST_CASE("SLURM's variables: the first node is the master, the port comes from 
   CHECK(p.master_addr == "gpu07");
   CHECK(p.master_port == 15000 + 123456 % 20000);
 
-  const dist::Placement q = placement({{"SLURM_NTASKS", "6"}, {"SLURM_PROCID", "0"}, {"SLURM_TASKS_PER_NODE", "2(x3)"},
-                                       {"SLURM_NODELIST", "a,b,c"}, {"MASTER_ADDR", "head"}, {"MASTER_PORT", "4000"}});
+  const dist::Placement q = placement({{"SLURM_NTASKS", "6"},
+                                       {"SLURM_PROCID", "0"},
+                                       {"SLURM_TASKS_PER_NODE", "2(x3)"},
+                                       {"SLURM_NODELIST", "a,b,c"},
+                                       {"MASTER_ADDR", "head"},
+                                       {"MASTER_PORT", "4000"}});
   CHECK(q.local_world_size == 2);
   CHECK(q.master_addr == "head");  // MASTER_ADDR and MASTER_PORT win
   CHECK(q.master_port == 4000);
