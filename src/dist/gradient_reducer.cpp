@@ -2,6 +2,7 @@
 
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 
@@ -32,11 +33,15 @@ struct GradientReducer::State {
 
   State(Group& g, std::vector<torch::Tensor> params, double bucket_mb, bool overlap_)
       : group(g), parameters(std::move(params)), slots(parameters.size()), overlap(overlap_) {
+    // DDP's sizes: the first bucket (the gradients backward produces first) holds at most
+    // 1 MiB, so its all-reduce starts early; the others about bucket_mb.
     const int64_t cap = static_cast<int64_t>(bucket_mb * 1024 * 1024);
+    const int64_t first_cap = std::min<int64_t>(cap, 1024 * 1024);
     int64_t bytes = 0;
     for (size_t k = parameters.size(); k-- > 0;) {
       const torch::Tensor& p = parameters[k];
-      const bool fits = !buckets.empty() && bytes + p.nbytes() <= static_cast<size_t>(cap) &&
+      const int64_t limit = buckets.size() == 1 ? first_cap : cap;
+      const bool fits = !buckets.empty() && bytes + static_cast<int64_t>(p.nbytes()) <= limit &&
                         parameters[buckets.back().members.front()].scalar_type() == p.scalar_type();
       if (!fits) {
         buckets.emplace_back();

@@ -1,6 +1,6 @@
 // Gradient averaging for data-parallel training, DDP's design: the parameters' gradients are
-// packed into buckets of about `bucket_mb` (in reverse registration order, roughly the order
-// backward produces them); on the last micro-batch of an accumulation window each bucket's
+// packed into buckets of about `bucket_mb` (the first at most 1 MiB; in reverse registration
+// order, roughly the order backward produces them); on the last micro-batch of an accumulation window each bucket's
 // all-reduce starts from autograd hooks as soon as its gradients are ready, in bucket order
 // (the same on every rank), overlapping the rest of backward. Without overlap (or when no hook
 // fired: a CUDA graph replay, an unused parameter) finish() packs and reduces after backward.

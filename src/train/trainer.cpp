@@ -451,7 +451,8 @@ int Trainer::fit() {
         ++epoch_steps_;
         for (auto& policy : policies_) policy->step_end(epoch, step_, running);
       }
-      progress.step(done, running, train_meter_.samples);
+      // The job's rate: every rank's slice is about as large as this one's.
+      progress.step(done, running, train_meter_.samples * placement_.world_size);
       if (boundary && stop && done < batches) {
         train_loader_->stop();
         if (dp_) sum_over_ranks(train_meter_, heads_, *dp_);  // the checkpoint holds the job's sums
