@@ -88,16 +88,25 @@ struct Group::Impl {
   std::atomic<bool> stopping{false};
   bool finished = false;
 
+  // torchrun's agent serves a store at MASTER_PORT for its workers. Its protocol is its
+  // LibTorch's: a LibTorch 1 dltrain under a torchrun of LibTorch 2 (pip's beside Debian's)
+  // serves its own at the next port instead.
+  static bool torchrun_agent_store() {
+    const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+    return agent && std::string(agent) == "True";
+  }
+  static bool agent_store() { return torchrun_agent_store() && TORCH_VERSION_MAJOR >= 2; }
+  static int own_store_offset() { return torchrun_agent_store() ? 1 : 0; }
+
   // The job's store: rank 0 serves it and waits until every rank has joined (each counts itself
   // in), unless torchrun's agent serves it (TORCHELASTIC_USE_AGENT_STORE); `join` false connects
   // one more client without counting it (the heartbeat's). Keys live under dltrain/<restart>/,
   // apart from torchrun's and from an earlier attempt's.
   c10::intrusive_ptr<c10d::Store> connect(bool join) const {
-    const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
     const char* restart = std::getenv("TORCHELASTIC_RESTART_COUNT");
     c10d::TCPStoreOptions store_options;
-    store_options.port = static_cast<uint16_t>(placement.master_port);
-    store_options.isServer = join && placement.rank == 0 && !(agent && std::string(agent) == "True");
+    store_options.port = static_cast<uint16_t>(placement.master_port + (agent_store() ? 0 : own_store_offset()));
+    store_options.isServer = join && placement.rank == 0 && !agent_store();
     store_options.numWorkers = placement.world_size;
     store_options.waitWorkers = join;
     store_options.timeout = options.timeout;
