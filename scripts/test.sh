@@ -8,12 +8,12 @@ scripts/setup.sh --python
 scripts/format.sh --check
 scripts/build.sh
 # The Python the tests call: Debian's python3 with its torch and torchvision (the parity tests
-# export torchvision models) plus PyPI's safetensors in a cached venv (checkpoints read back).
+# export torchvision models) plus, from PyPI in a cached venv, the real clients of what dltrain
+# writes: safetensors (checkpoints) and tensorboard (event files).
 venv=${DLTRAIN_PY_VENV:-$HOME/.cache/dltrain/py-venv}
-if ! "$venv/bin/python" -c "import safetensors.torch, torchvision" 2>/dev/null; then
-  rm -rf "$venv"
-  /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/pip" install -q safetensors
+if ! "$venv/bin/python" -c "import safetensors.torch, torchvision, tensorboard" 2>/dev/null; then
+  [[ -x $venv/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q safetensors tensorboard
 fi
 export DLTRAIN_PYTHON="$venv/bin/python"
 build_dir=${DLTRAIN_BUILD_DIR:-build}

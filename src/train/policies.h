@@ -51,6 +51,20 @@ class Checkpointing final : public Policy {
 // columns the file was started with, so resumed runs line up).
 std::unique_ptr<Policy> make_metrics_files(const std::filesystem::path& run_dir, int64_t log_every);
 
+// What a run's policies may report about it beyond the train section.
+struct RunFacts {
+  std::string spec_text;                 // the resolved spec
+  int64_t batch = 0;                     // the training split's batch (per process)
+  std::vector<std::string> metrics;      // the epoch's losses and metrics as metrics.csv names them
+};
+
+// TensorBoard event files in the run folder (when built with protobuf): every epoch value under
+// train/, val/ or system/ at the optimizer step, the running loss and lr every log_every steps
+// (step/), the resolved spec as text and the hyperparameters for the hparams plugin; a resumed
+// run restarts the curves after its checkpoint's step.
+std::unique_ptr<Policy> make_tensorboard(const TrainSpec& spec, const Schedule& schedule,
+                                         const std::filesystem::path& run_dir, const RunFacts& facts);
+
 // The epoch's line in the log: time, losses and metrics, lr, data wait, memory, skipped inputs.
 std::unique_ptr<Policy> make_console_summary();
 std::string epoch_summary(const EpochEnd& end);
@@ -68,11 +82,11 @@ class NonFiniteLoss {
   std::filesystem::path checkpoints_;
 };
 
-// The run's policies, in the order they see each epoch end: the metrics files and the console
-// summary (on the primary replica), reduce_on_plateau, early stopping, then checkpoints (on the
+// The run's policies, in the order they see each epoch end: the metrics files, TensorBoard's
+// event files and the console summary (on the primary replica), reduce_on_plateau, early stopping, then checkpoints (on the
 // primary replica), which save when early stopping has decided to stop. `checkpointing` is set
 // to the checkpoint policy (nullptr when this replica writes none).
 Policies make_policies(const TrainSpec& spec, Schedule& schedule, const std::filesystem::path& run_dir, bool primary,
-                       Checkpointing::Writer write, Checkpointing** checkpointing);
+                       const RunFacts& facts, Checkpointing::Writer write, Checkpointing** checkpointing);
 
 }  // namespace dltrain::train

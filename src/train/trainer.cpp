@@ -338,9 +338,12 @@ void Trainer::prepare() {
   schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr(), spec_.epochs, steps_per_epoch);
   train_meter_.reset(heads_.size());
   setup_run_dir();
+  RunFacts facts{spec_text_, data.find(spec_.train_split)->batch_size, head_metric_names(heads_, "")};
+  if (has_val)
+    for (const auto& name : head_metric_names(heads_, "val.")) facts.metrics.push_back(name);
   policies_ = make_policies(
-      spec_, *schedule_, run_dir_, placement_.primary(), [this](const std::string& path) { write_checkpoint_at(path); },
-      &checkpointing_);
+      spec_, *schedule_, run_dir_, placement_.primary(), facts,
+      [this](const std::string& path) { write_checkpoint_at(path); }, &checkpointing_);
   if (!options_.resume.empty()) resume(resolve_checkpoint(options_.resume));
   if (dp_) {
     dp_->adopt(*model_);
@@ -374,6 +377,7 @@ EpochEnd Trainer::epoch_end(int64_t epoch, double wall_s) {
   end.values["lr"] = schedule_->lr(std::max<int64_t>(step_ - 1, 0));
   end.values["time_s"] = wall_s;
   end.values["data_wait"] = train_loader_->stats().wait_s / std::max(wall_s, 1e-9);
+  end.values["samples_per_s"] = train_meter_.samples / std::max(wall_s, 1e-9);
   end.values["rss_mb"] = resident_mb();
   end.values["peak_rss_mb"] = peak_resident_mb();  // since the start, this epoch's validation included
   if (dp_) end.values["allreduce_s"] = allreduce_s_ / std::max<double>(static_cast<double>(epoch_steps_), 1.0);

@@ -171,15 +171,20 @@ TEST_CASE("every policy a train section can ask for is made, in the documented o
   train::Checkpointing* checkpointing = nullptr;
   test::TempDir dir;
   auto policies = train::make_policies(
-      spec, schedule, dir.path(), true, [](const std::string&) {}, &checkpointing);
+      spec, schedule, dir.path(), true, {}, [](const std::string&) {}, &checkpointing);
   std::vector<std::string> names;
   for (const auto& p : policies) names.push_back(p->name());
+#ifdef DLTRAIN_WITH_TENSORBOARD
+  CHECK(names == std::vector<std::string>{"metrics_files", "tensorboard", "console_summary", "reduce_on_plateau",
+                                          "early_stopping", "checkpoint"});
+#else
   CHECK(names == std::vector<std::string>{"metrics_files", "console_summary", "reduce_on_plateau", "early_stopping",
                                           "checkpoint"});
+#endif
   CHECK(checkpointing == policies.back().get());
   // A replica that writes nothing still decides like the primary.
   auto replica = train::make_policies(
-      spec, schedule, dir.path(), false, [](const std::string&) {}, &checkpointing);
+      spec, schedule, dir.path(), false, {}, [](const std::string&) {}, &checkpointing);
   CHECK(replica.size() == 2);
   CHECK(checkpointing == nullptr);
 }

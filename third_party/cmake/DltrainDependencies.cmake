@@ -104,6 +104,15 @@ if(DLTRAIN_WITH_CUDA AND wheel_cuda_dirs)
   message(STATUS "dltrain: the torch wheel's CUDA runtime (${wheel_cudart}); DT_RPATH first: ${DLTRAIN_WHEEL_RPATH}")
 endif()
 
+# TensorBoard event files (src/io/event_file.cpp): Debian's protobuf (libprotobuf-dev,
+# protobuf-compiler). A build without it (a GPU server's bundle) writes no event files.
+find_package(Protobuf 3)
+set(DLTRAIN_WITH_TENSORBOARD OFF)
+if(Protobuf_FOUND AND Protobuf_PROTOC_EXECUTABLE)
+  set(DLTRAIN_WITH_TENSORBOARD ON)
+endif()
+message(STATUS "dltrain: TensorBoard event files ${DLTRAIN_WITH_TENSORBOARD}")
+
 # Data-parallel backends (src/dist). Gloo where LibTorch's headers come with Gloo's (Debian's
 # LibTorch with libgloo-dev; a torch wheel ships none). NCCL in CUDA builds, with the nccl.h of
 # the nvidia-nccl wheel beside torch, the version its libtorch_cuda was built against (the class

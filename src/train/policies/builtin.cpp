@@ -6,10 +6,13 @@
 namespace dltrain::train {
 
 Policies make_policies(const TrainSpec& spec, Schedule& schedule, const std::filesystem::path& run_dir, bool primary,
-                       Checkpointing::Writer write, Checkpointing** checkpointing) {
+                       const RunFacts& facts, Checkpointing::Writer write, Checkpointing** checkpointing) {
   Policies policies;
   if (primary) {
     policies.push_back(make_metrics_files(run_dir, spec.log_every));
+#ifdef DLTRAIN_WITH_TENSORBOARD
+    policies.push_back(make_tensorboard(spec, schedule, run_dir, facts));
+#endif
     policies.push_back(make_console_summary());
   }
   if (const PlateauOptions* plateau = spec.schedule.plateau()) policies.push_back(make_plateau(*plateau, schedule));
