@@ -25,9 +25,7 @@ std::array<uint32_t, 256> crc32c_table() {
   return table;
 }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 tb::Event event_at(int64_t step) {
   tb::Event event;
@@ -66,7 +64,7 @@ EventWriter::EventWriter(const std::string& dir) {
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
   path_ = (std::filesystem::path(dir) / ("events.out.tfevents." + std::to_string(static_cast<int64_t>(now_s())) + "." +
-                                          host + "." + std::to_string(getpid())))
+                                         host + "." + std::to_string(getpid())))
               .string();
   out_.open(path_, std::ios::binary | std::ios::app);
   if (!out_) throw Error::runtime("cannot create the TensorBoard event file " + path_);

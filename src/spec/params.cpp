@@ -101,6 +101,13 @@ ParamReader ParamReader::nested(const std::string& key, std::string what) {
   return inner;
 }
 
+std::optional<ParamReader> ParamReader::section(const std::string& key, std::string what) {
+  if (describing()) return nested(key, std::move(what));
+  const Value* v = find(key);
+  if (!v || v->is_null()) return std::nullopt;
+  return ParamReader(*v, std::move(what));
+}
+
 ParamInfo& ParamReader::note(const std::string& bare_key, const std::string& type, const std::string& fallback,
                              bool required) {
   const std::string key = prefix_ + bare_key;
@@ -111,7 +118,12 @@ ParamInfo& ParamReader::note(const std::string& bare_key, const std::string& typ
     if (info.fallback.empty() && !info.required) info.fallback = fallback;
     return info;
   }
-  return record_->emplace_back(ParamInfo{key, type, fallback, required, "", {}});
+  ParamInfo info;
+  info.key = key;
+  info.type = type;
+  info.fallback = fallback;
+  info.required = required;
+  return record_->emplace_back(std::move(info));
 }
 
 std::string range_text(double low, std::optional<double> high) {

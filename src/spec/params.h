@@ -23,7 +23,8 @@ struct ParamInfo {
   std::string type;      // number, int, bool, string, [number], [int], [string], int or [int], value
   std::string fallback;  // the default as YAML text ("" when required or none)
   bool required = false;
-  std::string range;  // "at least 1", "between 0 and 1"
+  std::string range;                       // "at least 1", "between 0 and 1"
+  std::optional<double> minimum, maximum;  // the same bounds as numbers
   std::vector<std::string> choices;
   // "momentum: number = 0", "step_size: int, required", "mode: min | max = min"
   std::string text() const;
@@ -66,6 +67,9 @@ class ParamReader {
   // The parameters under `key` (a map or absent), read by their own reader; a describing reader
   // describes them as "key.name".
   ParamReader nested(const std::string& key, std::string what);
+  // A sub-map read only when the spec has it: nullopt when absent or null. A describing reader
+  // always has it, so its keys are described (as key.name).
+  std::optional<ParamReader> section(const std::string& key, std::string what);
   // A string that must be one of `choices`.
   std::string get_choice(const std::string& key, const std::vector<std::string>& choices, const std::string& fallback);
 
@@ -180,7 +184,12 @@ T ParamReader::get_in(const std::string& key, T fallback, T low, T high) {
   const T value = get_or<T>(key, fallback);
   const std::optional<double> upper =
       high == std::numeric_limits<T>::max() ? std::nullopt : std::optional<double>(static_cast<double>(high));
-  if (describing()) note(key, "value", "", false).range = range_text(static_cast<double>(low), upper);
+  if (describing()) {
+    ParamInfo& info = note(key, "value", "", false);
+    info.range = range_text(static_cast<double>(low), upper);
+    info.minimum = static_cast<double>(low);
+    info.maximum = upper;
+  }
   if (!(value >= low && value <= high)) out_of_range(key, static_cast<double>(value), static_cast<double>(low), upper);
   return value;
 }

@@ -53,9 +53,9 @@ std::unique_ptr<Policy> make_metrics_files(const std::filesystem::path& run_dir,
 
 // What a run's policies may report about it beyond the train section.
 struct RunFacts {
-  std::string spec_text;                 // the resolved spec
-  int64_t batch = 0;                     // the training split's batch (per process)
-  std::vector<std::string> metrics;      // the epoch's losses and metrics as metrics.csv names them
+  std::string spec_text;             // the resolved spec
+  int64_t batch = 0;                 // the training split's batch (per process)
+  std::vector<std::string> metrics;  // the epoch's losses and metrics as metrics.csv names them
 };
 
 // TensorBoard event files in the run folder (when built with protobuf): every epoch value under
@@ -83,9 +83,9 @@ class NonFiniteLoss {
 };
 
 // The run's policies, in the order they see each epoch end: the metrics files, TensorBoard's
-// event files and the console summary (on the primary replica), reduce_on_plateau, early stopping, then checkpoints (on the
-// primary replica), which save when early stopping has decided to stop. `checkpointing` is set
-// to the checkpoint policy (nullptr when this replica writes none).
+// event files and the console summary (on the primary replica), reduce_on_plateau, early stopping, then checkpoints (on
+// the primary replica), which save when early stopping has decided to stop. `checkpointing` is set to the checkpoint
+// policy (nullptr when this replica writes none).
 Policies make_policies(const TrainSpec& spec, Schedule& schedule, const std::filesystem::path& run_dir, bool primary,
                        const RunFacts& facts, Checkpointing::Writer write, Checkpointing** checkpointing);
 

@@ -64,9 +64,15 @@ std::vector<const Monitor*> TrainSpec::monitors() const {
 }
 
 TrainSpec parse_train_spec(const Value& train) {
-  TrainSpec t;
-  t.loc = train.loc();
   spec::ParamReader p(train, "train");
+  TrainSpec t = read_train_spec(p);
+  t.loc = train.loc();
+  return t;
+}
+
+TrainSpec read_train_spec(spec::ParamReader& p) {
+  TrainSpec t;
+  t.loc = p.loc();
   t.epochs = p.get_in<int64_t>("epochs", 10, 1);
   t.seed = static_cast<uint64_t>(p.get_or<int64_t>("seed", 0));
   const Value* optimizer = p.find("optimizer");
@@ -74,34 +80,30 @@ TrainSpec parse_train_spec(const Value& train) {
   const Value* schedule = p.find("schedule");
   t.schedule =
       parse_schedule(schedule && !schedule->is_null() ? *schedule : Value::string("constant", t.loc), t.optimizer.lr());
-  if (const Value* clip = p.find("clip"); clip && !clip->is_null()) {
-    spec::ParamReader c(*clip, "clip");
-    t.clip_norm = c.get_in<double>("norm", 0.0, 0.0);
-    t.clip_value = c.get_in<double>("value", 0.0, 0.0);
-    c.finish();
+  if (auto c = p.section("clip", "clip")) {
+    t.clip_norm = c->get_in<double>("norm", 0.0, 0.0);
+    t.clip_value = c->get_in<double>("value", 0.0, 0.0);
+    c->finish();
   }
   t.accumulate = p.get_in<int64_t>("accumulate", 1, 1);
-  if (const Value* es = p.find("early_stopping"); es && !es->is_null()) {
+  if (auto r = p.section("early_stopping", "early_stopping")) {
     EarlyStoppingSpec e;
-    e.loc = es->loc();
-    spec::ParamReader r(*es, "early_stopping");
-    e.monitor = read_monitor(r, "val.loss", "min");
-    e.patience = r.get_in<int64_t>("patience", 5, 0);
-    e.min_delta = r.get_in<double>("min_delta", 0.0, 0.0);
-    r.finish();
+    e.loc = r->loc();
+    e.monitor = read_monitor(*r, "val.loss", "min");
+    e.patience = r->get_in<int64_t>("patience", 5, 0);
+    e.min_delta = r->get_in<double>("min_delta", 0.0, 0.0);
+    r->finish();
     t.early_stopping = e;
   }
-  if (const Value* ck = p.find("checkpoint"); ck && !ck->is_null()) {
-    spec::ParamReader r(*ck, "checkpoint");
-    t.checkpoint.loc = ck->loc();
-    t.checkpoint.every_epochs = r.get_in<int64_t>("every_epochs", 1, 1);
-    t.checkpoint.keep_last = r.get_in<int64_t>("keep_last", 3, 1);  // resume needs the last one
-    if (const Value* best = r.find("keep_best"); best && !best->is_null()) {
-      spec::ParamReader b(*best, "keep_best");
-      t.checkpoint.best = read_monitor(b, nullptr, "max");
-      b.finish();
+  if (auto r = p.section("checkpoint", "checkpoint")) {
+    t.checkpoint.loc = r->loc();
+    t.checkpoint.every_epochs = r->get_in<int64_t>("every_epochs", 1, 1);
+    t.checkpoint.keep_last = r->get_in<int64_t>("keep_last", 3, 1);  // resume needs the last one
+    if (auto b = r->section("keep_best", "keep_best")) {
+      t.checkpoint.best = read_monitor(*b, nullptr, "max");
+      b->finish();
     }
-    r.finish();
+    r->finish();
   }
   t.log_every = p.get_in<int64_t>("log_every", 0, 0);
   t.skip_nan_batches = p.get_choice("on_nan", {"stop", "skip_batch"}, "stop") == "skip_batch";
@@ -119,15 +121,14 @@ TrainSpec parse_train_spec(const Value& train) {
         t.cuda_graph_loc);
   if (t.cuda_graph && t.precision == "fp16")
     throw Error("cuda_graph does not combine with fp16's changing loss scale; use bf16", t.cuda_graph_loc);
-  if (const Value* d = p.find("distributed"); d && !d->is_null()) {
-    spec::ParamReader r(*d, "distributed");
-    t.distributed.loc = d->loc();
-    t.distributed.backend = r.get_choice("backend", {"auto", "gloo", "nccl"}, "auto");
-    t.distributed.sync_batch_norm = r.get_or<bool>("sync_batch_norm", false);
-    t.distributed.bucket_cap_mb = r.get_in<double>("bucket_cap_mb", 25.0, 0.0);
-    t.distributed.overlap = r.get_or<bool>("overlap", true);
-    t.distributed.timeout = r.get_in<double>("timeout", 300.0, 1.0);
-    r.finish();
+  if (auto r = p.section("distributed", "distributed")) {
+    t.distributed.loc = r->loc();
+    t.distributed.backend = r->get_choice("backend", {"auto", "gloo", "nccl"}, "auto");
+    t.distributed.sync_batch_norm = r->get_or<bool>("sync_batch_norm", false);
+    t.distributed.bucket_cap_mb = r->get_in<double>("bucket_cap_mb", 25.0, 0.0);
+    t.distributed.overlap = r->get_or<bool>("overlap", true);
+    t.distributed.timeout = r->get_in<double>("timeout", 300.0, 1.0);
+    r->finish();
   }
   t.train_split = p.get_or<std::string>("train_split", "train");
   t.val_split = p.get_or<std::string>("val_split", "val");

@@ -106,6 +106,8 @@ struct TrainSpec {
 
 // Parses `train:` (null gives the defaults). Throws Error with locations.
 TrainSpec parse_train_spec(const spec::Value& train);
+// The same from a reader (a describing one records every key `train:` takes).
+TrainSpec read_train_spec(spec::ParamReader& p);
 
 // A policy's `monitor:` and `mode:` keys; `fallback_key` nullptr makes monitor required.
 Monitor read_monitor(spec::ParamReader& p, const char* fallback_key, const char* fallback_mode);

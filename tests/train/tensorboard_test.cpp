@@ -53,8 +53,10 @@ model:
 outputs:
   label: {from: head, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
 data:
-  train: {source: {csv: )" + dir.path() + R"(/points.csv, columns: {x: "x*"}}, batch: 16, shuffle: 256}
-  val: {source: {csv: )" + dir.path() + R"(/points.csv, columns: {x: "x*"}}, batch: 64}
+  train: {source: {csv: )" + dir.path() +
+                                   R"(/points.csv, columns: {x: "x*"}}, batch: 16, shuffle: 256}
+  val: {source: {csv: )" + dir.path() +
+                                   R"(/points.csv, columns: {x: "x*"}}, batch: 64}
 train: {epochs: 3, log_every: 4, optimizer: {adam: {lr: 0.01}}}
 )");
 }
@@ -64,8 +66,8 @@ nlohmann::json read_events(const std::string& dir) {
   const char* python = std::getenv("DLTRAIN_PYTHON");
   if (!python) FAIL("DLTRAIN_PYTHON is not set: run the tests through scripts/test.sh (it installs tensorboard)");
   const std::string out = dir + "/../events.json";
-  const std::string command = std::string(python) + " " + test::source_path("tests/support/tensorboard_read.py") +
-                              " " + dir + " > " + out;
+  const std::string command =
+      std::string(python) + " " + test::source_path("tests/support/tensorboard_read.py") + " " + dir + " > " + out;
   REQUIRE(std::system(command.c_str()) == 0);
   std::ifstream in(out);
   return nlohmann::json::parse(in);

@@ -52,15 +52,14 @@ class TensorBoard final : public Policy {
     if (begun_) return;
     begun_ = true;
     events_.text("spec", 0, "```yaml\n" + facts_.spec_text + "```");
-    std::map<std::string, io::HParam> hparams = {
-        {"optimizer", spec_.optimizer.kind},
-        {"lr", spec_.optimizer.lr()},
-        {"batch", static_cast<double>(facts_.batch)},
-        {"epochs", static_cast<double>(spec_.epochs)},
-        {"schedule", spec_.schedule.kind},
-        {"precision", spec_.precision},
-        {"accumulate", static_cast<double>(spec_.accumulate)},
-        {"seed", static_cast<double>(spec_.seed)}};
+    std::map<std::string, io::HParam> hparams = {{"optimizer", spec_.optimizer.kind},
+                                                 {"lr", spec_.optimizer.lr()},
+                                                 {"batch", static_cast<double>(facts_.batch)},
+                                                 {"epochs", static_cast<double>(spec_.epochs)},
+                                                 {"schedule", spec_.schedule.kind},
+                                                 {"precision", spec_.precision},
+                                                 {"accumulate", static_cast<double>(spec_.accumulate)},
+                                                 {"seed", static_cast<double>(spec_.seed)}};
     std::vector<std::string> tags;
     for (const auto& metric : facts_.metrics) tags.push_back(tag_of(metric));
     events_.hparams(hparams, tags);
