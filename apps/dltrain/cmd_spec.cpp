@@ -19,6 +19,7 @@
 #include "spec/spec.h"
 #include "spec/yaml_io.h"
 #include "train/kinds.h"
+#include "train/schema.h"
 #include "util/strings.h"
 
 namespace dltrain::cli {
@@ -138,6 +139,25 @@ void setup_kinds(CLI::App& app, Action& action) {
   cmd->callback([&action, wanted] {
     action = [wanted] {
       print_kinds(*wanted);
+      return 0;
+    };
+  });
+}
+
+void setup_schema(CLI::App& app, Action& action) {
+  auto output = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "schema", "Print the spec language's JSON Schema (for editors: yaml-language-server, VS Code, neovim)");
+  cmd->add_option("-o,--output", *output, "Write it to this file instead of stdout");
+  cmd->callback([&action, output] {
+    action = [output] {
+      const std::string schema = train::spec_schema();
+      if (output->empty()) {
+        std::cout << schema;
+        return 0;
+      }
+      std::ofstream file(*output);
+      if (!(file << schema)) throw Error::runtime("cannot write " + *output);
       return 0;
     };
   });

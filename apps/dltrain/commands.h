@@ -29,6 +29,7 @@ void setup_summary(CLI::App& app, Action& action);
 void setup_graph(CLI::App& app, Action& action);
 void setup_layers(CLI::App& app, Action& action);
 void setup_kinds(CLI::App& app, Action& action);
+void setup_schema(CLI::App& app, Action& action);
 void setup_bench(CLI::App& app, Action& action);
 // `argv`: the whole command line (saved with the run; --nproc-per-node reruns it per worker).
 void setup_fit(CLI::App& app, Action& action, const std::vector<std::string>& argv);

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   cli::setup_graph(app, action);
   cli::setup_layers(app, action);
   cli::setup_kinds(app, action);
+  cli::setup_schema(app, action);
   cli::setup_eval(app, action);
   cli::setup_predict(app, action);
   cli::setup_bench(app, action);
