@@ -11,6 +11,7 @@
 #include "data/source.h"
 #include "dist/launch.h"
 #include "runtime.h"
+#include "train/plot.h"
 #include "train/predict.h"
 #include "train/trainer.h"
 
@@ -122,6 +123,21 @@ void setup_predict(CLI::App& app, Action& action) {
       if (!file) throw Error::runtime("cannot write " + *output);
       int64_t rows = train::predict(plan, *o, file);
       spdlog::info("wrote {} predictions to {}", rows, *output);
+      return 0;
+    };
+  });
+}
+
+void setup_plot(CLI::App& app, Action& action) {
+  auto runs = std::make_shared<std::vector<std::string>>();
+  auto output = std::make_shared<std::string>("curves.png");
+  CLI::App* cmd = app.add_subcommand("plot", "Draw runs' loss and metric curves, train and val, against epoch");
+  cmd->add_option("runs", *runs, "Run folders (several are overlaid)")->required();
+  cmd->add_option("-o,--output", *output, "Picture to write: .png or .svg (default curves.png)");
+  cmd->callback([&action, runs, output] {
+    action = [runs, output] {
+      train::plot_runs(*runs, *output);
+      spdlog::info("wrote {}", *output);
       return 0;
     };
   });

@@ -34,6 +34,7 @@ void setup_bench(CLI::App& app, Action& action);
 // `argv`: the whole command line (saved with the run; --nproc-per-node reruns it per worker).
 void setup_fit(CLI::App& app, Action& action, const std::vector<std::string>& argv);
 void setup_eval(CLI::App& app, Action& action);
+void setup_plot(CLI::App& app, Action& action);
 void setup_predict(CLI::App& app, Action& action);
 
 }  // namespace dltrain::cli

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   cli::setup_kinds(app, action);
   cli::setup_schema(app, action);
   cli::setup_eval(app, action);
+  cli::setup_plot(app, action);
   cli::setup_predict(app, action);
   cli::setup_bench(app, action);
 

@@ -114,7 +114,8 @@ json choice_schema(const KindCategory& c, const std::string& description, bool s
   std::vector<std::string> plain;
   json properties = json::object();
   for (const auto& k : c.kinds) {
-    const bool needs_options = std::any_of(k.params.begin(), k.params.end(), [](const ParamInfo& p) { return p.required; });
+    const bool needs_options =
+        std::any_of(k.params.begin(), k.params.end(), [](const ParamInfo& p) { return p.required; });
     if (!needs_options) plain.push_back(k.name);
     json options = params_object(k.params, "", false);
     options["description"] = k.help;
@@ -145,8 +146,10 @@ json layer_entries(const KindCategory& layers) {
       {"trainable", nullable({{"type", "boolean"}})},
       {"activation", nullable({{"enum", activations}, {"description", "fused activation"}})},
       {"when", nullable({{"type", {"string", "boolean"}}, {"description", "condition inside a block"}})},
-      {"repeat", nullable({{"anyOf", {{{"type", "integer"}, {"minimum", 1}}, {{"type", "string"}, {"pattern", "\\$"}}}}})},
-      {"weights", nullable({{"anyOf", {{{"type", "string"}}, {{"type", "object"}}}}, {"description", "weights to import"}})}};
+      {"repeat",
+       nullable({{"anyOf", {{{"type", "integer"}, {"minimum", 1}}, {{"type", "string"}, {"pattern", "\\$"}}}}})},
+      {"weights",
+       nullable({{"anyOf", {{{"type", "string"}}, {{"type", "object"}}}}, {"description", "weights to import"}})}};
   for (const auto& key : spec::common_node_keys()) DLT_ASSERT(common.contains(key), "schema lacks common key ", key);
   json properties = json::object();
   for (const auto& k : layers.kinds) {
@@ -236,8 +239,7 @@ json output_schema() {
 }
 
 json train_schema() {
-  std::vector<ParamInfo> params =
-      spec::describe_params("train", [](spec::ParamReader& p) { read_train_spec(p); });
+  std::vector<ParamInfo> params = spec::describe_params("train", [](spec::ParamReader& p) { read_train_spec(p); });
   json train = params_object(params, "", false);
   train["properties"]["optimizer"] = nullable({{"$ref", "#/$defs/optimizer"}});
   train["properties"]["schedule"] = nullable({{"$ref", "#/$defs/schedule"}});
@@ -258,15 +260,14 @@ std::string spec_schema() {
       {"properties",
        {{"name", {{"type", "string"}}},
         {"inputs", nullable({{"type", "object"}, {"additionalProperties", {{"$ref", "#/$defs/input"}}}})},
-        {"blocks",
-         nullable({{"type", "object"},
-                   {"additionalProperties",
-                    {{"type", "object"},
-                     {"properties",
-                      {{"params", {{"type", "object"}}},
-                       {"layers", {{"type", "array"}, {"items", {{"$ref", "#/$defs/layer_or_block"}}}}},
-                       {"output", {{"type", "string"}}}}},
-                     {"additionalProperties", false}}}})},
+        {"blocks", nullable({{"type", "object"},
+                             {"additionalProperties",
+                              {{"type", "object"},
+                               {"properties",
+                                {{"params", {{"type", "object"}}},
+                                 {"layers", {{"type", "array"}, {"items", {{"$ref", "#/$defs/layer_or_block"}}}}},
+                                 {"output", {{"type", "string"}}}}},
+                               {"additionalProperties", false}}}})},
         {"model", nullable({{"type", "array"}, {"items", {{"$ref", "#/$defs/layer_or_block"}}}})},
         {"outputs", nullable({{"type", "object"}, {"additionalProperties", {{"$ref", "#/$defs/output"}}}})},
         {"data", nullable({{"type", "object"}, {"additionalProperties", {{"$ref", "#/$defs/split"}}}})},

@@ -38,15 +38,16 @@ TEST_CASE("the JSON Schema accepts every example and refuses key and type mistak
   // Only dltrain catches these (shapes, references, cycles, block parameters, conditions, a
   // channels-last shape): the schema accepts them.
   const std::vector<std::string> builder_only = {
-      "bad_when",      "block_missing_param", "block_param_type", "block_unknown_param", "channels_last",
-      "cycle",         "duplicate_name",      "linear_after_conv", "missing_from",       "shape_mismatch",
-      "share_kind",    "unknown_input",       "unknown_output"};
+      "bad_when",   "block_missing_param", "block_param_type",  "block_unknown_param", "channels_last",
+      "cycle",      "duplicate_name",      "linear_after_conv", "missing_from",        "shape_mismatch",
+      "share_kind", "unknown_input",       "unknown_output"};
   for (const auto& name : builder_only) valid += " " + bad + name + ".yaml";
   // Every bad fixture is in one list: a new one needs a decision here.
   for (const auto& entry : std::filesystem::directory_iterator(bad)) {
     const std::string name = entry.path().stem().string();
     INFO(name);
-    CHECK((std::count(refused.begin(), refused.end(), name) + std::count(builder_only.begin(), builder_only.end(), name)) == 1);
+    CHECK((std::count(refused.begin(), refused.end(), name) +
+           std::count(builder_only.begin(), builder_only.end(), name)) == 1);
   }
   const std::string command = std::string(python) + " " + test::source_path("tests/support/schema_check.py") + " " +
                               schema + " --valid" + valid + " --invalid" + invalid + " > " + dir.path() + "/out.txt";
