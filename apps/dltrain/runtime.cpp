@@ -8,6 +8,7 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/core/version.hpp>
 
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
@@ -17,7 +18,10 @@
 namespace dltrain::cli {
 
 void setup_logging(int verbose, bool quiet) {
-  auto logger = spdlog::stderr_color_mt("dltrain");
+  // Colours only on a terminal, and never under NO_COLOR (no-color.org).
+  const char* no_color = std::getenv("NO_COLOR");
+  auto logger = spdlog::stderr_color_mt(
+      "dltrain", no_color && *no_color ? spdlog::color_mode::never : spdlog::color_mode::automatic);
   logger->set_pattern("%^%l%$: %v");
   logger->set_level(quiet ? spdlog::level::warn : verbose > 0 ? spdlog::level::debug : spdlog::level::info);
   spdlog::set_default_logger(logger);

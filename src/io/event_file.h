@@ -12,10 +12,6 @@
 
 namespace dltrain::io {
 
-// CRC-32C (Castagnoli), as RFC 3720 defines it; and TFRecord's masked form of it.
-uint32_t crc32c(const void* data, size_t size);
-uint32_t masked_crc32c(const void* data, size_t size);
-
 // A hyperparameter's value in TensorBoard's hparams table.
 using HParam = std::variant<std::string, double, bool>;
 

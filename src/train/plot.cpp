@@ -90,13 +90,14 @@ void plot_runs(const std::vector<std::string>& run_dirs, const std::string& outp
         panels.push_back(column);
   for (const auto& run : runs)
     for (const auto& column : run.columns)
-      if (column.rfind("val.", 0) == 0 &&
-          std::find(panels.begin(), panels.end(), column.substr(4)) == panels.end())
+      if (column.rfind("val.", 0) == 0 && std::find(panels.begin(), panels.end(), column.substr(4)) == panels.end())
         panels.push_back(column.substr(4));
 
   // Losses first (the total, then each output's), then the metrics.
   std::stable_sort(panels.begin(), panels.end(), [](const std::string& a, const std::string& b) {
-    auto rank = [](const std::string& name) { return name == "loss" ? 0 : name.size() > 5 && name.compare(name.size() - 5, 5, ".loss") == 0 ? 1 : 2; };
+    auto rank = [](const std::string& name) {
+      return name == "loss" ? 0 : name.size() > 5 && name.compare(name.size() - 5, 5, ".loss") == 0 ? 1 : 2;
+    };
     return rank(a) < rank(b);
   });
   std::vector<std::string> names;
@@ -118,7 +119,8 @@ void plot_runs(const std::vector<std::string>& run_dirs, const std::string& outp
         for (const std::string& column : {panel, "val." + panel}) {
           const auto it = std::find(runs[r].columns.begin(), runs[r].columns.end(), column);
           const size_t k = static_cast<size_t>(it - runs[r].columns.begin());
-          data << " " << (it != runs[r].columns.end() && k < values.size() && std::isfinite(values[k]) ? values[k] : NAN);
+          data << " "
+               << (it != runs[r].columns.end() && k < values.size() && std::isfinite(values[k]) ? values[k] : NAN);
         }
       data << "\n";
     }

@@ -11,7 +11,7 @@
 #include <random>
 #include <sstream>
 
-#include "io/event_file.h"
+#include "io/crc32c.h"
 #include "support/helpers.h"
 
 using namespace dltrain;
