@@ -9,7 +9,7 @@ packages=(
   libtorch-dev libgloo-dev libopenblas0-pthread libopenblas0-openmp libgoogle-perftools-dev
   libopencv-dev libturbojpeg0-dev libpng-dev libyaml-cpp-dev
   libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev libprotobuf-dev protobuf-compiler
-  dataset-fashion-mnist python3 python3-pil gnuplot-nox graphviz
+  dataset-fashion-mnist python3 python3-pil gnuplot-nox graphviz help2man
 )
 if [[ "${1:-}" == "--python" ]]; then
   packages+=(python3-torch python3-torchvision python3-numpy python3-venv)

@@ -2,7 +2,8 @@
 # Here (Debian 12, with scripts/setup.sh's packages): gathers what building dltrain needs besides
 # LibTorch and a compiler into one folder that travels to a GPU server with no package registry
 # (scripts/gpu/build.sh builds there against the server's own LibTorch). Static archives where
-# Debian ships them (OpenCV core + imgproc, yaml-cpp, TurboJPEG, libpng, zlib, and the reference
+# Debian ships them (OpenCV core + imgproc, yaml-cpp, TurboJPEG, libpng, zlib, protobuf with
+# dltrain's generated TensorBoard messages, and the reference
 # LAPACK/BLAS + gfortran runtime that OpenCV's core calls); header-only spdlog, fmt, CLI11,
 # Catch2 and nlohmann/json; as shared libraries only what has no archive: oneTBB (OpenCV's
 # parallel backend) and libGLX with its X11 chain (OpenCV's core references glX* symbols; never
@@ -38,6 +39,14 @@ copy "$arch/lapack/liblapack.a" "$arch/blas/libblas.a" "$out/lib/"
 gcc_lib=$(dirname "$(gcc -print-libgcc-file-name)")
 copy "$gcc_lib/libgfortran.a" "$gcc_lib/libquadmath.a" "$out/lib/"
 
+# Protobuf for TensorBoard's event files: the archive, its headers, and dltrain's messages
+# generated here by the same protoc (the server has none).
+copy "$arch/libprotobuf.a" "$out/lib/"
+mkdir -p "$out/include/google" "$out/generated"
+copy /usr/include/google/protobuf "$out/include/google/"
+rm -rf "$out/include/google/protobuf/compiler"
+protoc -I src -I /usr/include --cpp_out="$out/generated" src/io/tensorboard.proto
+
 # Shared libraries without an archive, under their sonames.
 for so in libtbb.so.12 libGLX.so.0 libGLdispatch.so.0 libX11.so.6 libxcb.so.1 libXau.so.6 libXdmcp.so.6 libbsd.so.0 libmd.so.0; do
   copy "$arch/$so" "$out/lib/$so"
@@ -51,7 +60,7 @@ strip --strip-debug "$out"/lib/*.a
   echo "dltrain GPU bundle, gathered $(date -u +%F) on $(. /etc/os-release && echo "$PRETTY_NAME")"
   dpkg-query -W -f='${Package} ${Version}\n' libopencv-core-dev libopencv-imgproc-dev libyaml-cpp-dev libturbojpeg0-dev \
     libpng-dev zlib1g-dev liblapack-dev libblas-dev libtbb12 libglx0 libspdlog-dev libfmt-dev libcli11-dev catch2 \
-    nlohmann-json3-dev 2>/dev/null || true
+    nlohmann-json3-dev libprotobuf-dev 2>/dev/null || true
 } >"$out/VERSIONS"
 mkdir -p "$dest"
 cp "$out/VERSIONS" "$dest/"

@@ -46,6 +46,12 @@ dltrain_bundle_library(PNG::PNG libpng16.a ZLIB::ZLIB m)
 dltrain_bundle_library(dltrain_turbojpeg libturbojpeg.a)
 dltrain_bundle_library(yaml-cpp::yaml-cpp libyaml-cpp.a)
 
+# Protobuf (TensorBoard's event files), with dltrain's messages generated when the bundle was made.
+dltrain_bundle_library(protobuf::libprotobuf libprotobuf.a ZLIB::ZLIB Threads::Threads)
+set(DLTRAIN_PROTOBUF_GENERATED "${bundle}/generated")
+# Ahead of a torch wheel's include folder, which carries an older protobuf's headers.
+set(DLTRAIN_PROTOBUF_INCLUDE_DIR "${bundle}/include")
+
 # Header-only: fmt and spdlog (Debian's spdlog uses the external fmt), CLI11, nlohmann/json,
 # Catch2 v2.
 dltrain_bundle_headers(fmt::fmt FMT_HEADER_ONLY=1)

@@ -105,11 +105,16 @@ if(DLTRAIN_WITH_CUDA AND wheel_cuda_dirs)
 endif()
 
 # TensorBoard event files (src/io/event_file.cpp): Debian's protobuf (libprotobuf-dev,
-# protobuf-compiler). A build without it (a GPU server's bundle) writes no event files.
-find_package(Protobuf 3)
+# protobuf-compiler). A build without it writes no event files.
+# The GPU bundle carries the archive and the messages already generated (DltrainBundle).
 set(DLTRAIN_WITH_TENSORBOARD OFF)
-if(Protobuf_FOUND AND Protobuf_PROTOC_EXECUTABLE)
+if(DLTRAIN_PROTOBUF_GENERATED)
   set(DLTRAIN_WITH_TENSORBOARD ON)
+else()
+  find_package(Protobuf 3)
+  if(Protobuf_FOUND AND Protobuf_PROTOC_EXECUTABLE)
+    set(DLTRAIN_WITH_TENSORBOARD ON)
+  endif()
 endif()
 message(STATUS "dltrain: TensorBoard event files ${DLTRAIN_WITH_TENSORBOARD}")
 
