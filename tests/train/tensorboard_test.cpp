@@ -17,7 +17,7 @@
 using namespace dltrain;
 namespace fs = std::filesystem;
 
-TEST_CASE("CRC32C matches RFC 3720's vectors; TFRecord masks it", "[io]") {
+TEST_CASE("CRC32C matches RFC 3720's vectors, and TFRecord's mask of it", "[io]") {
   std::vector<unsigned char> bytes(32, 0);
   CHECK(io::crc32c(bytes.data(), bytes.size()) == 0x8A9136AAu);
   std::fill(bytes.begin(), bytes.end(), 0xFF);

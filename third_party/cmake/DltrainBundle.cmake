@@ -47,7 +47,9 @@ dltrain_bundle_library(dltrain_turbojpeg libturbojpeg.a)
 dltrain_bundle_library(yaml-cpp::yaml-cpp libyaml-cpp.a)
 
 # Protobuf (TensorBoard's event files), with dltrain's messages generated when the bundle was made.
-dltrain_bundle_library(protobuf::libprotobuf libprotobuf.a ZLIB::ZLIB Threads::Threads)
+# (A torch wheel's CMake config may define protobuf::libprotobuf itself: this one has its own name.)
+dltrain_bundle_library(dltrain_protobuf libprotobuf.a ZLIB::ZLIB Threads::Threads)
+set(DLTRAIN_PROTOBUF_TARGET dltrain_protobuf)
 set(DLTRAIN_PROTOBUF_GENERATED "${bundle}/generated")
 # Ahead of a torch wheel's include folder, which carries an older protobuf's headers.
 set(DLTRAIN_PROTOBUF_INCLUDE_DIR "${bundle}/include")
