@@ -18,7 +18,8 @@
 namespace dltrain::train {
 
 // What fit reports each epoch besides the heads' losses and metrics.
-inline constexpr const char* kRunMetricNames[] = {"lr", "time_s", "data_wait", "rss_mb", "peak_rss_mb"};
+inline constexpr const char* kRunMetricNames[] = {"lr",     "time_s",      "data_wait",
+                                                  "rss_mb", "peak_rss_mb", "samples_per_s"};
 
 struct RunPlan {
   spec::RunSpec run;

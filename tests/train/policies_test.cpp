@@ -142,13 +142,15 @@ TEST_CASE("the console summary line names the epoch, the metrics, the rate, the 
                         {"val.label.accuracy", 0.875},
                         {"lr", 0.001},
                         {"time_s", 65},
+                        {"samples_per_s", 1234.4},
                         {"data_wait", 0.031},
                         {"rss_mb", 420},
                         {"peak_rss_mb", 433}},
                        8);
   end.skipped_samples = 3;
   CHECK(train::epoch_summary(end) ==
-        "epoch 3/8 - 1:05 - loss 0.2500 - val.label.accuracy 0.8750 - lr 0.001 - waited for data 3.1% of the epoch - "
+        "epoch 3/8 - 1:05 - 1234 samples/s - loss 0.2500 - val.label.accuracy 0.8750 - lr 0.001 - waited for data "
+        "3.1% of the epoch - "
         "RSS 420 MB (peak 433) - skipped 3 bad samples");
 }
 

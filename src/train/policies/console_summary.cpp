@@ -28,7 +28,10 @@ std::string epoch_summary(const EpochEnd& end) {
   static const std::set<std::string> kShownApart(std::begin(kRunMetricNames), std::end(kRunMetricNames));
   const auto& values = end.values;
   std::ostringstream line;
-  line << "epoch " << end.epoch + 1 << "/" << end.epochs << " - " << format_duration(get(values, "time_s"));
+  line << "epoch " << end.epoch + 1 << "/" << end.epochs << " - " << format_duration(get(values, "time_s")) << " - "
+       << std::fixed << std::setprecision(0) << get(values, "samples_per_s") << " samples/s";
+  line.unsetf(std::ios::fixed);
+  line << std::setprecision(6);
   for (const auto& [k, v] : values)
     if (!kShownApart.count(k)) line << " - " << k << " " << fixed(v);
   line << " - lr " << std::setprecision(3) << get(values, "lr") << " - waited for data " << std::fixed
