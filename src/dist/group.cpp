@@ -165,12 +165,14 @@ struct Group::Impl {
                          std::to_string(options.timeout.count() / 1000) + " s)");
   }
 
-  Pending start(std::vector<torch::Tensor>& tensors) {
+  // Issues one collective (in the group's one order) and returns it in flight.
+  template <typename Issue>
+  Pending start(Issue issue) {
     auto work = std::make_shared<Pending::Work>();
     work->on_failure = [this](const std::string& message) { collective_failed(message); };
     std::lock_guard<std::mutex> lock(mutex);
     try {
-      work->work = collectives->allreduce(tensors, c10d::AllreduceOptions{});
+      work->work = issue();
     } catch (const c10::Error& e) {
       collective_failed(e.what_without_backtrace());
     }
@@ -248,7 +250,9 @@ Group::~Group() {
   }
 }
 
-Pending Group::all_reduce_sum(std::vector<torch::Tensor>& tensors) { return impl_->start(tensors); }
+Pending Group::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
+  return impl_->start([&] { return impl_->collectives->allreduce(tensors, c10d::AllreduceOptions{}); });
+}
 
 void Group::sum(torch::Tensor& tensor) {
   std::vector<torch::Tensor> tensors{tensor};
@@ -256,18 +260,9 @@ void Group::sum(torch::Tensor& tensor) {
 }
 
 void Group::broadcast(std::vector<torch::Tensor>& tensors) {
-  Impl& g = *impl_;
   for (auto& t : tensors) {
     std::vector<torch::Tensor> one{t};
-    c10::intrusive_ptr<c10d::Work> work;
-    {
-      std::lock_guard<std::mutex> lock(g.mutex);
-      work = g.collectives->broadcast(one, c10d::BroadcastOptions{});
-    }
-    auto pending = std::make_shared<Pending::Work>();
-    pending->work = work;
-    pending->on_failure = [&g](const std::string& message) { g.collective_failed(message); };
-    Pending(pending).wait();
+    impl_->start([&] { return impl_->collectives->broadcast(one, c10d::BroadcastOptions{}); }).wait();
   }
 }
 

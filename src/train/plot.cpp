@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <sstream>
 
+#include "train/run_plan.h"
 #include "util/error.h"
 #include "util/strings.h"
 
@@ -20,12 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The run's measurements of itself, not curves of the model.
-bool is_system(const std::string& column) {
-  static const std::set<std::string> system = {"epoch",         "step",   "lr",          "time_s",     "data_wait",
-                                               "samples_per_s", "rss_mb", "peak_rss_mb", "allreduce_s"};
-  return system.count(column) > 0;
-}
+// Not a curve of the model: the row's position, or the run's measurements of itself.
+bool is_system(const std::string& column) { return column == "epoch" || column == "step" || is_run_metric(column); }
 
 struct Run {
   std::string name;

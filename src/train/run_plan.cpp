@@ -6,6 +6,14 @@
 #include "util/strings.h"
 
 namespace dltrain::train {
+
+bool is_run_metric(const std::string& name) {
+  if (name == "allreduce_s") return true;
+  for (const char* own : kRunMetricNames)
+    if (name == own) return true;
+  return false;
+}
+
 namespace {
 
 // Every monitor names a metric the run reports, checked at its key.

@@ -20,6 +20,9 @@ namespace dltrain::train {
 // What fit reports each epoch besides the heads' losses and metrics.
 inline constexpr const char* kRunMetricNames[] = {"lr",     "time_s",      "data_wait",
                                                   "rss_mb", "peak_rss_mb", "samples_per_s"};
+// One of those, or a data-parallel run's allreduce_s: the run's measurements of itself, not the
+// model's curves.
+bool is_run_metric(const std::string& name);
 
 struct RunPlan {
   spec::RunSpec run;

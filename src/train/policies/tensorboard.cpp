@@ -3,6 +3,7 @@
 #include "io/event_file.h"
 #include "train/optimization.h"
 #include "train/policies.h"
+#include "train/run_plan.h"
 
 namespace dltrain::train {
 namespace {
@@ -11,8 +12,7 @@ namespace {
 // under system/, losses, metrics and lr under train/.
 std::string tag_of(const std::string& key) {
   if (key.rfind("val.", 0) == 0) return "val/" + key.substr(4);
-  for (const char* system : {"time_s", "data_wait", "samples_per_s", "rss_mb", "peak_rss_mb", "allreduce_s"})
-    if (key == system) return "system/" + key;
+  if (key != "lr" && is_run_metric(key)) return "system/" + key;
   return "train/" + key;
 }
 
