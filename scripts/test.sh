@@ -9,11 +9,12 @@ scripts/format.sh --check
 scripts/build.sh
 # The Python the tests call: Debian's python3 with its torch and torchvision (the parity tests
 # export torchvision models) plus, from PyPI in a cached venv, the real clients of what dltrain
-# writes: safetensors (checkpoints), tensorboard (event files), jsonschema (`dltrain schema`).
+# writes: safetensors (checkpoints), tensorboard (event files), jsonschema (`dltrain schema`),
+# onnxruntime (`dltrain export`).
 venv=${DLTRAIN_PY_VENV:-$HOME/.cache/dltrain/py-venv}
-if ! "$venv/bin/python" -c "import safetensors.torch, torchvision, tensorboard, jsonschema, yaml" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import safetensors.torch, torchvision, tensorboard, jsonschema, yaml, onnxruntime" 2>/dev/null; then
   [[ -x $venv/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/pip" install -q safetensors tensorboard jsonschema pyyaml
+  "$venv/bin/pip" install -q safetensors tensorboard jsonschema pyyaml onnxruntime
 fi
 export DLTRAIN_PYTHON="$venv/bin/python"
 build_dir=${DLTRAIN_BUILD_DIR:-build}

@@ -36,5 +36,6 @@ void setup_fit(CLI::App& app, Action& action, const std::vector<std::string>& ar
 void setup_eval(CLI::App& app, Action& action);
 void setup_plot(CLI::App& app, Action& action);
 void setup_predict(CLI::App& app, Action& action);
+void setup_export(CLI::App& app, Action& action);
 
 }  // namespace dltrain::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   cli::setup_eval(app, action);
   cli::setup_plot(app, action);
   cli::setup_predict(app, action);
+  cli::setup_export(app, action);
   cli::setup_bench(app, action);
 
   try {

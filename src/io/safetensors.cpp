@@ -1,21 +1,18 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/atomic_file.h"
 #include "util/error.h"
 
 namespace dltrain::io {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 Error io_error(const std::string& path, const std::string& what) { return Error::runtime(path + ": " + what); }
@@ -33,19 +30,6 @@ std::string dtype_name(torch::ScalarType type) {
     if (t == type) return name;
   throw Error(std::string("safetensors cannot store dtype ") + c10::toString(type), std::nullopt, {},
               ErrorKind::Internal);
-}
-
-void write_all(int fd, const void* data, size_t size, const std::string& path) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = ::write(fd, p, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw io_error(path, std::string("write failed: ") + std::strerror(errno));
-    }
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
 }
 
 }  // namespace
@@ -78,34 +62,13 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
   const uint64_t length = text.size();
 
-  const fs::path target(path);
-  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  const std::string temp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw io_error(path, std::string("cannot create ") + temp + ": " + std::strerror(errno));
-  try {
-    uint8_t le[8];
-    for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(length >> (8 * i));
-    write_all(fd, le, 8, path);
-    write_all(fd, text.data(), text.size(), path);
-    for (const auto& t : contiguous)
-      write_all(fd, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size(), path);
-    if (::fsync(fd) != 0) throw io_error(path, std::string("fsync failed: ") + std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    ::unlink(temp.c_str());
-    throw io_error(path, std::string("rename failed: ") + std::strerror(errno));
-  }
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  AtomicFile out(path);
+  uint8_t le[8];
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(length >> (8 * i));
+  out.write(le, 8);
+  out.write(text.data(), text.size());
+  for (const auto& t : contiguous) out.write(t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
+  out.commit();
 }
 
 TensorFile read_safetensors(const std::string& path) {

@@ -51,4 +51,17 @@ torch::nn::Conv2d he_conv(int64_t in, int64_t out, int64_t kernel, int64_t strid
 
 torch::nn::BatchNorm2d batch_norm(int64_t channels) { return torch::nn::BatchNorm2d(channels); }
 
+std::string onnx_conv_bn(OnnxGraph& g, const std::string& x, const std::string& conv, const std::string& norm,
+                         int64_t kernel, int64_t stride, int64_t groups) {
+  const int64_t pad = (kernel - 1) / 2;
+  const std::string y =
+      onnx_conv(g, x, conv, {{kernel, kernel}, {stride, stride}, {1, 1}, {pad, pad, pad, pad}, groups, false});
+  return onnx_batch_norm(g, y, norm, torch::nn::BatchNormOptions(1).eps());
+}
+
+std::string onnx_pooled_linear(OnnxGraph& g, const std::string& x, const std::string& linear) {
+  const std::string pooled = onnx_flatten(g, g.node("GlobalAveragePool", {x}));
+  return g.node("Gemm", {pooled, g.weight(linear + "weight"), g.weight(linear + "bias")}, {{"transB", int64_t{1}}});
+}
+
 }  // namespace dltrain::layers

@@ -53,4 +53,10 @@ TORCH_MODULE(ConvStack);
 torch::nn::Conv2d he_conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups = 1);
 torch::nn::BatchNorm2d batch_norm(int64_t channels);
 
+// he_conv -> batch_norm in ONNX, their weights under `conv` and `norm` ("layer1.0.conv1.").
+std::string onnx_conv_bn(OnnxGraph& g, const std::string& x, const std::string& conv, const std::string& norm,
+                         int64_t kernel, int64_t stride, int64_t groups = 1);
+// A top's global average pool and the linear layer under `linear` ("fc.").
+std::string onnx_pooled_linear(OnnxGraph& g, const std::string& x, const std::string& linear);
+
 }  // namespace dltrain::layers

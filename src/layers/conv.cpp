@@ -91,6 +91,15 @@ struct ConvDef : LayerDef {
     return std::make_shared<ConvLayer>(options, std::vector<int64_t>{p[1].before, p[1].after, p[0].before, p[0].after},
                                        init);
   }
+
+  // Conv pads each side on its own, so Keras' odd `same` pixel needs no Pad node.
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
+                      const std::vector<Shape>& shapes) const override {
+    auto p = pads(shapes[0]);
+    return onnx_conv(
+        g, inputs[0], "",
+        {kernel, stride, dilation, {p[0].before, p[1].before, p[0].after, p[1].after}, groups_for(shapes[0][0]), bias});
+  }
 };
 
 void parse_window(ConvDef& def, spec::ParamReader& p) {

@@ -2,6 +2,8 @@
 // (Keras), `valid` gives (input - 1) * stride + dilation * (kernel - 1) + 1.
 #include <torch/nn/modules/conv.h>
 
+#include <array>
+
 #include "layers/init.h"
 #include "layers/registry.h"
 
@@ -50,6 +52,18 @@ struct ConvTransposeDef : LayerDef {
     return {out_channels, same ? in[1] * stride[0] : full(in[1], 0), same ? in[2] * stride[1] : full(in[2], 1)};
   }
 
+  // Rows and columns cut from the full output for `same`: top, bottom, left, right.
+  std::array<int64_t, 4> crop(const Shape& in) const {
+    std::array<int64_t, 4> out{0, 0, 0, 0};
+    if (!same) return out;
+    for (size_t d = 0; d < 2; ++d) {
+      const int64_t excess = full(in[d + 1], d) - in[d + 1] * stride[d];
+      out[2 * d] = excess / 2;
+      out[2 * d + 1] = excess - excess / 2;
+    }
+    return out;
+  }
+
   int64_t macs(const std::vector<Shape>& inputs, const Shape& out) const override {
     const Shape& in = inputs[0];
     return in[0] * in[1] * in[2] * out_channels * kernel[0] * kernel[1];
@@ -57,17 +71,20 @@ struct ConvTransposeDef : LayerDef {
 
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     const Shape& in = inputs[0];
-    std::array<int64_t, 4> crop{0, 0, 0, 0};
-    if (same) {
-      for (size_t d = 0; d < 2; ++d) {
-        int64_t excess = full(in[d + 1], d) - in[d + 1] * stride[d];
-        crop[2 * d] = excess / 2;
-        crop[2 * d + 1] = excess - excess / 2;
-      }
-    }
     auto options =
         torch::nn::ConvTranspose2dOptions(in[0], out_channels, kernel).stride(stride).dilation(dilation).bias(bias);
-    return std::make_shared<ConvTransposeLayer>(options, crop, init);
+    return std::make_shared<ConvTransposeLayer>(options, crop(inputs[0]), init);
+  }
+
+  // ConvTranspose's pads remove output rows and columns: the crop of `same`.
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
+                      const std::vector<Shape>& shapes) const override {
+    const auto c = crop(shapes[0]);
+    return g.node("ConvTranspose", {inputs[0], g.weight("weight"), bias ? g.weight("bias") : ""},
+                  {{"kernel_shape", kernel},
+                   {"strides", stride},
+                   {"dilations", dilation},
+                   {"pads", std::vector<int64_t>{c[0], c[2], c[1], c[3]}}});
   }
 };
 

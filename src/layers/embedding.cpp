@@ -31,6 +31,10 @@ struct EmbeddingDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>&) const override {
     return std::make_shared<EmbeddingLayer>(count, dim, padding_idx);
   }
+  // Rows of the table by id ([N, L] int64 -> [N, L, dim]).
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
+    return g.node("Gather", {g.weight("weight"), inputs[0]}, {{"axis", int64_t{0}}});
+  }
 };
 
 }  // namespace

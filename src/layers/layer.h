@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "graph/layer_config.h"
+#include "layers/onnx.h"
 
 namespace dltrain::layers {
 
@@ -27,6 +28,12 @@ class LayerDef : public graph::LayerConfig {
  public:
   // Builds the module for inputs of these shapes (already checked by infer_shape).
   virtual std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const = 0;
+  // Writes the layer's inference-mode computation into `g`, whose current layer is the module
+  // create() built (its trained weights): `inputs` name the input values, `shapes` are theirs.
+  // Returns the output value's name. Throws Error (no location: the exporter adds the node's)
+  // for a kind without a mapping or an option g.opset() cannot express.
+  virtual std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
+                              const std::vector<Shape>& shapes) const;
 };
 
 // Convenience base for the many one-input layers.

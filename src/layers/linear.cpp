@@ -35,6 +35,9 @@ struct LinearDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<LinearLayer>(inputs[0][0], out_features, bias, init);
   }
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
+    return g.node("Gemm", {inputs[0], g.weight("weight"), bias ? g.weight("bias") : ""}, {{"transB", int64_t{1}}});
+  }
 };
 
 }  // namespace

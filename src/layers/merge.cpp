@@ -60,6 +60,23 @@ struct MergeDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>&) const override {
     return std::make_shared<MergeLayer>(op, dim);
   }
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
+    switch (op) {
+      case Op::Add:
+        return g.node("Sum", inputs);
+      case Op::Subtract:
+        return g.node("Sub", inputs);
+      case Op::Average:
+        return g.node("Mean", inputs);
+      case Op::Concat:
+        return g.node("Concat", inputs, {{"axis", dim + 1}});
+      case Op::Multiply:
+        break;
+    }
+    std::string product = inputs[0];
+    for (size_t i = 1; i < inputs.size(); ++i) product = g.node("Mul", {product, inputs[i]});
+    return product;
+  }
 };
 
 graph::KindInfo merge_kind(const std::string& name, Op op, const std::string& help, std::vector<std::string> aliases) {

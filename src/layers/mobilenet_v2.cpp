@@ -134,6 +134,29 @@ struct MobileNetV2Def : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<MobileNetV2>(inputs[0][0], make_plan(width), classes, trainable_from);
   }
+
+  // The module's structure node for node, its tensors by their torchvision names.
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
+    auto conv_bn_relu6 = [&g](const std::string& x, const std::string& prefix, int64_t kernel, int64_t stride,
+                              int64_t groups) {
+      const std::string y = onnx_conv_bn(g, x, prefix + "0.", prefix + "1.", kernel, stride, groups);
+      return g.node("Clip", {y, g.constant({0.f}, {}), g.constant({6.f}, {})});
+    };
+    const Plan plan = make_plan(width);
+    std::string x = conv_bn_relu6(inputs[0], "features.0.", 3, 2, 1);
+    for (size_t i = 0; i < plan.blocks.size(); ++i) {
+      const Plan::Block& b = plan.blocks[i];
+      const std::string prefix = "features." + std::to_string(i + 1) + ".conv.";
+      int step = 0;
+      std::string y = x;
+      if (b.hidden != b.in) y = conv_bn_relu6(y, prefix + std::to_string(step++) + ".", 1, 1, 1);
+      y = conv_bn_relu6(y, prefix + std::to_string(step++) + ".", 3, b.stride, b.hidden);
+      y = onnx_conv_bn(g, y, prefix + std::to_string(step) + ".", prefix + std::to_string(step + 1) + ".", 1, 1);
+      x = b.stride == 1 && b.in == b.out ? g.node("Add", {x, y}) : y;
+    }
+    x = conv_bn_relu6(x, "features." + std::to_string(plan.blocks.size() + 1) + ".", 1, 1, 1);
+    return classes > 0 ? onnx_pooled_linear(g, x, "classifier.1.") : x;
+  }
 };
 
 }  // namespace

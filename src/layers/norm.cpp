@@ -77,6 +77,10 @@ struct BatchNormDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<BatchNormLayer>(inputs[0][0], momentum, eps, affine);
   }
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
+                      const std::vector<Shape>& shapes) const override {
+    return onnx_batch_norm(g, inputs[0], "", eps, affine, shapes[0][0]);
+  }
 };
 
 class LayerNormLayer : public UnaryLayer {
@@ -103,6 +107,15 @@ struct LayerNormDef : LayerDef {
   Shape infer_shape(const std::vector<Shape>& inputs) const override { return inputs[0]; }
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<LayerNormLayer>(inputs[0], eps, affine);
+  }
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
+                      const std::vector<Shape>& shapes) const override {
+    if (g.opset() < 17)
+      throw Error("layer_norm needs ONNX opset 17 or later (LayerNormalization); export with --opset 17");
+    const std::string scale = affine ? g.weight("weight") : g.constant({1.f}, shapes[0]);
+    const std::string shift = affine ? g.weight("bias") : g.constant({0.f}, shapes[0]);
+    return g.node("LayerNormalization", {inputs[0], scale, shift},
+                  {{"axis", int64_t{1}}, {"epsilon", static_cast<float>(eps)}});
   }
 };
 

@@ -104,6 +104,17 @@ struct PoolDef : LayerDef {
                                        std::vector<int64_t>{p[1].before, p[1].after, p[0].before, p[0].after},
                                        native_pooling(inputs[0], kernel, stride, p));
   }
+  // ONNX pools pad each side on their own; MaxPool ignores the padding, AveragePool leaves it
+  // out of the count (count_include_pad 0), as here.
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
+                      const std::vector<Shape>& shapes) const override {
+    auto p = pads(shapes[0]);
+    OnnxAttributes attributes = {{"kernel_shape", kernel},
+                                 {"strides", stride},
+                                 {"pads", std::vector<int64_t>{p[0].before, p[1].before, p[0].after, p[1].after}}};
+    if (!max) attributes.emplace_back("count_include_pad", int64_t{0});
+    return g.node(max ? "MaxPool" : "AveragePool", {inputs[0]}, attributes);
+  }
 };
 
 class GlobalPoolLayer : public UnaryLayer {
@@ -128,6 +139,9 @@ struct GlobalPoolDef : LayerDef {
   }
   std::shared_ptr<Layer> create(const std::vector<Shape>&) const override {
     return std::make_shared<GlobalPoolLayer>(max);
+  }
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
+    return onnx_flatten(g, g.node(max ? "GlobalMaxPool" : "GlobalAveragePool", {inputs[0]}));
   }
 };
 

@@ -18,6 +18,10 @@ const LayerDef& as_layer_def(const graph::LayerConfig& config) {
   return *def;
 }
 
+std::string LayerDef::to_onnx(OnnxGraph&, const std::vector<std::string>&, const std::vector<Shape>&) const {
+  throw Error("this layer kind has no ONNX mapping yet; it cannot be exported");
+}
+
 void expect_image(const std::vector<Shape>& inputs, const char* what) {
   const Shape& s = inputs.at(0);
   if (s.size() != 3)

@@ -48,11 +48,22 @@ struct ReshapeDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<ReshapeLayer>(infer_shape(inputs));
   }
+  // Flatten keeps the batch dimension; Reshape's 0 copies it, so any batch size runs.
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
+                      const std::vector<Shape>& shapes) const override {
+    if (target.empty()) return onnx_flatten(g, inputs[0]);
+    Shape sizes = infer_shape(shapes);
+    sizes.insert(sizes.begin(), 0);
+    return g.node("Reshape", {inputs[0], g.ints(sizes)});
+  }
 };
 
 struct IdentityDef : LayerDef {
   Shape infer_shape(const std::vector<Shape>& inputs) const override { return inputs[0]; }
   std::shared_ptr<Layer> create(const std::vector<Shape>&) const override { return std::make_shared<IdentityLayer>(); }
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
+    return g.node("Identity", {inputs[0]});
+  }
 };
 
 }  // namespace

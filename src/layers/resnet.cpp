@@ -164,6 +164,39 @@ struct ResNetDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<ResNet>(inputs[0][0], depths().at(kind), classes, trainable_from);
   }
+
+  // The module's structure node for node, its tensors by their torchvision names.
+  std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
+    const Depth& depth = depths().at(kind);
+    std::string x = g.node("Relu", {onnx_conv_bn(g, inputs[0], "conv1.", "bn1.", 7, 2)});
+    x = g.node("MaxPool", {x},
+               {{"kernel_shape", std::vector<int64_t>{3, 3}},
+                {"strides", std::vector<int64_t>{2, 2}},
+                {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+    int64_t in = 64;
+    for (size_t stage = 0; stage < 4; ++stage) {
+      const int64_t planes = int64_t{64} << stage, out = depth.bottleneck ? planes * 4 : planes;
+      for (int64_t b = 0; b < depth.blocks[stage]; ++b) {
+        const int64_t stride = b == 0 && stage > 0 ? 2 : 1;
+        const std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(b) + ".";
+        const std::vector<std::pair<int64_t, int64_t>> convs =  // kernel, stride
+            depth.bottleneck ? std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {3, stride}, {1, 1}}
+                             : std::vector<std::pair<int64_t, int64_t>>{{3, stride}, {3, 1}};
+        std::string y = x;
+        for (size_t i = 0; i < convs.size(); ++i) {
+          const std::string n = std::to_string(i + 1);
+          y = onnx_conv_bn(g, y, prefix + "conv" + n + ".", prefix + "bn" + n + ".", convs[i].first, convs[i].second);
+          if (i + 1 < convs.size()) y = g.node("Relu", {y});
+        }
+        const std::string shortcut =
+            stride != 1 || in != out ? onnx_conv_bn(g, x, prefix + "downsample.0.", prefix + "downsample.1.", 1, stride)
+                                     : x;
+        x = g.node("Relu", {g.node("Add", {y, shortcut})});
+        in = out;
+      }
+    }
+    return classes > 0 ? onnx_pooled_linear(g, x, "fc.") : x;
+  }
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 
@@ -177,6 +178,21 @@ std::string spec_diff(const std::string& before, const std::string& after) {
       out += "\n  - " + a[i++], ++shown;
   }
   return out;
+}
+
+std::map<std::string, std::vector<std::string>> read_class_names(const std::string& checkpoint) {
+  std::map<std::string, std::vector<std::string>> names;
+  const fs::path run_dir = fs::path(checkpoint).parent_path().parent_path();
+  std::ifstream in(run_dir / "classes.txt");
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::vector<std::string> list;
+    for (auto& n : split(line.substr(colon + 1), ',')) list.push_back(trim(n));
+    names[trim(line.substr(0, colon))] = list;
+  }
+  return names;
 }
 
 }  // namespace dltrain::train

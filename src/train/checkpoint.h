@@ -44,6 +44,10 @@ TrainingState read_training_state(const std::string& path);
 // A run folder's checkpoint to resume from (checkpoints/last.safetensors), or the file itself.
 std::string resolve_checkpoint(const std::string& run_dir_or_file);
 
+// The class names of each class target ("label" -> ["T-shirt", ...]) that fit wrote beside the
+// checkpoint's run (classes.txt); empty when there is none.
+std::map<std::string, std::vector<std::string>> read_class_names(const std::string& checkpoint);
+
 // Loads model weights from a checkpoint (or any safetensors file keyed by parameter names);
 // throws Error listing missing, unexpected and mis-shaped tensors.
 void load_weights(builder::DagModel& model, const std::string& path);

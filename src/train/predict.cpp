@@ -9,6 +9,7 @@
 #include <map>
 
 #include "data/loader.h"
+#include "data/pixel_mapping.h"
 #include "data/source.h"
 #include "graph/graph.h"
 #include "train/objectives.h"
@@ -23,29 +24,12 @@ namespace fs = std::filesystem;
 // The preprocessing of the split used for validation (else test, else train), without its
 // random ops, for the model's inputs only.
 data::SplitSpec inference_split(const data::DataSpec& data) {
-  const data::SplitSpec* base = data.find("val")    ? data.find("val")
-                                : data.find("test") ? data.find("test")
-                                                    : data.find("train");
+  const data::SplitSpec* base = data::preprocessing_split(data);
   data::SplitSpec split = data::inference_view(*base);
   split.columns.clear();
   for (const auto& c : base->columns)
     if (c.kind == data::ColumnSpec::Kind::Image || c.kind == data::ColumnSpec::Kind::Vector) split.columns.push_back(c);
   return split;
-}
-
-std::map<std::string, std::vector<std::string>> class_names(const std::string& checkpoint) {
-  std::map<std::string, std::vector<std::string>> names;
-  fs::path run_dir = fs::path(checkpoint).parent_path().parent_path();
-  std::ifstream in(run_dir / "classes.txt");
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::vector<std::string> list;
-    for (auto& n : split(line.substr(colon + 1), ',')) list.push_back(trim(n));
-    names[trim(line.substr(0, colon))] = list;
-  }
-  return names;
 }
 
 std::string csv_field(const std::string& s) {
@@ -61,7 +45,7 @@ int64_t predict(const RunPlan& plan, const PredictOptions& options, std::ostream
   const graph::Graph& graph = plan.graph;
   const std::vector<Head>& heads = plan.heads;
   const data::DataSpec& data = plan.data;
-  if (!data.find("val") && !data.find("test") && !data.find("train"))
+  if (!data::preprocessing_split(data))
     throw Error("predict takes its preprocessing from the spec's data section; add data.val with the ops",
                 plan.run.model.loc);
   data::SplitSpec split = inference_split(data);
@@ -93,7 +77,7 @@ int64_t predict(const RunPlan& plan, const PredictOptions& options, std::ostream
   if (table.rows == 0) throw Error::runtime("no inputs found in " + input.string());
 
   const std::string checkpoint = resolve_checkpoint(options.weights);
-  auto names = class_names(checkpoint);
+  auto names = read_class_names(checkpoint);
   torch::Device device = resolve_device(options.device);
   auto model = builder::build_model(graph);
   load_weights(*model, checkpoint);

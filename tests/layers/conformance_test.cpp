@@ -3,10 +3,17 @@
 // every parameter. A kind registered without a row fails the last test.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 
+#include "builder/dag_model.h"
 #include "layers/registry.h"
 #include "support/helpers.h"
+#include "util/strings.h"
+#ifdef DLTRAIN_WITH_ONNX
+#include "export/exporter.h"
+#include "support/onnx_runtime.h"
+#endif
 
 using namespace dltrain;
 
@@ -16,53 +23,66 @@ struct Row {
   std::string kind;
   std::string params;  // YAML flow map
   std::vector<graph::Shape> inputs;
+  std::string onnx;  // ONNX operators its export contains (space-separated)
   bool integer_input = false;
 };
 
 const std::vector<Row>& rows() {
   static const std::vector<Row> table = {
-      {"conv2d", "{out_channels: 4, kernel_size: 3}", {{3, 9, 9}}},
-      {"conv2d", "{out_channels: 4, kernel_size: 3, stride: 2, padding: same}", {{3, 10, 9}}},
+      {"conv2d", "{out_channels: 4, kernel_size: 3}", {{3, 9, 9}}, "Conv"},
+      {"conv2d", "{out_channels: 4, kernel_size: 3, stride: 2, padding: same}", {{3, 10, 9}}, "Conv"},
+      {"conv2d", "{out_channels: 4, kernel_size: 3, stride: 2, padding: same}", {{3, 9, 10}}, "Conv"},
       {"conv2d",
        "{out_channels: 6, kernel_size: [1, 3], dilation: 2, groups: 3, padding: 1, bias: false}",
-       {{3, 8, 8}}},
-      {"conv2d", "{out_channels: 4, kernel_size: 3, init: he_normal, bias_init: zeros}", {{2, 6, 6}}},
-      {"depthwise_conv2d", "{kernel_size: 3, stride: 2, padding: same, depth_multiplier: 2}", {{3, 7, 7}}},
-      {"conv2d_transpose", "{out_channels: 2, kernel_size: 3, stride: 2, padding: same}", {{4, 5, 5}}},
-      {"conv2d_transpose", "{out_channels: 2, kernel_size: 2, stride: 2}", {{4, 5, 5}}},
-      {"batch_norm", "{momentum: 0.01, eps: 0.001}", {{4, 5, 5}}},
-      {"batch_norm", "{}", {{7}}},
-      {"layer_norm", "{}", {{6}}},
-      {"relu", "{}", {{5}}},
-      {"relu6", "{}", {{2, 3, 3}}},
-      {"leaky_relu", "{negative_slope: 0.2}", {{5}}},
-      {"elu", "{alpha: 0.5}", {{5}}},
-      {"gelu", "{approximate: tanh}", {{5}}},
-      {"silu", "{}", {{5}}},
-      {"sigmoid", "{}", {{5}}},
-      {"tanh", "{}", {{5}}},
-      {"softmax", "{}", {{5}}},
-      {"max_pool2d", "{kernel_size: 3, stride: 2, padding: same}", {{2, 8, 7}}},
-      {"avg_pool2d", "{kernel_size: 2}", {{2, 8, 7}}},
-      {"avg_pool2d", "{kernel_size: 3, stride: 2, padding: same}", {{2, 8, 8}}},
-      {"global_avg_pool", "{}", {{3, 4, 5}}},
-      {"global_max_pool", "{}", {{3, 4, 5}}},
-      {"flatten", "{}", {{3, 4, 5}}},
-      {"reshape", "{shape: [4, -1]}", {{3, 4, 5}}},
-      {"identity", "{}", {{3}}},
-      {"linear", "{out_features: 3, init: glorot_uniform}", {{6}}},
-      {"dropout", "{p: 0.3}", {{6}}},
-      {"embedding", "{num_embeddings: 10, embedding_dim: 4}", {{7}}, true},
-      {"add", "{}", {{2, 3, 3}, {2, 3, 3}, {2, 3, 3}}},
-      {"subtract", "{}", {{4}, {4}}},
-      {"multiply", "{}", {{4}, {4}}},
-      {"average", "{}", {{4}, {4}}},
-      {"concat", "{}", {{2, 3, 3}, {5, 3, 3}}},
-      {"concat", "{dim: 1}", {{2, 3, 3}, {2, 1, 3}}},
-      {"mobilenet_v2", "{width: 0.35}", {{3, 32, 32}}},
-      {"mobilenet_v2", "{width: 0.5, include_top: true, classes: 7}", {{3, 33, 35}}},
-      {"resnet18", "{}", {{3, 32, 32}}},
-      {"resnet50", "{include_top: true, classes: 5}", {{1, 36, 32}}},
+       {{3, 8, 8}},
+       "Conv"},
+      {"conv2d", "{out_channels: 4, kernel_size: 3, init: he_normal, bias_init: zeros}", {{2, 6, 6}}, "Conv"},
+      {"depthwise_conv2d", "{kernel_size: 3, stride: 2, padding: same, depth_multiplier: 2}", {{3, 7, 7}}, "Conv"},
+      {"conv2d_transpose", "{out_channels: 2, kernel_size: 3, stride: 2, padding: same}", {{4, 5, 5}}, "ConvTranspose"},
+      {"conv2d_transpose", "{out_channels: 2, kernel_size: 2, stride: 2}", {{4, 5, 5}}, "ConvTranspose"},
+      {"conv2d_transpose",
+       "{out_channels: 2, kernel_size: [4, 3], stride: [2, 1], padding: same}",
+       {{4, 5, 6}},
+       "ConvTranspose"},
+      {"batch_norm", "{momentum: 0.01, eps: 0.001}", {{4, 5, 5}}, "BatchNormalization"},
+      {"batch_norm", "{}", {{7}}, "BatchNormalization"},
+      {"batch_norm", "{affine: false}", {{3, 4, 4}}, "BatchNormalization"},
+      {"layer_norm", "{}", {{6}}, "LayerNormalization"},
+      {"layer_norm", "{elementwise_affine: false, eps: 0.001}", {{2, 3, 3}}, "LayerNormalization"},
+      {"relu", "{}", {{5}}, "Relu"},
+      {"relu6", "{}", {{2, 3, 3}}, "Clip"},
+      {"leaky_relu", "{negative_slope: 0.2}", {{5}}, "LeakyRelu"},
+      {"elu", "{alpha: 0.5}", {{5}}, "Elu"},
+      {"gelu", "{approximate: tanh}", {{5}}, "Tanh Mul"},
+      {"gelu", "{}", {{5}}, "Erf Mul"},
+      {"silu", "{}", {{5}}, "Sigmoid Mul"},
+      {"sigmoid", "{}", {{5}}, "Sigmoid"},
+      {"tanh", "{}", {{5}}, "Tanh"},
+      {"softmax", "{}", {{5}}, "Softmax"},
+      {"max_pool2d", "{kernel_size: 3, stride: 2, padding: same}", {{2, 8, 7}}, "MaxPool"},
+      {"max_pool2d", "{kernel_size: 3, stride: 2, padding: same}", {{2, 7, 8}}, "MaxPool"},
+      {"avg_pool2d", "{kernel_size: 2}", {{2, 8, 7}}, "AveragePool"},
+      {"avg_pool2d", "{kernel_size: 3, stride: 2, padding: same}", {{2, 8, 8}}, "AveragePool"},
+      {"avg_pool2d", "{kernel_size: 3, stride: 2, padding: same}", {{2, 7, 8}}, "AveragePool"},
+      {"global_avg_pool", "{}", {{3, 4, 5}}, "GlobalAveragePool Flatten"},
+      {"global_max_pool", "{}", {{3, 4, 5}}, "GlobalMaxPool Flatten"},
+      {"flatten", "{}", {{3, 4, 5}}, "Flatten"},
+      {"reshape", "{shape: [4, -1]}", {{3, 4, 5}}, "Reshape"},
+      {"identity", "{}", {{3}}, "Identity"},
+      {"linear", "{out_features: 3, init: glorot_uniform}", {{6}}, "Gemm"},
+      {"dropout", "{p: 0.3}", {{6}}, "Identity"},
+      {"embedding", "{num_embeddings: 10, embedding_dim: 4}", {{7}}, "Gather", true},
+      {"add", "{}", {{2, 3, 3}, {2, 3, 3}, {2, 3, 3}}, "Sum"},
+      {"subtract", "{}", {{4}, {4}}, "Sub"},
+      {"multiply", "{}", {{4}, {4}}, "Mul"},
+      {"multiply", "{}", {{4}, {4}, {4}}, "Mul"},
+      {"average", "{}", {{4}, {4}}, "Mean"},
+      {"concat", "{}", {{2, 3, 3}, {5, 3, 3}}, "Concat"},
+      {"concat", "{dim: 1}", {{2, 3, 3}, {2, 1, 3}}, "Concat"},
+      {"mobilenet_v2", "{width: 0.35}", {{3, 32, 32}}, "Conv BatchNormalization Clip Add"},
+      {"mobilenet_v2", "{width: 0.5, include_top: true, classes: 7}", {{3, 33, 35}}, "Clip Add Gemm"},
+      {"resnet18", "{}", {{3, 32, 32}}, "Conv BatchNormalization Relu MaxPool Add"},
+      {"resnet50", "{include_top: true, classes: 5}", {{1, 36, 32}}, "Conv MaxPool Add Gemm"},
   };
   return table;
 }
@@ -101,6 +121,87 @@ TEST_CASE("every layer kind: parse, infer_shape == forward shape, gradients reac
     }
   }
 }
+
+#ifdef DLTRAIN_WITH_ONNX
+namespace {
+
+// A one-layer model of the row: vector inputs x0, x1, ... (an image shape arrives flattened and
+// is reshaped, since image inputs have 1, 3 or 4 channels) and the layer as the output y.
+std::string row_spec(const Row& row) {
+  std::string inputs, reshapes, from;
+  for (size_t k = 0; k < row.inputs.size(); ++k) {
+    const graph::Shape& s = row.inputs[k];
+    const std::string name = "x" + std::to_string(k);
+    int64_t size = 1;
+    std::vector<std::string> dims;
+    for (int64_t d : s) size *= d, dims.push_back(std::to_string(d));
+    inputs += "  " + name + ": {type: vector, size: " + std::to_string(size) +
+              (row.integer_input ? ", dtype: int64" : "") + "}\n";
+    if (s.size() > 1)
+      reshapes += "  - reshape: {name: " + name + "_shaped, from: " + name + ", shape: [" + join(dims) + "]}\n";
+    from += (k ? ", " : "") + name + (s.size() > 1 ? "_shaped" : "");
+  }
+  std::string params = row.params.substr(1);
+  params = "{name: y, from: [" + from + "]" + (params == "}" ? "" : ", ") + params;
+  return "name: row\ninputs:\n" + inputs + "model:\n" + reshapes + "  - " + row.kind + ": " + params +
+         "\noutputs:\n  y: {loss: mse}\n";
+}
+
+// Trained-looking weights: BatchNorm statistics and affine parameters away from their defaults.
+void perturb(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : model.parameters()) p.add_(torch::randn_like(p) * 0.1);
+  for (auto& b : model.buffers())
+    if (b.is_floating_point()) b.uniform_(0.5, 1.5);
+}
+
+}  // namespace
+
+TEST_CASE("every layer kind exports to ONNX and ONNX Runtime computes what it does", "[layers][onnx]") {
+  torch::manual_seed(0);
+  test::TempDir dir;
+  std::vector<test::OnnxJob> jobs;
+  std::vector<torch::Tensor> expected;
+  for (size_t r = 0; r < rows().size(); ++r) {
+    const Row& row = rows()[r];
+    INFO(row.kind << " " << row.params);
+    CHECK_FALSE(row.onnx.empty());
+    const graph::Graph graph = test::graph_of(row_spec(row));
+    auto model = builder::build_model(graph);
+    perturb(*model);
+    model->eval();
+    test::OnnxJob job{dir.path() + "/row" + std::to_string(r) + ".onnx", {}};
+    std::vector<torch::Tensor> inputs;
+    for (size_t k = 0; k < row.inputs.size(); ++k) {
+      std::vector<int64_t> sizes = row.inputs[k];
+      sizes.insert(sizes.begin(), 3);
+      inputs.push_back(row.integer_input ? torch::randint(0, 10, sizes, torch::kLong) : torch::randn(sizes).flatten(1));
+      job.inputs["x" + std::to_string(k)] = inputs.back();
+    }
+    torch::NoGradGuard no_grad;
+    expected.push_back(model->run(inputs).outputs[0]);
+    exporters::ExportOptions options;
+    options.output = job.model;
+    options.dynamic_batch = true;
+    const std::string name = "row";
+    REQUIRE_NOTHROW(exporters::write_export({graph, name, *model, options, {}}));
+    const std::vector<std::string> operators = test::onnx_operators(job.model);
+    for (const auto& op : split(row.onnx, ' ')) {
+      INFO("operator " << op);
+      CHECK(std::find(operators.begin(), operators.end(), op) != operators.end());
+    }
+    jobs.push_back(job);
+  }
+  const auto results = test::run_onnx_runtime(jobs, dir);
+  for (size_t r = 0; r < rows().size(); ++r) {
+    INFO(rows()[r].kind << " " << rows()[r].params);
+    const torch::Tensor& want = expected[r];
+    const torch::Tensor got = results[r].outputs.at("y");
+    REQUIRE(got.sizes() == want.sizes());
+    CHECK(test::max_abs_diff(got, want) <= 1e-4 * std::max(1.0, want.abs().max().item<double>()));
+  }
+}
+#endif
 
 TEST_CASE("every registered kind has a conformance row", "[layers]") {
   std::set<std::string> covered;

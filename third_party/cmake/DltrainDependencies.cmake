@@ -119,6 +119,17 @@ else()
 endif()
 message(STATUS "dltrain: TensorBoard event files ${DLTRAIN_WITH_TENSORBOARD}")
 
+# ONNX export (src/export/onnx.cpp): Debian's libonnx-dev (the schema, checker and shape
+# inference), on Debian's protobuf. A build without it has no exporter.
+set(DLTRAIN_WITH_ONNX OFF)
+if(DLTRAIN_PROTOBUF_TARGET STREQUAL "protobuf::libprotobuf")
+  find_package(ONNX CONFIG QUIET)
+  if(ONNX_FOUND OR TARGET onnx)
+    set(DLTRAIN_WITH_ONNX ON)
+  endif()
+endif()
+message(STATUS "dltrain: ONNX export ${DLTRAIN_WITH_ONNX}")
+
 # Data-parallel backends (src/dist). Gloo where LibTorch's headers come with Gloo's (Debian's
 # LibTorch with libgloo-dev; a torch wheel ships none). NCCL in CUDA builds, with the nccl.h of
 # the nvidia-nccl wheel beside torch, the version its libtorch_cuda was built against (the class
