@@ -5,7 +5,8 @@ image folder of PNGs per class plus CSV manifests, train and test as the dataset
   OUT/train/<k>_<class>/<i>.png   OUT/test/<k>_<class>/<i>.png   OUT/train.csv   OUT/test.csv
 
 Class folders are prefixed with the dataset's label index so sorted order keeps the indices.
-Idempotent: a complete OUT is left as it is."""
+Idempotent: a complete OUT is left as it is. --limit N keeps the first N images of each split
+(for quick tests)."""
 import argparse
 import gzip
 import os
@@ -28,10 +29,12 @@ def read_idx(path):
     raise SystemExit("%s: not an IDX image or label file" % path)
 
 
-def convert(source, split, prefix, out):
+def convert(source, split, prefix, out, limit):
     count, rows, cols, pixels = read_idx(os.path.join(source, "%s-images-idx3-ubyte.gz" % prefix))
     label_count, _, _, labels = read_idx(os.path.join(source, "%s-labels-idx1-ubyte.gz" % prefix))
     assert count == label_count, "image and label counts differ"
+    if limit:
+        count = min(count, limit)
     lines = ["image,label"]
     for i in range(count):
         k = labels[i]
@@ -51,15 +54,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out", nargs="?", default="data/fashion_mnist")
     parser.add_argument("--source", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--limit", type=int, default=0, help="the first N images of each split")
     args = parser.parse_args()
-    marker = os.path.join(args.out, ".complete")
+    marker = os.path.join(args.out, ".complete" + ("-%d" % args.limit if args.limit else ""))
     if os.path.exists(marker):
         print("prepare-fashion-mnist: %s is ready" % args.out)
         return
     if not os.path.isdir(args.source):
         raise SystemExit("prepare-fashion-mnist: %s not found; install Debian's dataset-fashion-mnist" % args.source)
-    train = convert(args.source, "train", "train", args.out)
-    test = convert(args.source, "test", "t10k", args.out)
+    train = convert(args.source, "train", "train", args.out, args.limit)
+    test = convert(args.source, "test", "t10k", args.out, args.limit)
     open(marker, "w").close()
     print("prepare-fashion-mnist: %d train and %d test images in %s" % (train, test, args.out))
 

@@ -9,7 +9,8 @@ namespace dltrain::cli {
 void setup_export(CLI::App& app, Action& action) {
   auto spec = std::make_shared<SpecOptions>();
   auto o = std::make_shared<exporters::ExportOptions>();
-  CLI::App* cmd = app.add_subcommand("export", "Write a trained model for deployment (ONNX: ONNX Runtime, TensorRT, OpenVINO)");
+  CLI::App* cmd =
+      app.add_subcommand("export", "Write a trained model for deployment (ONNX: ONNX Runtime, TensorRT, OpenVINO)");
   add_spec_options(*cmd, *spec);
   cmd->add_option("--weights", o->weights, "Checkpoint file or run folder")->required();
   cmd->add_option("-o,--output", o->output, "File to write (model.onnx)")->required();

@@ -226,9 +226,9 @@ void compare_shapes(const onnx::ModelProto& model, const graph::Graph& graph, co
     std::vector<std::string> expected = {dynamic_batch ? "batch" : "1"};
     for (int64_t d : node.shape) expected.push_back(std::to_string(d));
     if (found != expected)
-      throw layer_error(graph, static_cast<int>(i),
-                        "ONNX shape inference gives this layer [" + join(found) + "], dltrain [" + join(expected) +
-                            "]");
+      throw layer_error(
+          graph, static_cast<int>(i),
+          "ONNX shape inference gives this layer [" + join(found) + "], dltrain [" + join(expected) + "]");
   }
 }
 
@@ -302,7 +302,8 @@ void write_onnx(const ExportJob& job) {
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {
-    throw layer_error(graph, layer_mentioned(g, e.what()), "the ONNX checker rejects the export: " + first_line(e.what()));
+    throw layer_error(graph, layer_mentioned(g, e.what()),
+                      "the ONNX checker rejects the export: " + first_line(e.what()));
   }
   onnx::ModelProto inferred = model;
   try {

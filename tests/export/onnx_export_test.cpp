@@ -63,14 +63,13 @@ double relative_error(const torch::Tensor& got, const torch::Tensor& want) {
 
 }  // namespace
 
-TEST_CASE("MiniResNet and the multi-IO product model run in ONNX Runtime as in dltrain, batch 1 and 7",
-          "[export][onnx]") {
+TEST_CASE("MiniResNet and the multi-IO and shared-encoder models run in ONNX Runtime as in dltrain", "[export][onnx]") {
   torch::manual_seed(3);
   test::TempDir dir;
   std::vector<test::OnnxJob> jobs;
   std::vector<std::map<std::string, torch::Tensor>> expected;
   std::vector<train::RunPlan> plans;
-  for (const char* spec : {"specs/miniresnet.yaml", "specs/product_multi_io.yaml"}) {
+  for (const char* spec : {"specs/miniresnet.yaml", "specs/product_multi_io.yaml", "specs/multi_io_shared.yaml"}) {
     plans.push_back(plan_of(test::source_path(spec)));
     const train::RunPlan& plan = plans.back();
     auto model = builder::build_model(plan.graph);
@@ -94,6 +93,11 @@ TEST_CASE("MiniResNet and the multi-IO product model run in ONNX Runtime as in d
       CHECK(relative_error(results[k].outputs.at(name), want) < 1e-4);
     }
   }
+  // The shared encoder is one set of initializers, read by both of its nodes.
+  const auto initializers = test::onnx_initializers(jobs[4].model);
+  CHECK(std::count(initializers.begin(), initializers.end(), "encoder.weight") == 1);
+  CHECK(std::count(initializers.begin(), initializers.end(), "trunk.2.linear.weight") == 1);
+  for (const auto& name : initializers) CHECK(name.rfind("encoder_doc", 0) != 0);
   // The product model's inputs and outputs by their spec names, its preprocessing described.
   const auto& product = results[2];
   CHECK(product.types.at("image") == "tensor(float)");
@@ -114,7 +118,7 @@ TEST_CASE("MiniResNet and the multi-IO product model run in ONNX Runtime as in d
   CHECK(product.metadata.at("input.image.preprocessing").find("normalize") != std::string::npos);
 }
 
-TEST_CASE("--precision fp16 runs in ONNX Runtime with float16 inputs and outputs", "[export][onnx]") {
+TEST_CASE("an fp16 export runs in ONNX Runtime with float16 inputs and outputs", "[export][onnx]") {
   torch::manual_seed(4);
   test::TempDir dir;
   const train::RunPlan plan =
@@ -136,7 +140,7 @@ TEST_CASE("--precision fp16 runs in ONNX Runtime with float16 inputs and outputs
   CHECK(results[0].metadata.at("dltrain.precision") == "fp16");
 }
 
-TEST_CASE("--with-preprocessing takes uint8 pixels and applies the spec's scale and normalize", "[export][onnx]") {
+TEST_CASE("an export with its preprocessing takes uint8 pixels and applies the scale and normalize", "[export][onnx]") {
   torch::manual_seed(5);
   test::TempDir dir;
   const std::string spec = dir.file("pets.yaml", R"(

@@ -1,7 +1,7 @@
 #include "support/onnx_runtime.h"
 
-#include <catch2/catch.hpp>
 #include <onnx/onnx_pb.h>
+#include <catch2/catch.hpp>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -38,15 +38,31 @@ std::vector<OnnxResult> run_onnx_runtime(const std::vector<OnnxJob>& jobs, const
   return results;
 }
 
-std::vector<std::string> onnx_operators(const std::string& path) {
+namespace {
+
+onnx::ModelProto read_model(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream bytes;
   bytes << in.rdbuf();
   onnx::ModelProto model;
   REQUIRE(model.ParseFromString(bytes.str()));
+  return model;
+}
+
+}  // namespace
+
+std::vector<std::string> onnx_operators(const std::string& path) {
+  const onnx::ModelProto model = read_model(path);
   std::vector<std::string> ops;
   for (const auto& node : model.graph().node()) ops.push_back(node.op_type());
   return ops;
+}
+
+std::vector<std::string> onnx_initializers(const std::string& path) {
+  const onnx::ModelProto model = read_model(path);
+  std::vector<std::string> names;
+  for (const auto& tensor : model.graph().initializer()) names.push_back(tensor.name());
+  return names;
 }
 
 }  // namespace dltrain::test

@@ -18,9 +18,9 @@ struct OnnxJob {
 };
 
 struct OnnxResult {
-  std::map<std::string, torch::Tensor> outputs;           // by output name
-  std::map<std::string, std::string> metadata;            // metadata_props
-  std::map<std::string, std::string> types;               // input and output name -> "tensor(float)"
+  std::map<std::string, torch::Tensor> outputs;  // by output name
+  std::map<std::string, std::string> metadata;   // metadata_props
+  std::map<std::string, std::string> types;      // input and output name -> "tensor(float)"
 };
 
 // Runs every job in one ONNX Runtime process (scratch files in `dir`); fails the test when
@@ -29,5 +29,7 @@ std::vector<OnnxResult> run_onnx_runtime(const std::vector<OnnxJob>& jobs, const
 
 // The operator types of the model's nodes, in graph order.
 std::vector<std::string> onnx_operators(const std::string& path);
+// The names of the model's initializers (weights and constants), in file order.
+std::vector<std::string> onnx_initializers(const std::string& path);
 
 }  // namespace dltrain::test
