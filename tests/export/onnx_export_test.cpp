@@ -30,12 +30,7 @@ train::RunPlan plan_of(const std::string& spec_path, const std::vector<std::stri
 // A model with trained-looking weights (BatchNorm statistics away from their defaults), saved
 // as a run folder's checkpoint; returns the run folder.
 std::string trained_run(builder::DagModel& model, const test::TempDir& dir, const std::string& name) {
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model.parameters()) p.add_(torch::randn_like(p) * 0.05);
-    for (auto& b : model.buffers())
-      if (b.is_floating_point()) b.uniform_(0.5, 1.5);
-  }
+  test::perturb_weights(model, 0.05);
   const std::string run = dir.path() + "/" + name;
   fs::create_directories(run + "/checkpoints");
   io::TensorFile weights;

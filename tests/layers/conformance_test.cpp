@@ -147,14 +147,6 @@ std::string row_spec(const Row& row) {
          "\noutputs:\n  y: {loss: mse}\n";
 }
 
-// Trained-looking weights: BatchNorm statistics and affine parameters away from their defaults.
-void perturb(torch::nn::Module& model) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : model.parameters()) p.add_(torch::randn_like(p) * 0.1);
-  for (auto& b : model.buffers())
-    if (b.is_floating_point()) b.uniform_(0.5, 1.5);
-}
-
 }  // namespace
 
 TEST_CASE("every layer kind exports to ONNX and ONNX Runtime computes what it does", "[layers][onnx]") {
@@ -168,7 +160,7 @@ TEST_CASE("every layer kind exports to ONNX and ONNX Runtime computes what it do
     CHECK_FALSE(row.onnx.empty());
     const graph::Graph graph = test::graph_of(row_spec(row));
     auto model = builder::build_model(graph);
-    perturb(*model);
+    test::perturb_weights(*model);
     model->eval();
     test::OnnxJob job{dir.path() + "/row" + std::to_string(r) + ".onnx", {}};
     std::vector<torch::Tensor> inputs;

@@ -57,6 +57,13 @@ std::string TempDir::file(const std::string& name, const std::string& contents) 
   return p;
 }
 
+void perturb_weights(torch::nn::Module& model, double scale) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : model.parameters()) p.add_(torch::randn_like(p) * scale);
+  for (auto& b : model.buffers())
+    if (b.is_floating_point()) b.uniform_(0.5, 1.5);
+}
+
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.sizes() != b.sizes()) throw std::runtime_error("shapes differ");
   return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();

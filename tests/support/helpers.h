@@ -1,6 +1,7 @@
 // Test helpers: specs from inline YAML, error expectations with locations, tensor comparison.
 #pragma once
 
+#include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <functional>
@@ -42,6 +43,10 @@ class TempDir {
 // Runs the dltrain binary with `args` (a shell command line), stdout and stderr together into
 // `output`; returns its exit status (-1 when killed by a signal).
 int run_dltrain(const std::string& args, std::string* output = nullptr);
+
+// Weights that look trained: parameters moved by `scale` x N(0, 1), floating buffers (BatchNorm
+// statistics) drawn from [0.5, 1.5], so inference-mode outputs depend on every tensor.
+void perturb_weights(torch::nn::Module& model, double scale = 0.1);
 
 // Max absolute difference; throws when shapes differ.
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
