@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <new>
 
@@ -71,6 +72,9 @@ int main(int argc, char** argv) {
     return e.kind() == ErrorKind::Spec ? 2 : 1;
   } catch (const c10::Error& e) {
     std::cerr << "error: " << plain_torch_message(e.what_without_backtrace()) << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::cerr << "error: " << e.path1().string() << ": " << e.code().message() << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "error: out of memory\n";

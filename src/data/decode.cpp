@@ -5,6 +5,7 @@
 #include <opencv2/imgcodecs.hpp>
 #endif
 
+#include <algorithm>
 #include <cerrno>
 #include <csetjmp>
 #include <cstdio>
@@ -31,7 +32,13 @@ struct TurboHandle {
   }
 };
 
-std::string too_large(int64_t w, int64_t h, int64_t limit) {
+// Whether a declared width x height passes max_pixels; the product of two 32-bit sizes is taken
+// in 64 unsigned bits, where it cannot wrap (a wrapped signed product could pass the check).
+bool fits(uint64_t width, uint64_t height, int64_t max_pixels) {
+  return width * height <= static_cast<uint64_t>(std::max<int64_t>(max_pixels, 0));
+}
+
+std::string too_large(uint64_t w, uint64_t h, int64_t limit) {
   return "declares " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than max_pixels (" +
          std::to_string(limit) + ")";
 }
@@ -88,8 +95,8 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
     error.reason = std::string("not a readable JPEG: ") + tjGetErrorStr2(turbo.handle);
     return false;
   }
-  if (static_cast<int64_t>(width) * height > options.max_pixels) {
-    error.reason = too_large(width, height, options.max_pixels);
+  if (!fits(static_cast<uint32_t>(width), static_cast<uint32_t>(height), options.max_pixels)) {
+    error.reason = too_large(static_cast<uint32_t>(width), static_cast<uint32_t>(height), options.max_pixels);
     return false;
   }
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
@@ -174,7 +181,7 @@ struct PngReader {
 
 bool decode_png(const uint8_t* bytes, size_t size, const DecodeOptions& options, Image& out, DecodeError& error) {
   // The size the IHDR chunk (always first) declares, checked before libpng reads anything.
-  if (size >= 24 && static_cast<int64_t>(be32(bytes + 16)) * be32(bytes + 20) > options.max_pixels) {
+  if (size >= 24 && !fits(be32(bytes + 16), be32(bytes + 20), options.max_pixels)) {
     error.reason = too_large(be32(bytes + 16), be32(bytes + 20), options.max_pixels);
     return false;
   }
@@ -245,8 +252,9 @@ bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& option
     error.reason = "not a decodable image (unknown format, corrupt or truncated)";
     return false;
   }
-  if (static_cast<int64_t>(decoded.cols) * decoded.rows > options.max_pixels) {
-    error.reason = too_large(decoded.cols, decoded.rows, options.max_pixels);
+  if (!fits(static_cast<uint32_t>(decoded.cols), static_cast<uint32_t>(decoded.rows), options.max_pixels)) {
+    error.reason =
+        too_large(static_cast<uint32_t>(decoded.cols), static_cast<uint32_t>(decoded.rows), options.max_pixels);
     return false;
   }
   cv::Mat eight = decoded;

@@ -88,8 +88,9 @@ TensorFile read_safetensors(const std::string& path) {
   json header;
   try {
     header = json::parse(text);
-  } catch (const json::exception& e) {
-    throw io_error(path, std::string("corrupt header: ") + e.what());
+  } catch (const json::parse_error& e) {
+    throw io_error(path, "corrupt header (not JSON near byte " + std::to_string(8 + e.byte) +
+                             "): the file is damaged or is no safetensors file");
   }
   const uint64_t data_start = 8 + length, data_size = size - data_start;
   std::vector<char> data(data_size);
@@ -111,18 +112,26 @@ TensorFile read_safetensors(const std::string& path) {
       if (type == dtypes().end()) throw io_error(path, "tensor '" + it.key() + "' has unsupported dtype " + dtype);
       std::vector<int64_t> shape = entry.at("shape").get<std::vector<int64_t>>();
       auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type->second));
-      const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+      // The size its shape claims, checked against its offsets before anything is allocated.
+      uint64_t bytes = c10::elementSize(type->second);
+      for (int64_t d : shape) {
+        if (d < 0 || (d > 0 && bytes > data_size / static_cast<uint64_t>(d)))
+          throw io_error(path, "tensor '" + it.key() + "': its shape does not fit the file");
+        bytes *= static_cast<uint64_t>(d);
+      }
       if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] - offsets[0] != bytes)
         throw io_error(path, "tensor '" + it.key() + "': data offsets do not match its shape");
+      torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type->second));
       if (offsets[1] > data_size)
         throw io_error(path, "truncated: tensor '" + it.key() + "' ends at byte " + std::to_string(offsets[1]) +
                                  " of " + std::to_string(data_size));
       if (bytes) std::memcpy(t.data_ptr(), data.data() + offsets[0], bytes);
       ordered.emplace_back(offsets[0], it.key(), t);
     }
-  } catch (const json::exception& e) {
-    throw io_error(path, std::string("corrupt header: ") + e.what());
+  } catch (const json::exception&) {
+    throw io_error(path,
+                   "corrupt header (a tensor without dtype, shape and data_offsets, or metadata that is not text): "
+                   "the file is damaged or was not written as safetensors");
   }
   auto crc_it = file.metadata.find("dltrain.crc32");
   if (crc_it != file.metadata.end()) {

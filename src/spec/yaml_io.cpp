@@ -1,7 +1,9 @@
 #include "spec/yaml_io.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -39,8 +41,27 @@ Value plain_scalar(const std::string& s, SourceLoc loc) {
   return Value::string(s, loc);
 }
 
-Value convert(const YAML::Node& node, const std::string& origin) {
+// What one document may expand to. Aliases share nodes in yaml-cpp but become copies here, so
+// nine levels of nine aliases (the "billion laughs") would need 9^9 values: refused instead.
+constexpr int64_t kMaxValues = 1'000'000;
+constexpr int64_t kMaxScalarBytes = 64 << 20;
+
+struct Budget {
+  int64_t values = 0, bytes = 0;
+  void spend(const YAML::Node& node, const SourceLoc& loc) {
+    if (node.IsScalar()) bytes += static_cast<int64_t>(node.Scalar().size());
+    if (++values <= kMaxValues && bytes <= kMaxScalarBytes) return;
+    throw Error("the document expands to more than " + std::to_string(kMaxValues) + " values or " +
+                    std::to_string(kMaxScalarBytes >> 20) +
+                    " MB of text once its aliases are copied (anchors of aliases of anchors?); "
+                    "a spec is far smaller, so it is refused here",
+                loc);
+  }
+};
+
+Value convert(const YAML::Node& node, const std::string& origin, Budget& budget) {
   SourceLoc loc = loc_of(node, origin);
+  budget.spend(node, loc);
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -50,7 +71,7 @@ Value convert(const YAML::Node& node, const std::string& origin) {
       return plain_scalar(node.Scalar(), loc);
     case YAML::NodeType::Sequence: {
       std::vector<Value> items;
-      for (const auto& item : node) items.push_back(convert(item, origin));
+      for (const auto& item : node) items.push_back(convert(item, origin, budget));
       return Value::list(std::move(items), loc);
     }
     case YAML::NodeType::Map: {
@@ -61,12 +82,49 @@ Value convert(const YAML::Node& node, const std::string& origin) {
         if (!kv.first.IsScalar()) throw Error("map keys must be plain names", key_loc);
         const std::string key = kv.first.Scalar();
         if (!seen.insert(key).second) throw Error("duplicate key '" + key + "'", key_loc);
-        map.entries().push_back({key, key_loc, convert(kv.second, origin)});
+        map.entries().push_back({key, key_loc, convert(kv.second, origin, budget)});
       }
       return map;
     }
   }
   return Value::null(loc);
+}
+
+// Where the too-deep nesting before byte `offset` (where the reader stopped) begins: the
+// outermost bracket of the deepest flow nesting, else the last unindented line (block nesting).
+SourceLoc nesting_start(const std::string& text, size_t offset, const std::string& origin) {
+  std::vector<size_t> open;
+  size_t deepest = 0, deepest_start = 0;
+  char quote = 0;
+  for (size_t i = 0; i < std::min(offset, text.size()); ++i) {
+    const char c = text[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      open.push_back(i);
+      if (open.size() > deepest) deepest = open.size(), deepest_start = open.front();
+    } else if ((c == ']' || c == '}') && !open.empty()) {
+      open.pop_back();
+    }
+  }
+  size_t start = 0;
+  if (deepest > 8) {
+    start = deepest_start;
+  } else {
+    for (size_t line = 0; line <= std::min(offset, text.size());) {
+      const size_t end = text.find('\n', line);
+      if (line < text.size() && text[line] != ' ' && text[line] != '#' && text[line] != '\n') start = line;
+      if (end == std::string::npos) break;
+      line = end + 1;
+    }
+  }
+  const int line =
+      1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(start), '\n'));
+  const size_t line_start = text.rfind('\n', start == 0 ? 0 : start - 1);
+  const int column = static_cast<int>(start - (line_start == std::string::npos || start == 0 ? 0 : line_start + 1)) + 1;
+  return {origin, line, column};
 }
 
 Value parse(const std::string& text, const std::string& origin) {
@@ -75,7 +133,12 @@ Value parse(const std::string& text, const std::string& origin) {
     if (docs.empty()) return Value::null({origin, 1, 1});
     if (docs.size() > 1)
       throw Error("expected one YAML document, found " + std::to_string(docs.size()), SourceLoc{origin, 1, 1});
-    return convert(docs[0], origin);
+    Budget budget;
+    return convert(docs[0], origin, budget);
+  } catch (const YAML::DeepRecursion& e) {
+    throw Error("lists and maps nested too deeply from here: the YAML reader stops at a depth of " +
+                    std::to_string(e.depth()) + "; a spec needs a handful of levels",
+                nesting_start(text, static_cast<size_t>(std::max(e.mark.pos, 0)), origin));
   } catch (const YAML::Exception& e) {
     SourceLoc loc{origin, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
     throw Error("YAML syntax error: " + e.msg, loc);

@@ -8,8 +8,10 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -224,9 +226,20 @@ void Trainer::setup_run_dir() {
   } else {
     run_dir_ = options_.run_dir.empty() ? fs::path("runs") / run_.name / timestamp() : fs::path(options_.run_dir);
   }
-  fs::create_directories(run_dir_ / "checkpoints");
   // The run's log file gets everything the console gets (also under -q).
-  auto file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir_ / "train.log").string());
+  const std::string log_path = (run_dir_ / "train.log").string();
+  std::error_code ec;
+  fs::create_directories(run_dir_ / "checkpoints", ec);
+  if (!ec) {
+    if (FILE* probe = std::fopen(log_path.c_str(), "a"))
+      std::fclose(probe);
+    else
+      ec = std::error_code(errno, std::generic_category());
+  }
+  if (ec)
+    throw Error::runtime("cannot write the run folder " + run_dir_.string() + ": " + ec.message() +
+                         "; pass --run-dir with a folder you can write");
+  auto file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_path);
   file_sink->set_pattern("%Y-%m-%d %H:%M:%S %l: %v");
   file_sink->set_level(spdlog::level::info);
   spdlog::default_logger()->sinks().push_back(file_sink);

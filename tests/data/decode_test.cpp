@@ -105,3 +105,17 @@ TEST_CASE("a CMYK JPEG decodes to RGB", "[data]") {
   CHECK(red[1] < 15);
   CHECK(red[2] < 15);
 }
+
+TEST_CASE("a PNG declaring sizes whose product overflows 64 signed bits is refused by the pixel guard", "[data]") {
+  std::vector<uint8_t> png = test::encode(".png", cv::Mat(4, 4, CV_8UC3, cv::Scalar(1, 2, 3)));
+  const uint32_t width = 0xffffffffu, height = 4116686087u;  // the product wraps negative in int64_t
+  for (int i = 0; i < 4; ++i) {
+    png[16 + i] = static_cast<uint8_t>(width >> (24 - 8 * i));
+    png[20 + i] = static_cast<uint8_t>(height >> (24 - 8 * i));
+  }
+  data::DecodeOptions options;
+  data::DecodeError error;
+  data::Image image;
+  CHECK_FALSE(data::decode_image(png.data(), png.size(), options, image, error));
+  CHECK(error.reason == "declares 4294967295x4116686087 pixels, more than max_pixels (100000000)");
+}

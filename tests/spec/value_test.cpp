@@ -52,3 +52,25 @@ TEST_CASE("to_yaml round-trips values, quoting strings that would change type", 
   CHECK(back.find("s")->is_string());
   CHECK(back.find("t")->is_string());
 }
+
+TEST_CASE("a YAML alias bomb is refused at a location before it expands", "[spec]") {
+  const auto errors = test::reports_of(
+      [] { spec::parse_yaml_file(test::source_path("tests/fixtures/specs/hostile/alias_bomb.yaml")); });
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Matches(".*alias_bomb.yaml:[0-9]+:[0-9]+: error: the document expands to more than "
+                                       "1000000 values or 64 MB of text once its aliases are copied.*"));
+}
+
+TEST_CASE("nesting deeper than the YAML reader allows says so and where it starts", "[spec]") {
+  const std::string flow = "inputs: " + std::string(3000, '[') + std::string(3000, ']') + "\n";
+  auto errors = test::reports_of([&] { test::yaml(flow); });
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::StartsWith("test.yaml:1:9: error: lists and maps nested too deeply from here: the YAML "
+                                          "reader stops at a depth of"));
+  std::string block = "name: deep\ninputs:\n";
+  for (int i = 1; i < 1200; ++i)
+    block += std::string(static_cast<size_t>(2 * i), ' ') + "k" + std::to_string(i) + ":\n";
+  errors = test::reports_of([&] { test::yaml(block + std::string(2400, ' ') + "end: 1\n"); });
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::StartsWith("test.yaml:2:1: error: lists and maps nested too deeply from here"));
+}

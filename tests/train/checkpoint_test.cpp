@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 
 #include "io/safetensors.h"
 #include "support/helpers.h"
@@ -89,6 +90,31 @@ TEST_CASE("a checkpoint of a newer format is refused by name", "[train][checkpoi
   CHECK_THROWS_WITH(
       train::read_training_state(path),
       Catch::Contains("future.safetensors: checkpoint format 'dltrain-checkpoint-9' is newer than this dltrain reads"));
+}
+
+TEST_CASE("a damaged checkpoint header is named in dltrain's words, not the JSON library's", "[train][checkpoint]") {
+  test::TempDir dir;
+  io::TensorFile file;
+  file.tensors.emplace_back("w", torch::ones({2, 3}));
+  const std::string path = dir.path() + "/damaged.safetensors";
+  auto write_header = [&](const std::string& header) {
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    std::ofstream(path, std::ios::binary) << bytes << header << std::string(24, '\0');
+  };
+  write_header(R"({"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]})");
+  CHECK_THROWS_WITH(io::read_safetensors(path),
+                    Catch::Contains("damaged.safetensors: corrupt header (not JSON near byte") &&
+                        Catch::Contains("the file is damaged or is no safetensors file") &&
+                        !Catch::Contains("json.exception"));
+  write_header(R"({"w": {"dtype": "F32", "shape": "2x3", "data_offsets": [0, 24]}})");
+  CHECK_THROWS_WITH(io::read_safetensors(path),
+                    Catch::Contains("damaged.safetensors: corrupt header (a tensor without dtype, shape and") &&
+                        !Catch::Contains("json.exception"));
+  write_header(R"({"w": {"dtype": "F32", "shape": [1000000000000, 1000000000000], "data_offsets": [0, 24]}})");
+  CHECK_THROWS_WITH(io::read_safetensors(path), Catch::Contains("tensor 'w': its shape does not fit the file"));
+  write_header(R"({"w": {"dtype": "F32", "shape": [-2, 3], "data_offsets": [0, 24]}})");
+  CHECK_THROWS_WITH(io::read_safetensors(path), Catch::Contains("tensor 'w': its shape does not fit the file"));
 }
 
 TEST_CASE("a format 1 run resumes with today's code to the weights the old code reached", "[train][checkpoint][e2e]") {

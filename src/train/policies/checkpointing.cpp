@@ -43,9 +43,11 @@ void Checkpointing::restore(const std::map<std::string, std::string>& state) {
 // Replaces the link atomically: a reader sees the old or the new complete checkpoint.
 void Checkpointing::point(const std::string& link, const std::string& target) const {
   const fs::path temp = dir_ / ("." + link + ".tmp");
-  fs::remove(temp);
-  fs::create_symlink(target, temp);
-  fs::rename(temp, dir_ / link);
+  std::error_code ec;
+  fs::remove(temp, ec);
+  fs::create_symlink(target, temp, ec);
+  if (!ec) fs::rename(temp, dir_ / link, ec);
+  if (ec) throw Error::runtime("cannot point " + (dir_ / link).string() + " at " + target + ": " + ec.message());
 }
 
 void Checkpointing::rotate() {
