@@ -3,9 +3,11 @@
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "io/safetensors.h"
@@ -90,6 +92,34 @@ TEST_CASE("a checkpoint of a newer format is refused by name", "[train][checkpoi
   CHECK_THROWS_WITH(
       train::read_training_state(path),
       Catch::Contains("future.safetensors: checkpoint format 'dltrain-checkpoint-9' is newer than this dltrain reads"));
+}
+
+TEST_CASE("a disk that fills during a save keeps the previous checkpoint and leaves no temporary file",
+          "[train][checkpoint]") {
+  // A 256 KB tmpfs: room for a small checkpoint, not for a 4 MB one (needs root and a mount).
+  test::TempDir dir;
+  const std::string disk = dir.path() + "/disk";
+  std::filesystem::create_directories(disk);
+  if (::geteuid() != 0 || std::system(("mount -t tmpfs -o size=256k tmpfs " + disk + " 2>/dev/null").c_str()) != 0) {
+    WARN("skipped: mounting a small tmpfs needs root and CAP_SYS_ADMIN");
+    return;
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { std::system(("umount " + path).c_str()); }
+  } unmount{disk};
+  const std::string path = disk + "/last.safetensors";
+  train::TrainingState state;
+  state.cpu_rng = at::detail::getDefaultCPUGenerator().get_state();
+  torch::nn::Linear small(10, 10), large(1000, 1000);
+  train::write_checkpoint(path, *small, state);
+  CHECK_THROWS_WITH(train::write_checkpoint(path, *large, state),
+                    Catch::Contains(path + ": write failed: No space left on device"));
+  const io::TensorFile kept = io::read_safetensors(path);
+  CHECK(kept.find("weight")->equal(small->weight));
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(disk)) files.push_back(entry.path().filename());
+  CHECK(files == std::vector<std::string>{"last.safetensors"});
 }
 
 TEST_CASE("a damaged checkpoint header is named in dltrain's words, not the JSON library's", "[train][checkpoint]") {
