@@ -64,9 +64,8 @@ ModelCard make_card(const train::RunPlan& plan, const std::string& checkpoint, c
     if (split)
       for (const auto& c : split->columns)
         if (c.name == node.name) column = &c;
-    const bool image = column && column->kind == data::ColumnSpec::Kind::Image;
-    card.metadata.emplace_back(prefix + "layout", image ? "NCHW" : node.integer ? "NL" : "NF");
-    if (!image) continue;
+    card.metadata.emplace_back(prefix + "layout", node.shape.size() == 3 ? "NCHW" : node.integer ? "NL" : "NF");
+    if (!column || column->kind != data::ColumnSpec::Kind::Image) continue;  // no data section says more
     static const std::map<int64_t, std::string> formats = {{1, "L"}, {3, "RGB"}, {4, "RGBA"}};
     card.metadata.emplace_back(prefix + "pixel_format", formats.at(column->channels));
     card.metadata.emplace_back(prefix + "size", json({column->height, column->width_px}).dump());
