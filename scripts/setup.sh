@@ -10,6 +10,7 @@ packages=(
   libopencv-dev libturbojpeg0-dev libpng-dev libyaml-cpp-dev
   libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev libprotobuf-dev protobuf-compiler libonnx-dev
   dataset-fashion-mnist python3 python3-pil gnuplot-nox graphviz help2man
+  clang-14 libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--python" ]]; then
   packages+=(python3-torch python3-torchvision python3-numpy python3-venv)

@@ -19,3 +19,6 @@ fi
 export DLTRAIN_PYTHON="$venv/bin/python"
 build_dir=${DLTRAIN_BUILD_DIR:-build}
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
+# Coverage-guided fuzzing of every input reader under ASan and UBSan, briefly (the long runs are
+# in docs/reliability.md): the committed reproducers of past findings first, then 20 s each.
+scripts/fuzz.sh "${DLTRAIN_FUZZ_SECONDS:-20}"

@@ -1,6 +1,7 @@
 #include "graph/expr.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 
 #include "util/strings.h"
@@ -77,8 +78,23 @@ class Parser {
     }
     return left;
   }
+  // Each level of parentheses, `not` and unary minus recurses: bounded, so that no expression
+  // can exhaust the stack.
+  static constexpr int kMaxDepth = 200;
+  struct Nest {
+    Parser& parser;
+    explicit Nest(Parser& p) : parser(p) {
+      if (++parser.depth_ > kMaxDepth)
+        parser.fail("expression nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    ~Nest() { --parser.depth_; }
+  };
+
   Value parse_not() {
-    if (accept("not")) return Value::boolean(!truthy(parse_not()));
+    if (accept("not")) {
+      Nest nest(*this);
+      return Value::boolean(!truthy(parse_not()));
+    }
     return parse_comparison();
   }
   Value parse_comparison() {
@@ -134,7 +150,10 @@ class Parser {
     }
   }
   Value parse_unary() {
-    if (accept("-")) return make_number(-number(parse_unary(), "-"));
+    if (accept("-")) {
+      Nest nest(*this);
+      return make_number(-number(parse_unary(), "-"));
+    }
     return parse_primary();
   }
   Value variable(const std::string& name) {
@@ -147,13 +166,19 @@ class Parser {
     if (pos_ >= text_.size()) fail("unexpected end");
     char c = text_[pos_];
     if (accept("(")) {
+      Nest nest(*this);
       Value v = parse_or();
       if (!accept(")")) fail("missing ')'");
       return v;
     }
     if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') {
-      size_t used = 0;
-      double d = std::stod(text_.substr(pos_), &used);
+      const char* start = text_.c_str() + pos_;
+      char* end = nullptr;
+      errno = 0;
+      const double d = std::strtod(start, &end);
+      const size_t used = static_cast<size_t>(end - start);
+      if (used == 0) fail("a number was expected");
+      if (errno == ERANGE || !std::isfinite(d)) fail("number out of range: " + text_.substr(pos_, used));
       bool is_float = text_.substr(pos_, used).find_first_of(".eE") != std::string::npos;
       pos_ += used;
       return is_float ? Value::real(d) : make_number(d);
@@ -172,6 +197,7 @@ class Parser {
     return variable(name);
   }
   Value call(const std::string& fn) {
+    Nest nest(*this);
     std::vector<std::string> shape_fns = {"channels", "height", "width", "features"};
     for (size_t i = 0; i < shape_fns.size(); ++i) {
       if (fn != shape_fns[i]) continue;
@@ -201,6 +227,7 @@ class Parser {
   const SourceLoc& loc_;
   const ExprEnv& env_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -49,3 +49,14 @@ TEST_CASE("expressions: errors say what and where", "[graph]") {
   CHECK_THROWS_WITH(eval("(1 + 2"), Catch::Contains("missing ')'"));
   CHECK_THROWS_WITH(eval("features($in)"), Catch::Contains("needs a vector"));
 }
+
+TEST_CASE("expressions: numbers strtod cannot read are errors, not std exceptions (fuzz findings)", "[graph]") {
+  // tests/fuzz/regressions/expr: a lone '.' reached std::stod, which threw std::invalid_argument.
+  CHECK_THROWS_AS(eval(std::string(".\0\0* 4", 6)), Error);
+  CHECK_THROWS_WITH(eval("."), Catch::Contains("t.yaml:1:1") && Catch::Contains("a number was expected"));
+  CHECK_THROWS_WITH(eval("1e999 > 2"), Catch::Contains("number out of range: 1e999"));
+  // tests/fuzz/regressions/expr: thousands of '(' recursed until the stack overflowed.
+  CHECK_THROWS_WITH(eval(std::string(100000, '(') + "1"), Catch::Contains("nested deeper than 200 levels"));
+  CHECK_THROWS_WITH(eval(std::string(100000, '-') + "1"), Catch::Contains("nested deeper than 200 levels"));
+  CHECK(eval(std::string(150, '(') + "1" + std::string(150, ')')).as_int() == 1);
+}
