@@ -19,7 +19,7 @@ model:
 outputs:
   label: {loss: sparse_categorical_crossentropy}
 )",
-                                                                                  "fuzz.yaml"));
+                                                                                "fuzz.yaml"));
   const std::string path = fuzz::scratch_file(data, size, ".csv");
   return fuzz::expect_dltrain_errors([&] {
     spec::Value section = spec::parse_yaml_string(

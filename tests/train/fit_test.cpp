@@ -218,52 +218,66 @@ TEST_CASE("SIGKILL at random moments during many saves always leaves a loadable 
   CHECK(loaded >= 3);
 }
 
-TEST_CASE("SIGTERM mid-epoch, then --resume: bit-identical weights to an uninterrupted run", "[train][e2e]") {
+TEST_CASE("SIGTERM at 10 moments of a run, each then --resume: bit-identical weights to an uninterrupted run",
+          "[train][e2e]") {
   test::TempDir dir;
-  // Enough batches per epoch that the signal lands mid-epoch.
-  write_blobs(dir, "big.csv", 20000, 5);
+  write_blobs(dir, "big.csv", 4000, 5);
   std::string spec =
-      blob_spec(dir, "{epochs: 4, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 0.5}}}");
+      blob_spec(dir, "{epochs: 3, optimizer: {adam: {lr: 0.01}}, schedule: {cosine: {warmup_epochs: 0.5}}}");
   // Paths given with --set are relative to the working folder.
   const std::string sets = " --set data.train.source.csv=" + dir.path() + "/big.csv --set data.train.batch=8";
+  const auto started = std::chrono::steady_clock::now();
   REQUIRE(test::run_dltrain("-q fit " + spec + sets + " --run-dir " + dir.path() + "/straight") == 0);
-
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null_fd = open("/dev/null", O_WRONLY);
-    dup2(null_fd, 1), dup2(null_fd, 2);
-    std::string run_dir = dir.path() + "/stopped";
-    execl("/bin/sh", "sh", "-c",
-          ("exec " + std::string(DLTRAIN_BINARY) + " -q fit " + spec + sets + " --run-dir " + run_dir).c_str(),
-          (char*)nullptr);
-    _exit(127);
-  }
-  // Once the run has started (its log exists), let it train a moment, then stop it.
-  for (int i = 0; i < 600 && !fs::exists(dir.path() + "/stopped/train.log"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  std::string out;
-  REQUIRE(test::run_dltrain("fit " + spec + sets + " --resume " + dir.path() + "/stopped", &out) == 0);
-  INFO(out);
-  CHECK_THAT(out, Catch::Contains("resumed from"));
-  CHECK_THAT(out, !Catch::Contains(", batch 0 "));  // it stopped mid-epoch
-
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   auto a = io::read_safetensors(dir.path() + "/straight/checkpoints/last.safetensors");
-  auto b = io::read_safetensors(dir.path() + "/stopped/checkpoints/last.safetensors");
-  int compared = 0;
-  for (const auto& [name, t] : a.tensors) {
-    if (name.rfind("dltrain/", 0) == 0) continue;
-    INFO(name);
-    REQUIRE(b.find(name));
-    CHECK(torch::equal(t, *b.find(name)));
-    ++compared;
+
+  // Moments spread over the run (its start, first steps, mid-epoch, validation, saves, the end),
+  // each jittered by a seeded draw; one that lands after the run ended resumes nothing new.
+  std::mt19937 rng(24);
+  int resumed = 0, identical = 0, mid_epoch = 0;
+  for (int k = 0; k < 10; ++k) {
+    const std::string run_dir = dir.path() + "/stopped" + std::to_string(k);
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null_fd = open("/dev/null", O_WRONLY);
+      dup2(null_fd, 1), dup2(null_fd, 2);
+      execl("/bin/sh", "sh", "-c",
+            ("exec " + std::string(DLTRAIN_BINARY) + " -q fit " + spec + sets + " --run-dir " + run_dir).c_str(),
+            (char*)nullptr);
+      _exit(127);
+    }
+    // From the moment the run folder has its log (the process is up) to the run's expected end.
+    const auto launched = std::chrono::steady_clock::now();
+    for (int i = 0; i < 600 && !fs::exists(run_dir + "/train.log"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const double startup = std::chrono::duration<double>(std::chrono::steady_clock::now() - launched).count();
+    const double moment =
+        std::max(0.0, seconds - startup) * (k + std::uniform_real_distribution<double>(0, 1)(rng)) / 10;
+    std::this_thread::sleep_for(std::chrono::duration<double>(moment));
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    INFO("moment " << k << ": " << moment << " s after start-up, of " << seconds);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    if (!fs::exists(run_dir + "/checkpoints/last.safetensors")) continue;  // stopped before its first save
+    std::string out;
+    REQUIRE(test::run_dltrain("fit " + spec + sets + " --resume " + run_dir, &out) == 0);
+    INFO(out);
+    ++resumed;
+    mid_epoch += out.find("resumed from") != std::string::npos && out.find(", batch 0 ") == std::string::npos;
+    auto b = io::read_safetensors(run_dir + "/checkpoints/last.safetensors");
+    bool same = true;
+    for (const auto& [name, t] : a.tensors)
+      if (name.rfind("dltrain/", 0) != 0) same = same && b.find(name) && torch::equal(t, *b.find(name));
+    CHECK(same);
+    identical += same;
   }
-  CHECK(compared >= 4);
+  WARN("SIGTERM at 10 moments: " << resumed << " resumed (the others stopped before any checkpoint), " << identical
+                                 << " of them bit-identical, " << mid_epoch << " from mid-epoch");
+  CHECK(identical == resumed);
+  CHECK(resumed >= 8);
+  CHECK(mid_epoch >= 3);
 }
 
 TEST_CASE("a resumed run's metrics.csv rows follow the header the file has", "[train][e2e]") {

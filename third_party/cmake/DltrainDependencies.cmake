@@ -178,9 +178,9 @@ target_link_options(dltrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,
 # Archives linked into an executable (the bundle's BLAS/LAPACK, zlib, OpenCV; libstdc++.a if it
 # ever slipped in) stay private to it: their symbols are not exported, so a shared library that
 # defines the same names (libtorch_cpu's BLAS, cuDNN's zlib imports) keeps binding to its own.
-# Not in fuzz builds: the sanitizer runtimes are archives too, and their malloc/new must be the
-# ones every shared library calls.
-if(NOT DLTRAIN_FUZZ)
+# Not in sanitizer builds: the sanitizer runtimes are archives too, and their malloc/new must be
+# the ones every shared library calls.
+if(NOT DLTRAIN_SANITIZE)
   target_link_options(dltrain_torch INTERFACE "LINKER:--exclude-libs,ALL")
 endif()
 if(DLTRAIN_WHEEL_RPATH)
