@@ -1,9 +1,11 @@
 #include "io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -16,12 +18,28 @@ namespace fs = std::filesystem;
 
 Error io_error(const std::string& path, const std::string& what) { return Error::runtime(path + ": " + what); }
 
+// Temporary files of this target left by writers that died (SIGKILL, power loss): removed when
+// their process is gone, so that crashes do not pile up partial files beside the target.
+void remove_stale_temporaries(const fs::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (*end == '\0' && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      fs::remove(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   const fs::path target(path_);
   const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  temp_ = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
+  const std::string prefix = "." + target.filename().string() + ".tmp.";
+  remove_stale_temporaries(dir, prefix);
+  temp_ = (dir / (prefix + std::to_string(::getpid()))).string();
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw io_error(path_, std::string("cannot create ") + temp_ + ": " + std::strerror(errno));
 }

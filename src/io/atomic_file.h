@@ -1,6 +1,7 @@
 // Files that appear whole or not at all: written to a temporary file in the target's folder,
 // fsynced, renamed over the target, and the folder fsynced. Until commit() (and after any
-// failure) the previous file at the path is untouched.
+// failure) the previous file at the path is untouched. Temporary files of the same target whose
+// writer process is gone (killed mid-write) are removed when the next one starts.
 #pragma once
 
 #include <cstddef>

@@ -2,13 +2,17 @@
 // (dltrain 0.1.0 up to b3d5812, tests/fixtures/checkpoints/v1) still resumed exactly.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <thread>
 
 #include "io/safetensors.h"
 #include "support/helpers.h"
@@ -92,6 +96,40 @@ TEST_CASE("a checkpoint of a newer format is refused by name", "[train][checkpoi
   CHECK_THROWS_WITH(
       train::read_training_state(path),
       Catch::Contains("future.safetensors: checkpoint format 'dltrain-checkpoint-9' is newer than this dltrain reads"));
+}
+
+TEST_CASE("SIGKILL at 200 random moments of checkpoint saves never leaves an unloadable checkpoint",
+          "[train][checkpoint]") {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/last.safetensors";
+  torch::nn::Linear model(256, 256);  // a 257 KB checkpoint
+  train::TrainingState state;
+  state.cpu_rng = at::detail::getDefaultCPUGenerator().get_state();
+  train::write_checkpoint(path, *model, state);
+  std::mt19937 rng(200);
+  int kills = 0, loadable = 0;
+  for (int k = 0; k < 200; ++k) {
+    const pid_t pid = ::fork();
+    if (pid == 0)
+      for (;;) train::write_checkpoint(path, *model, state);  // until killed
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20000));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    ++kills;
+    try {
+      train::read_training_state(path);
+      ++loadable;
+    } catch (const Error& e) {
+      FAIL_CHECK("after kill " << kills << ": " << e.what());
+    }
+  }
+  WARN("SIGKILL during checkpoint saves: " << loadable << " of " << kills << " kills left a loadable checkpoint");
+  CHECK(loadable == 200);
+  // The killed writers' temporary files go with the next save.
+  train::write_checkpoint(path, *model, state);
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files.push_back(entry.path().filename());
+  CHECK(files == std::vector<std::string>{"last.safetensors"});
 }
 
 TEST_CASE("a disk that fills during a save keeps the previous checkpoint and leaves no temporary file",
