@@ -52,6 +52,10 @@ TensorFile read_torch_save(const std::string& path) {
                      "not a torch.save file this LibTorch can read (save it with PyTorch >= 1.6, tensors and dicts "
                      "only, or as safetensors): " +
                          plain_torch_message(e.what_without_backtrace()));
+  } catch (const std::exception&) {
+    // LibTorch's unpickler indexes its tables unchecked in places (std::vector::at on a damaged
+    // pickle): its std text says nothing to a user.
+    throw read_error(path, "a damaged torch.save file (its pickle does not read); save it again, or as safetensors");
   }
   TensorFile file;
   collect(root, "", file);

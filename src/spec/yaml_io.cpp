@@ -46,8 +46,11 @@ Value plain_scalar(const std::string& s, SourceLoc loc) {
 constexpr int64_t kMaxValues = 1'000'000;
 constexpr int64_t kMaxScalarBytes = 64 << 20;
 
+constexpr int kMaxDepth = 500;
+
 struct Budget {
   int64_t values = 0, bytes = 0;
+  int depth = 0;
   void spend(const YAML::Node& node, const SourceLoc& loc) {
     if (node.IsScalar()) bytes += static_cast<int64_t>(node.Scalar().size());
     if (++values <= kMaxValues && bytes <= kMaxScalarBytes) return;
@@ -62,6 +65,16 @@ struct Budget {
 Value convert(const YAML::Node& node, const std::string& origin, Budget& budget) {
   SourceLoc loc = loc_of(node, origin);
   budget.spend(node, loc);
+  // An anchor whose list holds its own alias is a cycle: copied, it nests without end.
+  struct Level {
+    int& depth;
+    explicit Level(int& d) : depth(++d) {}
+    ~Level() { --depth; }
+  } level(budget.depth);
+  if (budget.depth > kMaxDepth)
+    throw Error("lists and maps nested more than " + std::to_string(kMaxDepth) +
+                    " levels deep once aliases are copied (an anchor that contains its own alias?)",
+                loc);
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:

@@ -74,3 +74,12 @@ TEST_CASE("nesting deeper than the YAML reader allows says so and where it start
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0], Catch::StartsWith("test.yaml:2:1: error: lists and maps nested too deeply from here"));
 }
+
+TEST_CASE("an anchor that holds its own alias is refused, not copied until the stack ends (fuzz finding)", "[spec]") {
+  const auto errors = test::reports_of([] { spec::parse_yaml_string("a: &a [1, *a]\n", "test.yaml"); });
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains("nested more than 500 levels deep once aliases are copied"));
+  CHECK_FALSE(test::reports_of([] {
+                spec::parse_yaml_file(test::source_path("tests/fuzz/regressions/spec/self-alias"));
+              }).empty());
+}

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "io/safetensors.h"
+#include "io/torch_save.h"
 #include "support/helpers.h"
 #include "train/checkpoint.h"
 
@@ -199,4 +200,11 @@ TEST_CASE("a format 1 run resumes with today's code to the weights the old code 
     CHECK(test::max_abs_diff(*ours.find(name), *old.find(name)) <= 1e-6);
   }
   CHECK(ours.metadata.at("format") == train::kCheckpointFormat);
+}
+
+TEST_CASE("a torch.save file whose pickle LibTorch cannot index is named, not its std text (fuzz finding)",
+          "[train][checkpoint]") {
+  const std::string path = test::source_path("tests/fuzz/regressions/torch_save/damaged-pickle-index");
+  CHECK_THROWS_WITH(io::read_torch_save(path), Catch::Contains("damaged-pickle-index: a damaged torch.save file") &&
+                                                   !Catch::Contains("_M_range_check"));
 }
