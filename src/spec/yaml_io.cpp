@@ -41,6 +41,14 @@ Value plain_scalar(const std::string& s, SourceLoc loc) {
   return Value::string(s, loc);
 }
 
+std::string hex(uint32_t value, int digits = 2) {
+  static const char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  for (int shift = 28; shift >= 0; shift -= 4)
+    if ((value >> shift) != 0 || shift < 4 * digits) out += kDigits[(value >> shift) & 0xF];
+  return out;
+}
+
 // What one document may expand to. Aliases share nodes in yaml-cpp but become copies here, so
 // nine levels of nine aliases (the "billion laughs") would need 9^9 values: refused instead.
 constexpr int64_t kMaxValues = 1'000'000;
@@ -140,7 +148,46 @@ SourceLoc nesting_start(const std::string& text, size_t offset, const std::strin
   return {origin, line, column};
 }
 
+// YAML streams hold printable Unicode in UTF-8 only (YAML 1.2, c-printable): tab, line breaks,
+// U+0020..U+007E, U+0085, U+00A0..U+D7FF, U+E000..U+FFFD, U+10000 and up. Checked before
+// yaml-cpp reads the text: some malformed bytes make it allocate without bound.
+void check_characters(const std::string& text, const std::string& origin) {
+  int line = 1, column = 1;
+  for (size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    uint32_t code = byte;
+    size_t length = 1;
+    if (byte >= 0x80) {
+      length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 0;
+      code = length == 4 ? byte & 0x07u : length == 3 ? byte & 0x0Fu : byte & 0x1Fu;
+      bool valid = length > 0 && byte < 0xF5 && i + length <= text.size();
+      for (size_t k = 1; valid && k < length; ++k) {
+        const auto next = static_cast<unsigned char>(text[i + k]);
+        valid = (next & 0xC0) == 0x80;
+        code = (code << 6) | (next & 0x3Fu);
+      }
+      static const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+      if (!valid || code < smallest[length] || code > 0x10FFFF)
+        throw Error("the text is not UTF-8 here (byte 0x" + hex(byte) + "); is this a YAML file?",
+                    SourceLoc{origin, line, column});
+    }
+    const bool printable = code == 0x9 || code == 0xA || code == 0xD || (code >= 0x20 && code <= 0x7E) ||
+                           code == 0x85 || (code >= 0xA0 && code <= 0xD7FF) || (code >= 0xE000 && code <= 0xFFFD) ||
+                           code >= 0x10000;
+    if (!printable)
+      throw Error("character U+" + hex(code, 4) + " is not allowed in YAML (a control character); is this a text file?",
+                  SourceLoc{origin, line, column});
+    if (code == '\n') {
+      ++line, column = 1;
+    } else {
+      ++column;
+    }
+    i += length;
+  }
+}
+
 Value parse(const std::string& text, const std::string& origin) {
+  check_characters(text, origin);
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
     if (docs.empty()) return Value::null({origin, 1, 1});

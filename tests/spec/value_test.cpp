@@ -83,3 +83,15 @@ TEST_CASE("an anchor that holds its own alias is refused, not copied until the s
                 spec::parse_yaml_file(test::source_path("tests/fuzz/regressions/spec/self-alias"));
               }).empty());
 }
+
+TEST_CASE("bytes YAML does not allow are refused at their place before yaml-cpp reads them (fuzz finding)", "[spec]") {
+  // tests/fuzz/regressions/spec/control-and-bad-utf8: 57 bytes on which yaml-cpp 0.7 allocated
+  // until the machine ran out of memory.
+  const auto errors = test::reports_of(
+      [] { spec::parse_yaml_file(test::source_path("tests/fuzz/regressions/spec/control-and-bad-utf8")); });
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains("control-and-bad-utf8:1:8: error: character U+0019 is not allowed in YAML"));
+  CHECK_THAT(test::reports_of([] { test::yaml("a: \xE0\xDF\x86\n"); }).at(0),
+             Catch::StartsWith("test.yaml:1:4: error: the text is not UTF-8 here (byte 0xE0)"));
+  CHECK_NOTHROW(test::yaml("name: caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\n"));  // é, a check mark, an emoji
+}
