@@ -37,5 +37,6 @@ void setup_eval(CLI::App& app, Action& action);
 void setup_plot(CLI::App& app, Action& action);
 void setup_predict(CLI::App& app, Action& action);
 void setup_export(CLI::App& app, Action& action);
+void setup_pack(CLI::App& app, Action& action);
 
 }  // namespace dltrain::cli

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   cli::setup_plot(app, action);
   cli::setup_predict(app, action);
   cli::setup_export(app, action);
+  cli::setup_pack(app, action);
   cli::setup_bench(app, action);
 
   try {

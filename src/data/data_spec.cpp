@@ -25,6 +25,12 @@ int64_t auto_or_int(spec::ParamReader& p, const std::string& key) {
   return n;
 }
 
+// `columns: {input or target: what feeds it}` (a CSV column, a tar member).
+void read_column_map(spec::ParamReader& p, SourceSpec& source) {
+  if (const Value* columns = p.find("columns"))
+    for (const auto& e : columns->entries()) source.column_map[e.key] = e.value.as_string();
+}
+
 // The source kinds, each named by the key that holds its main value ({folder: PATH, ...}).
 struct SourceKind {
   const char* name;
@@ -47,8 +53,14 @@ const SourceKind kSourceKinds[] = {
            p.get_or<std::string>("delimiter", fs::path(source.path).extension() == ".tsv" ? "\t" : ",");
        if (delimiter.size() != 1) throw Error("delimiter must be one character", p.loc_of("delimiter"));
        source.delimiter = delimiter[0];
-       if (const Value* columns = p.find("columns"))
-         for (const auto& e : columns->entries()) source.column_map[e.key] = e.value.as_string();
+       read_column_map(p, source);
+     }},
+    {"tar",
+     "WebDataset tar shards, read in sequence: a sample per member key (`{000000..000127}` ranges, globs, lists)",
+     [](spec::ParamReader& p, SourceSpec& source) {
+       source.kind = SourceSpec::Kind::Tar;
+       source.shard_patterns = p.get_paths("tar");
+       read_column_map(p, source);
      }},
     {"synthetic", "random pixels and labels, for smoke tests and benchmarks",
      [](spec::ParamReader& p, SourceSpec& source) {
@@ -75,8 +87,8 @@ SourceSpec parse_source(const Value& v) {
   source.loc = v.loc();
   if (!v.is_map() || v.entries().empty())
     throw Error(
-        "a source is {folder: PATH}, {csv: PATH, columns: {...}}, {synthetic: {size: N}} or "
-        "{split_of: SPLIT, fraction: F}",
+        "a source is {folder: PATH}, {csv: PATH, columns: {...}}, {tar: SHARDS, columns: {...}}, "
+        "{synthetic: {size: N}} or {split_of: SPLIT, fraction: F}",
         v.loc());
   spec::ParamReader p(v, "source");
   for (const SourceKind& kind : kSourceKinds) {

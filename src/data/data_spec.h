@@ -29,12 +29,13 @@ struct ColumnSpec {
 const std::vector<std::string>& default_image_extensions();
 
 struct SourceSpec {
-  enum class Kind { Folder, Csv, Synthetic, SplitOf };
+  enum class Kind { Folder, Csv, Synthetic, SplitOf, Tar };
   Kind kind = Kind::Folder;
-  std::string path;  // folder or manifest, resolved
+  std::string path;                         // folder or manifest, resolved
+  std::vector<std::string> shard_patterns;  // Tar: shard paths or patterns, resolved
   char delimiter = ',';
   std::vector<std::string> extensions;
-  std::map<std::string, std::string> column_map;  // target name -> CSV column or pattern
+  std::map<std::string, std::string> column_map;  // target name -> CSV column or pattern; Tar: member
   int64_t synthetic_size = 0;
   std::string split_of;  // SplitOf: the split this one is carved from
   double fraction = 0;

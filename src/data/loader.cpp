@@ -9,11 +9,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <numeric>
 #include <system_error>
 #include <thread>
 
 #include "data/image.h"
 #include "data/ops.h"
+#include "data/shards.h"
 
 namespace dltrain::data {
 namespace {
@@ -77,6 +79,12 @@ struct Loader::State {
   };
   std::vector<Span> batches;
   std::vector<std::pair<int64_t, int64_t>> global_batches() const;
+  // A tar source (Table::shards): the epoch's samples stream from the shards, `order` holds
+  // stream positions, and the reader runs `stream_window` positions ahead of the batches taken.
+  std::unique_ptr<ShardStream> stream;
+  std::vector<int64_t> stream_rows;  // the table row at each stream position
+  int64_t stream_window = 0;
+  void plan_stream(int64_t first_batch);
 
   // Shared between workers and the consumer, under `mutex`.
   std::mutex mutex;
@@ -96,10 +104,12 @@ struct Loader::State {
 
   std::map<std::string, torch::Tensor> acquire_buffers();
   Batch assemble(size_t b);
-  bool load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image& image, std::string& failure);
-  // The sample's file, or "synthetic sample N", for messages.
-  std::string sample_name(const ImagePipeline& pipe, int64_t row) const;
-  void write_image(const ImagePipeline& pipe, const Image& image, int64_t row, int64_t index,
+  // `sample`: the row's sample of a tar source, else nullptr.
+  bool load_image(ImagePipeline& pipe, int64_t row, const TarSample* sample, Rng& rng, Image& image,
+                  std::string& failure);
+  // The sample's file, shard member or "synthetic sample N", for messages.
+  std::string sample_name(const ImagePipeline& pipe, int64_t row, const TarSample* sample) const;
+  void write_image(const ImagePipeline& pipe, const Image& image, const std::string& name, int64_t index,
                    std::map<std::string, torch::Tensor>& buffers);
   void work();
   void halt();
@@ -197,8 +207,12 @@ Loader::Loader(const SplitSpec& split, Table table, LoaderOptions options) : sta
 // The epoch's global batches, [begin, end) into the order: batch_size × world_size samples each
 // (the data-parallel job's batch); a last partial one unless drop_remainder, or when it has
 // fewer samples than processes.
+// A tar source is not sliced so: each process streams its own table.rows / world_size samples
+// and batches them alone.
 std::vector<std::pair<int64_t, int64_t>> Loader::State::global_batches() const {
-  const int64_t rows = table.rows, world = options.world_size, size = split.batch_size * world;
+  const bool streamed = !table.shards.empty();
+  const int64_t world = streamed ? 1 : options.world_size, size = split.batch_size * world;
+  const int64_t rows = streamed ? table.rows / options.world_size : table.rows;
   std::vector<std::pair<int64_t, int64_t>> out;
   for (int64_t begin = 0; begin < rows; begin += size) {
     const int64_t end = std::min(begin + size, rows);
@@ -221,6 +235,7 @@ void Loader::State::halt() {
     std::lock_guard<std::mutex> lock(mutex);
     stopping = true;
   }
+  if (stream) stream->stop();  // wakes workers waiting for a sample
   work_cv.notify_all();
   ready_cv.notify_all();
   for (auto& t : threads)
@@ -234,14 +249,18 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   State& s = *state_;
   s.halt();
   s.epoch = epoch;
-  s.order = shuffle_order(s.table.rows, s.split.shuffle_buffer, sample_seed(s.options.seed, epoch, -1));
   s.batches.clear();
-  const int64_t world = s.options.world_size, rank = s.options.rank;
-  for (const auto& [begin, end] : s.global_batches()) {
-    // Rank r's slice of a global batch: the r-th of `world` near-equal contiguous parts.
-    const int64_t n = end - begin, base = n / world, extra = n % world;
-    const int64_t first = begin + rank * base + std::min(rank, extra);
-    s.batches.push_back({first, first + base + (rank < extra ? 1 : 0), n});
+  if (!s.table.shards.empty()) {
+    s.plan_stream(first_batch);
+  } else {
+    s.order = shuffle_order(s.table.rows, s.split.shuffle_buffer, sample_seed(s.options.seed, epoch, -1));
+    const int64_t world = s.options.world_size, rank = s.options.rank;
+    for (const auto& [begin, end] : s.global_batches()) {
+      // Rank r's slice of a global batch: the r-th of `world` near-equal contiguous parts.
+      const int64_t n = end - begin, base = n / world, extra = n % world;
+      const int64_t first = begin + rank * base + std::min(rank, extra);
+      s.batches.push_back({first, first + base + (rank < extra ? 1 : 0), n});
+    }
   }
   s.next_to_take = s.next_to_deliver =
       static_cast<size_t>(std::min<int64_t>(first_batch, static_cast<int64_t>(s.batches.size())));
@@ -264,6 +283,46 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   }
 }
 
+// The epoch's stream: the shards in a seeded order (shuffled per epoch when the split shuffles),
+// cut into world_size contiguous runs of table.rows / world_size samples, this rank's run read
+// from its shards (starting mid-shard where a run does), then shuffled through the buffer.
+void Loader::State::plan_stream(int64_t first_batch) {
+  stream.reset();
+  const int64_t world = options.world_size, rank = options.rank;
+  const int64_t local = table.rows / world, begin = rank * local, end = begin + local;
+  std::vector<int64_t> first_row(table.shards.size() + 1, 0);
+  for (size_t k = 0; k < table.shards.size(); ++k) first_row[k + 1] = first_row[k] + table.shards[k].samples;
+  std::vector<size_t> shard_order(table.shards.size());
+  std::iota(shard_order.begin(), shard_order.end(), size_t{0});
+  if (split.shuffle_buffer > 1) {
+    Rng rng(sample_seed(options.seed, epoch, -2));
+    std::shuffle(shard_order.begin(), shard_order.end(), rng);
+  }
+  std::vector<StreamSegment> segments;
+  stream_rows.clear();
+  int64_t at = 0;  // stream position of the next shard's first sample, over all ranks
+  for (size_t k : shard_order) {
+    const Shard& shard = table.shards[k];
+    const int64_t from = std::max(begin, at), to = std::min(end, at + shard.samples);
+    if (from < to) {
+      segments.push_back({shard, from - at, to - from});
+      for (int64_t i = from - at; i < to - at; ++i) stream_rows.push_back(first_row[k] + i);
+    }
+    at += shard.samples;
+  }
+  order = shuffle_order(local, split.shuffle_buffer, sample_seed(options.seed, epoch, -1 - rank));
+  for (const auto& [from, to] : global_batches()) batches.push_back({from, to, (to - from) * world});
+  std::vector<char> wanted(static_cast<size_t>(local), 0);
+  const size_t resume_at = first_batch < static_cast<int64_t>(batches.size())
+                               ? static_cast<size_t>(batches[static_cast<size_t>(first_batch)].begin)
+                               : order.size();
+  for (size_t i = resume_at; i < order.size(); ++i) wanted[static_cast<size_t>(order[i])] = 1;
+  // tf.data's buffer draws output i from the first i + buffer stream positions; one batch more
+  // of read-ahead keeps the workers from waiting on the reader.
+  stream_window = std::clamp<int64_t>(split.shuffle_buffer, 1, std::max<int64_t>(local, 1)) + split.batch_size;
+  stream = std::make_unique<ShardStream>(std::move(segments), std::move(wanted));
+}
+
 void Loader::State::work() {
   while (true) {
     size_t b;
@@ -277,6 +336,7 @@ void Loader::State::work() {
       b = next_to_take++;
       max_in_flight = std::max<int64_t>(max_in_flight, static_cast<int64_t>(next_to_take - next_to_deliver));
     }
+    if (stream) stream->allow(batches[b].end + stream_window);
     try {
       Batch batch = assemble(b);
       std::lock_guard<std::mutex> lock(mutex);
@@ -391,11 +451,13 @@ std::map<std::string, torch::Tensor> Loader::State::acquire_buffers() {
   return buffers;
 }
 
-std::string Loader::State::sample_name(const ImagePipeline& pipe, int64_t row) const {
+std::string Loader::State::sample_name(const ImagePipeline& pipe, int64_t row, const TarSample* sample) const {
+  if (sample) return sample->name();
   return table.synthetic ? "synthetic sample " + std::to_string(row) : pipe.column->paths[static_cast<size_t>(row)];
 }
 
-bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image& image, std::string& failure) {
+bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, const TarSample* sample, Rng& rng, Image& image,
+                               std::string& failure) {
   const size_t r = static_cast<size_t>(row);
   size_t first_op = 0;
   if (!pipe.cache.empty() && pipe.cached[r]) {
@@ -410,6 +472,19 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
     image.unit = 255.f;
     image.gain = cv::Scalar::all(1.0);
     image.offset = cv::Scalar::all(0.0);
+  } else if (sample) {
+    const std::string* bytes = sample->member(pipe.column->member);
+    DecodeError error;
+    if (!bytes) {
+      failure = sample->name() + ": no image member" +
+                (pipe.column->member.empty() ? std::string() : " '" + pipe.column->member + "'");
+      return false;
+    }
+    StageTimer timer(decode_ns);
+    if (!decode_image(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size(), pipe.decode, image, error)) {
+      failure = sample->name() + ": " + error.reason;
+      return false;
+    }
   } else {
     thread_local std::vector<uint8_t> bytes;
     DecodeError error;
@@ -438,9 +513,10 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
     try {
       pipe.ops[i]->apply(image, rng);
     } catch (const cv::Exception& e) {
-      throw Error(sample_name(pipe, row) + ": op failed: " + e.err, pipe.ops[i]->loc, {}, ErrorKind::Runtime);
+      throw Error(sample_name(pipe, row, sample) + ": op failed: " + e.err, pipe.ops[i]->loc, {}, ErrorKind::Runtime);
     } catch (const Error& e) {
-      throw Error(sample_name(pipe, row) + ": " + e.message(), e.loc() ? e.loc() : pipe.ops[i]->loc, {}, e.kind());
+      throw Error(sample_name(pipe, row, sample) + ": " + e.message(), e.loc() ? e.loc() : pipe.ops[i]->loc, {},
+                  e.kind());
     }
   }
   if (!pipe.cache.empty() && pipe.deterministic_prefix == pipe.ops.size() && !pipe.cached[r]) {
@@ -453,13 +529,12 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, Rng& rng, Image
 
 // Writes sample `index` of the batch: an H x W x C image into its [C, H, W] float slot, or (when
 // deferred) its 8-bit pixels as they are plus its gain and offset.
-void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, int64_t row, int64_t index,
+void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, const std::string& name, int64_t index,
                                 std::map<std::string, torch::Tensor>& buffers) {
   const ColumnSpec& c = pipe.column->spec;
   const int h = static_cast<int>(c.height), w = static_cast<int>(c.width_px), channels = static_cast<int>(c.channels);
   if (image.mat.rows != h || image.mat.cols != w || image.mat.channels() != channels) {
-    std::string what = table.synthetic ? "a synthetic sample" : pipe.column->paths[static_cast<size_t>(row)];
-    throw Error("after its ops, '" + c.name + "' from " + what + " is " + std::to_string(image.mat.rows) + "x" +
+    throw Error("after its ops, '" + c.name + "' from " + name + " is " + std::to_string(image.mat.rows) + "x" +
                     std::to_string(image.mat.cols) + " with " + std::to_string(image.mat.channels()) +
                     " channels, but the input is " + std::to_string(h) + "x" + std::to_string(w) + " with " +
                     std::to_string(channels) + "; add `resize: [" + std::to_string(h) + ", " + std::to_string(w) +
@@ -504,25 +579,42 @@ Batch Loader::State::assemble(size_t b) {
   batch.loss_weight = static_cast<double>((end - begin) * options.world_size) / static_cast<double>(global);
   int64_t filled = 0;
   Image image;
+  TarSample sample;
   for (int64_t i = begin; i < end; ++i) {
     if (stopping) break;
-    const int64_t row = order[static_cast<size_t>(i)];
+    int64_t row = order[static_cast<size_t>(i)];
+    if (stream) {
+      StageTimer timer(read_ns);
+      if (!stream->take(row, sample)) break;
+      row = stream_rows[static_cast<size_t>(row)];
+    }
+    const TarSample* from_shard = stream ? &sample : nullptr;
     Rng rng(sample_seed(options.seed, epoch, row));
+    std::string failure;
     bool ok = true;
     for (auto& pipe : images) {
-      std::string failure;
-      if (!load_image(pipe, row, rng, image, failure)) {
-        if (!split.skip_bad) throw Error::runtime(failure);
-        batch.skipped.push_back(failure);
+      if (!load_image(pipe, row, from_shard, rng, image, failure)) {
         ok = false;
         break;
       }
-      write_image(pipe, image, row, filled, buffers);
+      write_image(pipe, image, sample_name(pipe, row, from_shard), filled, buffers);
     }
-    if (!ok) continue;
+    for (const auto& column : table.columns) {  // a shard's sample carries its labels and values
+      if (!ok || !from_shard || column.spec.kind == ColumnSpec::Kind::Image) continue;
+      torch::Tensor& slot = buffers[column.spec.name];
+      const bool label = column.spec.kind == ColumnSpec::Kind::ClassLabel;
+      ok = read_tar_value(sample, column, label ? slot.data_ptr<int64_t>() + filled : nullptr,
+                          label ? nullptr : slot.data_ptr<float>() + filled * column.spec.width, failure);
+    }
+    if (!ok) {
+      if (!split.skip_bad) throw Error::runtime(failure);
+      batch.skipped.push_back(failure);
+      continue;
+    }
     for (const auto& column : table.columns) {
       const ColumnSpec& c = column.spec;
       const size_t r = static_cast<size_t>(row);
+      if (from_shard) break;  // filled above
       if (c.kind == ColumnSpec::Kind::ClassLabel) {
         buffers[c.name].data_ptr<int64_t>()[filled] = column.labels[r];
       } else if (c.kind != ColumnSpec::Kind::Image) {

@@ -8,6 +8,7 @@
 #include <random>
 #include <regex>
 
+#include "data/shards.h"
 #include "util/strings.h"
 
 namespace dltrain::data {
@@ -26,7 +27,7 @@ std::string lower(std::string s) {
 
 Table empty_table(const SplitSpec& split) {
   Table table;
-  for (const auto& c : split.columns) table.columns.push_back(Column{c, {}, {}, {}, {}});
+  for (const auto& c : split.columns) table.columns.push_back(Column{c, {}, {}, {}, {}, {}});
   return table;
 }
 
@@ -77,30 +78,6 @@ Table load_folder(const SplitSpec& split) {
   if (table.rows == 0)
     throw data_error("no images with extensions " + join(source.extensions) + " under " + source.path, source.loc);
   return table;
-}
-
-// RFC 4180 fields: quotes, doubled quotes inside quotes, delimiter inside quotes.
-std::vector<std::string> split_csv_line(const std::string& line, char delimiter) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
-        fields.back() += '"', ++i;
-      else if (c == '"')
-        quoted = false;
-      else
-        fields.back() += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == delimiter) {
-      fields.emplace_back();
-    } else if (c != '\r') {
-      fields.back() += c;
-    }
-  }
-  return fields;
 }
 
 bool parse_float(const std::string& text, float& out) {
@@ -281,6 +258,29 @@ Table load_synthetic(const SplitSpec& split) {
 
 }  // namespace
 
+std::vector<std::string> split_csv_line(const std::string& line, char delimiter) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        fields.back() += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        fields.back() += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == delimiter) {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
 const Column* Table::find(const std::string& name) const {
   for (const auto& c : columns)
     if (c.spec.name == name) return &c;
@@ -313,6 +313,8 @@ Table load_table(const SplitSpec& split) {
       return load_csv(split);
     case SourceSpec::Kind::Synthetic:
       return load_synthetic(split);
+    case SourceSpec::Kind::Tar:
+      return load_tar(split);
     case SourceSpec::Kind::SplitOf:
       break;
   }

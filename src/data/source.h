@@ -17,16 +17,30 @@ struct Column {
   std::vector<float> values;             // Vector / Number: width per row
   std::vector<int64_t> labels;           // ClassLabel: one per row
   std::vector<std::string> class_names;  // ClassLabel: index -> name, when the source names classes
+  std::string member;                    // tar sources: the member that feeds it (a suffix or glob, or json.FIELD)
+};
+
+// One tar shard of a tar source (data/shards.h).
+struct Shard {
+  std::string path;
+  int64_t samples = 0;
+  int64_t bytes = 0;  // the file's size when counted, to notice a shard rewritten since its index
 };
 
 struct Table {
   int64_t rows = 0;
   std::vector<Column> columns;  // in SplitSpec::columns order
   bool synthetic = false;       // images are generated from (seed, row)
-  std::string origin;           // for messages
+  // A tar source: samples stream from these shards (rows number them in this order); the
+  // columns hold no per-row values, only which member feeds each (data/shards.h).
+  std::vector<Shard> shards;
+  std::string origin;  // for messages
 
   const Column* find(const std::string& name) const;
 };
+
+// RFC 4180 fields of one line: quotes, doubled quotes inside quotes, the delimiter inside quotes.
+std::vector<std::string> split_csv_line(const std::string& line, char delimiter);
 
 // Reads the source (lists a folder, parses a manifest, sizes a synthetic set). SplitOf sources
 // are resolved by the caller with split_rows().

@@ -88,6 +88,19 @@ std::string ParamReader::get_path(const std::string& key) {
   return resolve_path(require(key));
 }
 
+std::vector<std::string> ParamReader::get_paths(const std::string& key) {
+  if (describing()) {
+    note(key, "path or [path]", "", true);
+    return {};
+  }
+  const Value& v = require(key);
+  if (!v.is_list()) return {resolve_path(v)};
+  std::vector<std::string> paths;
+  for (const Value& item : v.items()) paths.push_back(resolve_path(item));
+  if (paths.empty()) throw Error("'" + key + "' lists no paths", v.loc());
+  return paths;
+}
+
 ParamReader ParamReader::nested(const std::string& key, std::string what) {
   if (!describing()) {
     const Value* v = find(key);

@@ -64,6 +64,8 @@ class ParamReader {
   T get_in(const std::string& key, T fallback, T low, T high = std::numeric_limits<T>::max());
   // A file or folder path, resolved against the folder of the spec file that wrote it.
   std::string get_path(const std::string& key);
+  // One path or a list of them (`tar: a.tar` or `tar: [a.tar, b.tar]`), each resolved so.
+  std::vector<std::string> get_paths(const std::string& key);
   // The parameters under `key` (a map or absent), read by their own reader; a describing reader
   // describes them as "key.name".
   ParamReader nested(const std::string& key, std::string what);

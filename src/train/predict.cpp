@@ -62,7 +62,7 @@ int64_t predict(const RunPlan& plan, const PredictOptions& options, std::ostream
     if (split.columns.size() != 1 || split.columns[0].kind != data::ColumnSpec::Kind::Image)
       throw Error("an image or a folder can feed a model with one image input; this model needs a CSV of its inputs (" +
                   std::to_string(split.columns.size()) + " inputs)");
-    table.columns.push_back(data::Column{split.columns[0], {}, {}, {}, {}});
+    table.columns.push_back(data::Column{split.columns[0], {}, {}, {}, {}, {}});
     std::vector<std::string>& paths = table.columns[0].paths;
     if (fs::is_directory(input)) {
       paths = data::image_files(input.string(), data::default_image_extensions(), true);

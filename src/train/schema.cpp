@@ -58,6 +58,7 @@ json type_schema(const std::string& type) {
   if (type == "[number]") return array_of("number");
   if (type == "[int]") return array_of("integer");
   if (type == "[string]") return array_of("string");
+  if (type == "path or [path]") return {{"anyOf", {{{"type", "string"}}, array_of("string")}}};
   if (type == "int or [int]") return {{"anyOf", {{{"type", "integer"}}, array_of("integer")}}};
   if (type == "map") return {{"type", "object"}};
   return json::object();  // any value
