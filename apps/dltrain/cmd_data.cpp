@@ -16,8 +16,9 @@ void setup_pack(CLI::App& app, Action& action) {
       ->transform(CLI::AsSizeValue(true));
   cmd->add_option("--prefix", o->prefix, "Shard names: PREFIX-000000.tar (default: the input's name)");
   cmd->add_option("--seed", o->seed, "Seed of the sample order (default 0)");
-  cmd->add_flag("--keep-order", [o](int64_t) { o->shuffle = false; },
-                "Samples in the input's order (default: shuffled, so that each shard mixes the classes)");
+  cmd->add_flag(
+      "--keep-order", [o](int64_t) { o->shuffle = false; },
+      "Samples in the input's order (default: shuffled, so that each shard mixes the classes)");
   cmd->add_flag("--overwrite", o->overwrite, "Replace an earlier pack in the output folder");
   cmd->callback([&action, o] {
     action = [o] {

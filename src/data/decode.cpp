@@ -25,10 +25,17 @@ uint32_t be32(const uint8_t* p) {
 }
 
 // One TurboJPEG decompressor per worker thread.
+// A worker thread's decompressor. TurboJPEG 2.1 can leave a handle unusable after some damaged
+// inputs (every later decode on it fails), so a failure replaces it: one bad file must not take
+// the rest of the worker's images with it.
 struct TurboHandle {
   tjhandle handle = tjInitDecompress();
   ~TurboHandle() {
     if (handle) tjDestroy(handle);
+  }
+  void renew() {
+    if (handle) tjDestroy(handle);
+    handle = tjInitDecompress();
   }
 };
 
@@ -93,6 +100,7 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
   if (tjDecompressHeader3(turbo.handle, bytes, static_cast<unsigned long>(size), &width, &height, &subsampling,
                           &colorspace) != 0) {
     error.reason = std::string("not a readable JPEG: ") + tjGetErrorStr2(turbo.handle);
+    turbo.renew();
     return false;
   }
   if (!fits(static_cast<uint32_t>(width), static_cast<uint32_t>(height), options.max_pixels)) {
@@ -122,6 +130,7 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
   if (tjDecompress2(turbo.handle, bytes, static_cast<unsigned long>(size), pixels.data, scaled_w,
                     static_cast<int>(pixels.step[0]), scaled_h, format, TJFLAG_STOPONWARNING | TJFLAG_FASTDCT) != 0) {
     error.reason = std::string("corrupt or truncated JPEG: ") + tjGetErrorStr2(turbo.handle);
+    turbo.renew();
     return false;
   }
   out = Image{};

@@ -91,7 +91,9 @@ struct Loader::State {
   std::condition_variable work_cv, ready_cv;
   size_t next_to_take = 0, next_to_deliver = 0;
   std::map<size_t, Batch> ready;
+  // The first failure in batch order: the batches before it are still delivered, then it is thrown.
   std::exception_ptr error;
+  size_t error_batch = SIZE_MAX;
   std::atomic<bool> stopping{false};
   std::vector<std::map<std::string, torch::Tensor>> pool;  // recycled full-size batch buffers
   std::vector<std::thread> threads;
@@ -266,6 +268,7 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
       static_cast<size_t>(std::min<int64_t>(first_batch, static_cast<int64_t>(s.batches.size())));
   s.ready.clear();
   s.error = nullptr;
+  s.error_batch = SIZE_MAX;
   s.stopping = false;
   s.read_ns = s.decode_ns = s.augment_ns = s.collate_ns = 0;
   s.samples_done = s.batches_done = s.skipped = s.max_in_flight = 0;
@@ -329,10 +332,10 @@ void Loader::State::work() {
     {
       std::unique_lock<std::mutex> lock(mutex);
       work_cv.wait(lock, [&] {
-        return stopping || next_to_take >= batches.size() ||
+        return stopping || next_to_take >= std::min(batches.size(), error_batch) ||
                next_to_take < next_to_deliver + static_cast<size_t>(prefetch);
       });
-      if (stopping || next_to_take >= batches.size()) return;
+      if (stopping || next_to_take >= std::min(batches.size(), error_batch)) return;
       b = next_to_take++;
       max_in_flight = std::max<int64_t>(max_in_flight, static_cast<int64_t>(next_to_take - next_to_deliver));
     }
@@ -343,8 +346,10 @@ void Loader::State::work() {
       ready.emplace(b, std::move(batch));
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex);
-      if (!error) error = std::current_exception();
-      stopping = true;
+      if (b < error_batch) {
+        error = std::current_exception();
+        error_batch = b;
+      }
       work_cv.notify_all();
     }
     ready_cv.notify_all();
@@ -357,11 +362,11 @@ std::optional<Batch> Loader::next() {
   std::unique_lock<std::mutex> lock(s.mutex);
   s.ready_sum += static_cast<double>(s.ready.size());
   s.ready_cv.wait(lock, [&] {
-    return s.error || s.next_to_deliver >= s.batches.size() || s.ready.count(s.next_to_deliver) ||
+    return s.next_to_deliver >= std::min(s.batches.size(), s.error_batch) || s.ready.count(s.next_to_deliver) ||
            (s.stopping && s.threads.empty());
   });
   s.wait_s += seconds_since(start);
-  if (s.error) {
+  if (s.error && s.next_to_deliver >= s.error_batch) {
     std::exception_ptr error = s.error;
     lock.unlock();
     s.halt();

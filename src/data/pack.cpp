@@ -1,7 +1,9 @@
 #include "data/pack.h"
 
+#if DLTRAIN_WITH_ARCHIVE
 #include <archive.h>
 #include <archive_entry.h>
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -115,9 +117,10 @@ Dataset read_manifest(const std::string& path) {
         sample.files.emplace_back(images.size() == 1 ? ext : header[c] + "." + ext, file.string());
       } else if (numeric[c]) {
         const double number = std::strtod(row[c].c_str(), nullptr);
-        fields[header[c]] = number == static_cast<double>(static_cast<int64_t>(number)) && row[c].find('.') == std::string::npos
-                                ? json(static_cast<int64_t>(number))
-                                : json(number);
+        fields[header[c]] =
+            number == static_cast<double>(static_cast<int64_t>(number)) && row[c].find('.') == std::string::npos
+                ? json(static_cast<int64_t>(number))
+                : json(number);
       } else {
         fields[header[c]] = row[c];
       }
@@ -134,13 +137,13 @@ std::string read_bytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+#if DLTRAIN_WITH_ARCHIVE
 // One shard being written: a pax tar stream through libarchive into an AtomicFile.
 class ShardWriter {
  public:
   explicit ShardWriter(std::string path) : path_(std::move(path)), file_(path_), archive_(archive_write_new()) {
     archive_write_set_format_pax_restricted(archive_);  // plain ustar headers unless a name needs more
-    if (archive_write_open2(archive_, this, nullptr, &ShardWriter::write_block, nullptr, nullptr) != ARCHIVE_OK)
-      fail();
+    if (archive_write_open2(archive_, this, nullptr, &ShardWriter::write_block, nullptr, nullptr) != ARCHIVE_OK) fail();
   }
   ~ShardWriter() { archive_write_free(archive_); }
   ShardWriter(const ShardWriter&) = delete;
@@ -186,6 +189,15 @@ class ShardWriter {
   int64_t bytes_ = 0;
   std::string failure_;
 };
+#else
+class ShardWriter {  // a build without libarchive: pack says so before writing anything
+ public:
+  explicit ShardWriter(const std::string&) { require_libarchive(); }
+  void add(const std::string&, const std::string&) {}
+  int64_t bytes() const { return 0; }
+  void finish() {}
+};
+#endif
 
 // The shards and index an earlier pack with this prefix left in `folder`.
 std::vector<fs::path> earlier_pack(const fs::path& folder, const std::string& prefix) {
@@ -201,6 +213,7 @@ std::vector<fs::path> earlier_pack(const fs::path& folder, const std::string& pr
 }  // namespace
 
 PackReport pack_dataset(const PackOptions& options, const std::function<void(const Shard&)>& on_shard) {
+  require_libarchive();
   const fs::path input(options.input);
   if (!fs::exists(input)) throw pack_error("no such folder or manifest: " + options.input);
   const std::string ext = lower(input.extension().string());
@@ -212,8 +225,9 @@ PackReport pack_dataset(const PackOptions& options, const std::function<void(con
   if (options.shard_bytes < 1) throw pack_error("the shard size must be positive");
 
   const fs::path folder(options.output);
-  const std::string prefix =
-      options.prefix.empty() ? fs::absolute(input).lexically_normal().filename().replace_extension().string() : options.prefix;
+  const std::string prefix = options.prefix.empty()
+                                 ? fs::absolute(input).lexically_normal().filename().replace_extension().string()
+                                 : options.prefix;
   const std::vector<fs::path> earlier = earlier_pack(folder, prefix);
   if (!earlier.empty() && !options.overwrite)
     throw pack_error(options.output + " already holds a pack (" + earlier.front().filename().string() +
@@ -258,7 +272,8 @@ PackReport pack_dataset(const PackOptions& options, const std::function<void(con
     for (const auto& [suffix, bytes] : members) size += 512 + static_cast<int64_t>(bytes.size());
     if (writer && current.samples > 0 && writer->bytes() + size > options.shard_bytes) close_shard();
     if (!writer) {
-      current = {(folder / (prefix + "-" + numbered(static_cast<int64_t>(report.shards.size()), 6) + ".tar")).string(), 0, 0};
+      current = {(folder / (prefix + "-" + numbered(static_cast<int64_t>(report.shards.size()), 6) + ".tar")).string(),
+                 0, 0};
       writer = std::make_unique<ShardWriter>(current.path);
     }
     const std::string key = numbered(static_cast<int64_t>(n), digits);
@@ -270,7 +285,8 @@ PackReport pack_dataset(const PackOptions& options, const std::function<void(con
   // Shards of the earlier pack beyond this one's are no longer part of it.
   for (const auto& path : earlier) {
     const std::string file = path.filename().string();
-    const bool kept = std::any_of(index.shards.begin(), index.shards.end(), [&](const Shard& s) { return s.path == file; });
+    const bool kept =
+        std::any_of(index.shards.begin(), index.shards.end(), [&](const Shard& s) { return s.path == file; });
     if (!kept && file != "index.json") fs::remove(path, failed);
   }
   write_shard_index((folder / "index.json").string(), index);

@@ -1,7 +1,9 @@
 #include "data/shards.h"
 
+#if DLTRAIN_WITH_ARCHIVE
 #include <archive.h>
 #include <archive_entry.h>
+#endif
 #include <fnmatch.h>
 #include <glob.h>
 
@@ -45,15 +47,16 @@ void expand_braces(const std::string& pattern, std::vector<std::string>& out, co
   if (const size_t dots = inside.find(".."); dots != std::string::npos) {
     const std::string first = inside.substr(0, dots), last = inside.substr(dots + 2);
     auto digits = [](const std::string& s) {
-      return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+      return !s.empty() && s.size() <= 18 &&
+             std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
     };
     if (!digits(first) || !digits(last))
       throw Error("'" + pattern + "': a range is {FIRST..LAST} with whole numbers, as in {000000..000127}", loc);
     const int64_t from = std::stoll(first), to = std::stoll(last);
     if (to < from) throw Error("'" + pattern + "': the range " + inside + " runs backwards", loc);
     if (to - from >= kMaxShards)
-      throw Error("'" + pattern + "': the range " + inside + " names more than " + std::to_string(kMaxShards) + " shards",
-                  loc);
+      throw Error(
+          "'" + pattern + "': the range " + inside + " names more than " + std::to_string(kMaxShards) + " shards", loc);
     const size_t width = first.size() > 1 && first[0] == '0' ? first.size() : 0;  // zero padding, as written
     for (int64_t n = from; n <= to; ++n) {
       std::string number = std::to_string(n);
@@ -82,6 +85,7 @@ bool split_member_name(const std::string& path, std::string& key, std::string& s
   return !suffix.empty();
 }
 
+#if DLTRAIN_WITH_ARCHIVE
 // A shard opened for sequential reading through libarchive: tar in any of its dialects, plain or
 // compressed with gzip, bzip2, xz or zstd. Errors name the shard and the last member read.
 class TarReader {
@@ -97,7 +101,8 @@ class TarReader {
       archive_read_free(archive_);
       if (code == EILSEQ || code <= 0)  // libarchive's "file format" and "misc" errors
         throw data_error(path_ + ": not a tar shard, or damaged at its start");
-      throw data_error(path_ + ": cannot open the shard (" + std::error_code(code, std::generic_category()).message() + ")");
+      throw data_error(path_ + ": cannot open the shard (" + std::error_code(code, std::generic_category()).message() +
+                       ")");
     }
   }
   ~TarReader() { archive_read_free(archive_); }
@@ -142,6 +147,16 @@ class TarReader {
   archive* archive_;
   std::string last_;
 };
+#else
+// A build without libarchive: opening a shard says so.
+class TarReader {
+ public:
+  explicit TarReader(const std::string&) { require_libarchive(); }
+  bool next(std::string&, std::string&) { return false; }
+  void read_data(std::string&) {}
+  void skip_data() {}
+};
+#endif
 
 // Samples in a shard, by reading its headers (the members' data are skipped).
 int64_t count_samples(const std::string& path) {
@@ -182,7 +197,8 @@ ShardIndex read_shard_index(const std::string& path) {
     if (!shard.is_object() || !shard.contains("file") || !shard["file"].is_string() || !shard.contains("samples") ||
         !shard["samples"].is_number_unsigned() || !shard.contains("bytes") || !shard["bytes"].is_number_unsigned())
       throw data_error(damaged);
-    index.shards.push_back({shard["file"].get<std::string>(), shard["samples"].get<int64_t>(), shard["bytes"].get<int64_t>()});
+    index.shards.push_back(
+        {shard["file"].get<std::string>(), shard["samples"].get<int64_t>(), shard["bytes"].get<int64_t>()});
   }
   if (doc.contains("classes") && doc["classes"].is_object())
     for (const auto& [member, names] : doc["classes"].items()) {
@@ -198,7 +214,8 @@ ShardIndex read_shard_index(const std::string& path) {
 bool is_image_suffix(const std::string& suffix) {
   const size_t dot = suffix.rfind('.');
   std::string ext = "." + (dot == std::string::npos ? suffix : suffix.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const auto& known = default_image_extensions();
   return std::find(known.begin(), known.end(), ext) != known.end();
 }
@@ -234,7 +251,8 @@ json json_field(const TarSample& sample, const std::string& field, std::string& 
 std::string default_member(const Column& column, const Table& table, const TarSample& first) {
   const ColumnSpec& c = column.spec;
   auto count = [&](ColumnSpec::Kind kind) {
-    return std::count_if(table.columns.begin(), table.columns.end(), [&](const Column& k) { return k.spec.kind == kind; });
+    return std::count_if(table.columns.begin(), table.columns.end(),
+                         [&](const Column& k) { return k.spec.kind == kind; });
   };
   switch (c.kind) {
     case ColumnSpec::Kind::Image:
@@ -258,6 +276,13 @@ bool sample_has(const TarSample& sample, const std::string& member) {
 }
 
 }  // namespace
+
+void require_libarchive() {
+#if !DLTRAIN_WITH_ARCHIVE
+  throw Error::runtime(
+      "this dltrain was built without libarchive, which tar shards need (apt-get install libarchive-dev, and rebuild)");
+#endif
+}
 
 std::vector<std::string> expand_shard_patterns(const std::vector<std::string>& patterns, const SourceLoc& loc) {
   std::vector<std::string> out;
@@ -284,9 +309,10 @@ std::vector<std::string> expand_shard_patterns(const std::vector<std::string>& p
 Table load_tar(const SplitSpec& split) {
   const SourceSpec& source = split.source;
   if (split.shuffle_buffer == INT64_MAX)
-    throw Error("a tar source shuffles through a buffer of encoded samples held in memory: give `shuffle` a size "
-                "(shuffle: 10000) rather than true",
-                split.loc);
+    throw Error(
+        "a tar source shuffles through a buffer of encoded samples held in memory: give `shuffle` a size "
+        "(shuffle: 10000) rather than true",
+        split.loc);
   Table table;
   for (const auto& c : split.columns) table.columns.push_back(Column{c, {}, {}, {}, {}, {}});
   table.origin = join(source.shard_patterns);
@@ -298,8 +324,10 @@ Table load_tar(const SplitSpec& split) {
     auto found = indexes.find(folder.string());
     if (found == indexes.end()) {
       const fs::path index_path = folder / kIndexName;
-      found = indexes.emplace(folder.string(), fs::exists(index_path) ? read_shard_index(index_path.string()) : ShardIndex{})
-                  .first;
+      found =
+          indexes
+              .emplace(folder.string(), fs::exists(index_path) ? read_shard_index(index_path.string()) : ShardIndex{})
+              .first;
       for (const auto& [member, names] : found->second.classes) classes.emplace(member, names);
     }
     Shard shard{path, 0, static_cast<int64_t>(fs::file_size(path))};
@@ -312,7 +340,8 @@ Table load_tar(const SplitSpec& split) {
   }
   if (table.rows == 0) throw data_error("the shards " + table.origin + " hold no samples", source.loc);
 
-  const auto first = std::find_if(table.shards.begin(), table.shards.end(), [](const Shard& s) { return s.samples > 0; });
+  const auto first =
+      std::find_if(table.shards.begin(), table.shards.end(), [](const Shard& s) { return s.samples > 0; });
   const TarSample sample = first_sample(first->path);
   std::vector<std::string> present;
   for (const auto& [suffix, bytes] : sample.members) present.push_back(suffix);
@@ -323,8 +352,8 @@ Table load_tar(const SplitSpec& split) {
       throw data_error(sample.name() + " (the first sample) has the members " + join(present) + ", none for '" +
                            column.spec.name + "'" +
                            (column.member.empty() ? std::string(" (no image member)") : " ('" + column.member + "')") +
-                           did_you_mean(column.member, present) + "; map it with source.columns: {" +
-                           column.spec.name + ": MEMBER} (a member suffix, a glob, or json.FIELD)",
+                           did_you_mean(column.member, present) + "; map it with source.columns: {" + column.spec.name +
+                           ": MEMBER} (a member suffix, a glob, or json.FIELD)",
                        source.loc);
     if (column.spec.kind == ColumnSpec::Kind::ClassLabel) {
       auto names = classes.find(column.member);
@@ -368,7 +397,8 @@ const std::string* TarSample::member(const std::string& pattern) const {
   return nullptr;
 }
 
-bool read_tar_value(const TarSample& sample, const Column& column, int64_t* label, float* values, std::string& failure) {
+bool read_tar_value(const TarSample& sample, const Column& column, int64_t* label, float* values,
+                    std::string& failure) {
   const ColumnSpec& c = column.spec;
   json value;
   const std::string* text = sample.member(column.member);

@@ -21,6 +21,10 @@
 
 namespace dltrain::data {
 
+// Throws Error when this build has no libarchive (a GPU server's bundle build): tar sources
+// and pack need it.
+void require_libarchive();
+
 // The shard files that patterns name: brace ranges (`{000000..000127}`, zero padding kept),
 // brace lists (`{a,b}`) and globs (`*`, `?`, `[...]`), in the order written, each pattern's
 // matches sorted. Throws Error at `loc` for a pattern that names no file.
@@ -32,7 +36,7 @@ Table load_tar(const SplitSpec& split);
 
 // What the shard index (index.json in the shards' folder) records.
 struct ShardIndex {
-  std::vector<Shard> shards;                                  // file names (no folder), samples, bytes
+  std::vector<Shard> shards;                                // file names (no folder), samples, bytes
   std::map<std::string, std::vector<std::string>> classes;  // member -> class names, index order
 };
 void write_shard_index(const std::string& path, const ShardIndex& index);

@@ -102,7 +102,8 @@ TEST_CASE("a packed folder streams the same samples as the folder, with or witho
 
 TEST_CASE("tar streams are reproducible, shuffle shards per epoch, and resume mid-epoch", "[data][shards]") {
   PackedFolder packed;
-  const auto folder = test::folder_split(packed.images, 3, 12, 12, 3, "{ops: [random_flip, {scale: 1/255}], shuffle: 6, batch: 4}");
+  const auto folder =
+      test::folder_split(packed.images, 3, 12, 12, 3, "{ops: [random_flip, {scale: 1/255}], shuffle: 6, batch: 4}");
   const auto shards = tar_split(folder, packed.pattern());
   auto batches = [&](int workers, int64_t epoch, int64_t first_batch) {
     auto split = shards;
@@ -212,9 +213,11 @@ TEST_CASE("a packed CSV manifest gives the same values as the manifest", "[data]
       "model: [{global_avg_pool: {name: pool}}, {linear: {name: kind, out_features: 3}}, {linear: {name: size, "
       "from: pool, out_features: 1}}]\n"
       "outputs: {kind: {from: kind, loss: sparse_categorical_crossentropy}, size: {from: size, loss: mse}}\n"
-      "data: {train: {source: {csv: \"" + dir.path() + "/list.csv\"}, batch: 6}}\n";
+      "data: {train: {source: {csv: \"" +
+      dir.path() + "/list.csv\"}, batch: 6}}\n";
   spec::RunSpec run = spec::parse_run_spec(test::yaml(text));
-  const auto csv = data::parse_data_spec(run.data, run.model, {{"kind", {3, true}}, {"size", {1, false}}}).splits.at("train");
+  const auto csv =
+      data::parse_data_spec(run.data, run.model, {{"kind", {3, true}}, {"size", {1, false}}}).splits.at("train");
   data::PackOptions options;
   options.input = dir.path() + "/list.csv";
   options.output = dir.path() + "/shards";

@@ -24,7 +24,6 @@ else()
   find_package(nlohmann_json REQUIRED)
   find_package(ZLIB REQUIRED)
   find_package(PNG REQUIRED)
-  find_package(LibArchive 3.3 REQUIRED)
   find_path(TURBOJPEG_INCLUDE_DIR turbojpeg.h REQUIRED)
   find_library(TURBOJPEG_LIBRARY turbojpeg REQUIRED)
   add_library(dltrain_turbojpeg INTERFACE)
@@ -119,6 +118,16 @@ else()
   endif()
 endif()
 message(STATUS "dltrain: TensorBoard event files ${DLTRAIN_WITH_TENSORBOARD}")
+
+# Tar shards (src/data/shards.cpp, pack.cpp): Debian's libarchive-dev. Not in the GPU bundle
+# (Debian's static libarchive pulls in every format's libraries, ICU among them); a build
+# without it refuses tar sources and pack with a message.
+set(DLTRAIN_WITH_ARCHIVE OFF)
+if(NOT DLTRAIN_BUNDLE)
+  find_package(LibArchive 3.3 QUIET)
+  set(DLTRAIN_WITH_ARCHIVE ${LibArchive_FOUND})
+endif()
+message(STATUS "dltrain: tar shards ${DLTRAIN_WITH_ARCHIVE}")
 
 # ONNX export (src/export/onnx.cpp): Debian's libonnx-dev (the schema, checker and shape
 # inference), on Debian's protobuf. A build without it has no exporter.
