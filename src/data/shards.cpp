@@ -140,7 +140,7 @@ class TarReader {
  private:
   [[noreturn]] void fail() const {
     if (last_.empty()) throw data_error(path_ + ": not a tar shard, or damaged at its start");
-    throw data_error(path_ + ": the shard is truncated or damaged after member " + last_);
+    throw data_error(path_ + ": the shard is truncated or damaged at member " + last_);
   }
 
   std::string path_;
