@@ -30,12 +30,15 @@ struct BenchDataOptions {
   int64_t batches = 0;
   int64_t epoch = 0;
   uint64_t seed = 0;
+  bool decode_only = false;
 };
 
 int run_bench_data(const BenchDataOptions& o) {
   const train::RunPlan plan = load_plan(o.spec);
   data::Table table = data::load_split_table(plan.data, o.split, o.seed);
-  data::Loader loader(*plan.data.find(o.split), std::move(table), {o.seed});
+  data::LoaderOptions options{o.seed};
+  options.decode_only = o.decode_only;
+  data::Loader loader(*plan.data.find(o.split), std::move(table), options);
   spdlog::info("{} split '{}': {} samples, {} batches per epoch", o.spec.spec, o.split, loader.samples(),
                loader.batches_per_epoch());
 
@@ -163,6 +166,8 @@ void setup_bench(CLI::App& app, Action& action) {
   data_cmd->add_option("--batches", o->batches, "Stop after N batches (default: one epoch)");
   data_cmd->add_option("--epoch", o->epoch, "Epoch number (it seeds the shuffle and the random ops)");
   data_cmd->add_option("--seed", o->seed, "Seed (default 0)");
+  data_cmd->add_flag("--decode-only", o->decode_only,
+                     "Read and decode only (no ops, no batches): the decoder's own rate on the same workers");
   data_cmd->callback([&action, o] { action = [o] { return run_bench_data(*o); }; });
 
   auto step = std::make_shared<BenchStepOptions>();

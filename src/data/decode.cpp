@@ -128,7 +128,9 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
   const int format = cmyk ? TJPF_CMYK : channels == 1 ? TJPF_GRAY : channels == 3 ? TJPF_RGB : TJPF_RGBA;
   cv::Mat pixels(scaled_h, scaled_w, CV_8UC(channels));
   if (tjDecompress2(turbo.handle, bytes, static_cast<unsigned long>(size), pixels.data, scaled_w,
-                    static_cast<int>(pixels.step[0]), scaled_h, format, TJFLAG_STOPONWARNING | TJFLAG_FASTDCT) != 0) {
+                    static_cast<int>(pixels.step[0]), scaled_h, format,
+                    TJFLAG_STOPONWARNING | (options.fast_dct ? TJFLAG_FASTDCT : 0) |
+                        (options.fast_upsample ? TJFLAG_FASTUPSAMPLE : 0)) != 0) {
     error.reason = std::string("corrupt or truncated JPEG: ") + tjGetErrorStr2(turbo.handle);
     turbo.renew();
     return false;

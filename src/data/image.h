@@ -35,6 +35,9 @@ struct DecodeOptions {
   int min_height = 0;  // a JPEG may decode at a reduced DCT scale down to this size
   int min_width = 0;
   int64_t max_pixels = 100'000'000;
+  // JPEG: TurboJPEG's fast integer DCT and plain chroma upsampling (`decode` in the ops), faster
+  // and a few levels off the accurate decode.
+  bool fast_dct = false, fast_upsample = false;
 };
 
 // Decodes an encoded image (JPEG through TurboJPEG, PNG through libpng, other formats through

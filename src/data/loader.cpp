@@ -124,8 +124,7 @@ SplitSpec inference_view(const SplitSpec& split) {
     std::vector<OpSpec> kept;
     size_t k = 0;
     for (const auto& s : specs) {
-      if (s.kind == "decode") continue;
-      if (!ops[k++]->random()) kept.push_back(s);
+      if (s.kind == "decode" || !ops[k++]->random()) kept.push_back(s);  // decode is not in the chain
     }
     specs = kept;
   }
@@ -176,7 +175,7 @@ Loader::Loader(const SplitSpec& split, Table table, LoaderOptions options) : sta
     ImagePipeline pipe;
     pipe.column = &column;
     auto it = split.ops.find(column.spec.name);
-    if (it != split.ops.end()) pipe.ops = build_ops(it->second);
+    if (it != split.ops.end()) pipe.ops = build_ops(it->second, &pipe.decode);
     while (pipe.deterministic_prefix < pipe.ops.size() && !pipe.ops[pipe.deterministic_prefix]->random())
       ++pipe.deterministic_prefix;
     pipe.deferred = options.defer_affine &&
@@ -508,6 +507,7 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, const TarSample
       return false;
     }
   }
+  if (options.decode_only) return true;
   StageTimer timer(augment_ns);
   for (size_t i = first_op; i < pipe.ops.size(); ++i) {
     if (!pipe.cache.empty() && i == pipe.deterministic_prefix && !pipe.cached[r]) {
@@ -602,7 +602,7 @@ Batch Loader::State::assemble(size_t b) {
         ok = false;
         break;
       }
-      write_image(pipe, image, sample_name(pipe, row, from_shard), filled, buffers);
+      if (!options.decode_only) write_image(pipe, image, sample_name(pipe, row, from_shard), filled, buffers);
     }
     for (const auto& column : table.columns) {  // a shard's sample carries its labels and values
       if (!ok || !from_shard || column.spec.kind == ColumnSpec::Kind::Image) continue;

@@ -49,6 +49,9 @@ struct LoaderOptions {
   // the float conversion and normalisation run where finish_images() is called (on the GPU,
   // after the copy).
   bool defer_affine = false;
+  // Benchmarks: read and decode each image, then stop (no ops, nothing written into the batch's
+  // image tensors): the decoder's own rate on the same threads.
+  bool decode_only = false;
 };
 
 struct LoaderStats {

@@ -18,16 +18,11 @@ std::vector<spec::KindDescription> describe_ops() {
   return out;
 }
 
-std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& specs) {
+std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& specs, DecodeOptions* decode) {
   std::vector<std::shared_ptr<const Op>> ops;
   for (size_t i = 0; i < specs.size(); ++i) {
     const OpSpec& s = specs[i];
-    if (s.kind == "decode") {
-      if (i != 0) throw Error("decode happens first; remove it or move it to the top", s.loc);
-      if (!s.params.is_null())
-        throw Error("decode takes no parameters (see channels on the input, max_pixels on the split)", s.loc);
-      continue;
-    }
+    if (s.kind == "decode" && i != 0) throw Error("decode happens first; remove it or move it to the top", s.loc);
     const OpKind* kind = op_registry().find(s.kind);
     if (!kind)
       throw Error("unknown op '" + s.kind + "'" + did_you_mean(s.kind, op_registry().names()) +
@@ -45,6 +40,10 @@ std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& spec
       std::shared_ptr<Op> op = kind->parse(reader);
       reader.finish();
       op->loc = s.loc;
+      if (s.kind == "decode") {
+        if (decode) op->tune_decoder(*decode);
+        continue;
+      }
       ops.push_back(std::move(op));
     } catch (const Error& e) {
       throw e.with_loc(s.loc);

@@ -35,6 +35,8 @@ class Op {
   // False for ops that may turn the pixels into floats (materialize()): after them a batch
   // cannot travel as 8-bit pixels with a pending gain/offset (LoaderOptions::defer_affine).
   virtual bool keeps_8bit() const { return true; }
+  // The decoder's settings, which only `decode` has; build_ops passes them on.
+  virtual void tune_decoder(DecodeOptions&) const {}
 
   SourceLoc loc;  // where the spec declares it: errors raised while it applies point there
 };
@@ -51,9 +53,9 @@ using OpRegistry = Registry<OpKind>;
 const OpRegistry& op_registry();
 void register_builtin_ops(OpRegistry& registry);
 
-// Builds the op chain for one image input; `decode` entries are accepted and skipped (decoding
-// always comes first). Throws Error with the op's location.
-std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& specs);
+// Builds the op chain for one image input. A `decode` entry (only first) is not part of the
+// chain: its settings go to `decode` when given. Throws Error with the op's location.
+std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& specs, DecodeOptions* decode = nullptr);
 
 // Helpers shared by the op files.
 std::vector<int> size_param(spec::ParamReader& p, const std::string& key);  // [h, w] or one int

@@ -119,18 +119,22 @@ class TarReader {
       const char* name = archive_entry_pathname(entry);
       if (archive_entry_filetype(entry) != AE_IFREG || !name) continue;
       last_ = name;
+      size_ = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : -1;
       if (split_member_name(last_, key, suffix)) return true;
     }
   }
+  // The member's bytes, read straight into `out` (sized from the header when it has one).
   void read_data(std::string& out) {
-    out.clear();
-    char chunk[1 << 16];
+    out.resize(size_ > 0 ? static_cast<size_t>(size_) : 1 << 16);
+    size_t filled = 0;
     while (true) {
-      const la_ssize_t n = archive_read_data(archive_, chunk, sizeof(chunk));
+      if (filled == out.size()) out.resize(2 * out.size());
+      const la_ssize_t n = archive_read_data(archive_, out.data() + filled, out.size() - filled);
       if (n < 0) fail();
-      if (n == 0) return;
-      out.append(chunk, static_cast<size_t>(n));
+      if (n == 0) break;
+      filled += static_cast<size_t>(n);
     }
+    out.resize(filled);
   }
   void skip_data() {
     if (archive_read_data_skip(archive_) < ARCHIVE_WARN) fail();
@@ -146,6 +150,7 @@ class TarReader {
   std::string path_;
   archive* archive_;
   std::string last_;
+  la_int64_t size_ = -1;  // the current member's, from its header
 };
 #else
 // A build without libarchive: opening a shard says so.

@@ -250,8 +250,52 @@ TEST_CASE("every op kind applies to an image and gives the size it announces, an
     CHECK(image.mat.channels() == 3);
     CHECK(cv::checkRange(image.mat));
   }
+  covered.insert("decode");  // not in the chain: its own test below
   for (const std::string& name : data::op_registry().names()) {
     INFO("op kind without a conformance row: " << name);
     CHECK(covered.count(name));
   }
+}
+
+TEST_CASE("decode: the accurate JPEG decode by default, INTEGER_FAST and plain upscaling on request", "[data]") {
+  auto decoder = [](const std::string& entry) {
+    spec::Value list = test::yaml("[" + entry + "]");
+    const auto& e = list.items()[0];
+    data::DecodeOptions options;
+    auto chain = data::build_ops({{e.is_string() ? e.as_string() : e.entries()[0].key,
+                                   e.is_string() ? spec::Value() : e.entries()[0].value, e.loc()}},
+                                 &options);
+    CHECK(chain.empty());
+    return options;
+  };
+  CHECK_FALSE(decoder("decode").fast_dct);
+  CHECK_FALSE(decoder("decode").fast_upsample);
+  const data::DecodeOptions fast = decoder("{decode: {dct_method: INTEGER_FAST, fancy_upscaling: false}}");
+  CHECK(fast.fast_dct);
+  CHECK(fast.fast_upsample);
+  CHECK_THROWS_WITH(decoder("{decode: {dct_method: FLOAT}}"), Catch::Contains("one of INTEGER_ACCURATE, INTEGER_FAST"));
+  CHECK_THROWS_WITH(data::build_ops({{"scale", test::yaml("1/255"), {}}, {"decode", {}, {}}}),
+                    Catch::Contains("decode happens first"));
+
+  // The fast DCT stays within a few levels of the accurate decode; plain upscaling moves chroma
+  // edges further, but little on average.
+  const std::vector<uint8_t> jpeg = test::encode(".jpg", test::picture(96, 128, 3), 90);
+  auto difference = [&](const data::DecodeOptions& options) {
+    data::Image accurate, other;
+    data::DecodeError error;
+    REQUIRE(data::decode_image(jpeg.data(), jpeg.size(), data::DecodeOptions{}, accurate, error));
+    REQUIRE(data::decode_image(jpeg.data(), jpeg.size(), options, other, error));
+    cv::Mat diff;
+    cv::absdiff(accurate.mat, other.mat, diff);
+    double largest = 0;
+    cv::minMaxLoc(diff.reshape(1), nullptr, &largest);
+    return std::pair<double, double>(largest, cv::mean(diff.reshape(1))[0]);
+  };
+  const auto [dct_largest, dct_mean] = difference(decoder("{decode: {dct_method: INTEGER_FAST}}"));
+  CHECK(dct_largest > 0);
+  CHECK(dct_largest <= 24);
+  CHECK(dct_mean < 1.5);
+  const auto [upscale_largest, upscale_mean] = difference(decoder("{decode: {fancy_upscaling: false}}"));
+  CHECK(upscale_largest > 0);
+  CHECK(upscale_mean < 3);
 }
