@@ -7,12 +7,12 @@
 # first finding, whose input is left in build-fuzz/findings/HARNESS/: commit it under
 # tests/fuzz/regressions/HARNESS/ (each run replays those first). Corpora grow between runs in
 # build-fuzz/corpus/HARNESS.
-# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (harnesses: spec csv safetensors torch_save decode expr)
+# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (harnesses: spec csv safetensors torch_save decode expr tar)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
-harnesses=${*:-spec csv safetensors torch_save decode expr}
+harnesses=${*:-spec csv safetensors torch_save decode expr tar}
 build=${DLTRAIN_FUZZ_BUILD_DIR:-build-fuzz}
 mkdir -p "$build"
 # Only what the chosen harnesses link (the spec harness's dictionary also needs the program), so
@@ -24,7 +24,7 @@ DLTRAIN_BUILD_TARGET=$targets DLTRAIN_BUILD_DIR=$build scripts/build.sh -DDLTRAI
   -DCMAKE_CXX_COMPILER=clang++-14 > "$build/build.log" 2>&1 || { tail -30 "$build/build.log" >&2; exit 1; }
 
 seeds=$build/seeds
-rm -rf "$seeds" && mkdir -p "$seeds"/{spec,csv,safetensors,torch_save,decode,expr}
+rm -rf "$seeds" && mkdir -p "$seeds"/{spec,csv,safetensors,torch_save,decode,expr,tar}
 cp specs/*.yaml configs/*.yaml "$seeds/spec/"
 find tests/fixtures/specs -name '*.yaml' -exec cp {} "$seeds/spec/" \;
 printf 'image,t0,t1,t2,packed,label\na.png,1,2,3,"4 5",cat\nb.png,0.5,-1,2e3,"1 2",dog\n' > "$seeds/csv/manifest.csv"
@@ -44,6 +44,19 @@ for fmt, ext in [("PNG", "png"), ("JPEG", "jpg"), ("BMP", "bmp"), ("TIFF", "tif"
         picture.convert("L").save("%s/decode/gray.%s" % (seeds, ext), fmt)
     except (KeyError, OSError):
         pass
+# Tar shards as dltrain pack writes them: image, class and json members.
+import io, json, tarfile
+for name, fmt in [("plain.tar", ""), ("packed.tar.gz", "gz")]:
+    with tarfile.open("%s/tar/%s" % (seeds, name), "w:" + fmt, format=tarfile.USTAR_FORMAT) as shard:
+        for key in range(3):
+            png = io.BytesIO()
+            picture.save(png, "PNG")
+            members = [("png", png.getvalue()), ("cls", str(key).encode()),
+                       ("json", json.dumps({"size": [key, 0.5]}).encode())]
+            for suffix, payload in members:
+                info = tarfile.TarInfo("%06d.%s" % (key, suffix))
+                info.size = len(payload)
+                shard.addfile(info, io.BytesIO(payload))
 import torch  # Debian's python3-torch (scripts/setup.sh --python)
 torch.save({"w": torch.arange(6.0).reshape(2, 3), "b": torch.zeros(2, dtype=torch.int64)}, "%s/torch_save/dict.pt" % seeds)
 torch.save({"h": torch.ones(3, dtype=torch.float16)}, "%s/torch_save/half.pt" % seeds)

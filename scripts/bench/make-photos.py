@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Builds the pipeline benchmark's image folder: photo-sized JPEGs (500x375) cut by seeded
-crops from real photographs in Debian's mate-backgrounds package (nature/*.jpg), one class per
-source photograph. Idempotent: does nothing when the folder is complete.
+"""Builds the pipeline benchmark's image folder: photo-sized JPEGs (500x375 unless --size says
+otherwise) cut by seeded crops from real photographs in Debian's mate-backgrounds package
+(nature/*.jpg), one class per source photograph. Idempotent: does nothing when the folder is
+complete.
 
-Usage: make-photos.py OUT_DIR [--count N] [--deb-cache DIR]
+Usage: make-photos.py OUT_DIR [--count N] [--size W H] [--deb-cache DIR]
 """
 import argparse
 import glob
@@ -33,10 +34,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--count", type=int, default=2048)
+    parser.add_argument("--size", type=int, nargs=2, default=[500, 375], metavar=("W", "H"))
     parser.add_argument("--deb-cache", default=os.path.expanduser("~/.cache/dltrain/debs"))
     args = parser.parse_args()
 
-    marker = os.path.join(args.out, ".complete-%d" % args.count)
+    width, height = args.size
+    marker = os.path.join(args.out, ".complete-%d-%dx%d" % (args.count, width, height))
     if os.path.exists(marker):
         print("make-photos: %s is ready" % args.out)
         return
@@ -46,13 +49,13 @@ def main():
     for i in range(args.count):
         k = i % len(sources)
         img = sources[k]
-        # A seeded crop of 40-100% of the photo's width at 4:3, scaled to 500x375.
+        # A seeded crop of 40-100% of the photo's width at 4:3, scaled to the size.
         w = int(img.width * rng.uniform(0.4, 1.0))
         h = min(int(w * 3 / 4), img.height)
         w = int(h * 4 / 3)
         x = rng.randint(0, img.width - w)
         y = rng.randint(0, img.height - h)
-        crop = img.crop((x, y, x + w, y + h)).resize((500, 375), Image.BILINEAR)
+        crop = img.crop((x, y, x + w, y + h)).resize((width, height), Image.BILINEAR)
         folder = os.path.join(args.out, os.path.splitext(os.path.basename(photos[k]))[0])
         os.makedirs(folder, exist_ok=True)
         crop.save(os.path.join(folder, "%05d.jpg" % i), quality=90)

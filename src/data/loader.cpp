@@ -562,17 +562,16 @@ void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, c
     }
     return;
   }
-  // One pass per channel: extract, apply the pending gain/offset, convert to float.
+  // The channels split in one pass, then each converted to float with its pending gain/offset.
   float* slot = buffers[c.name].data_ptr<float>() + static_cast<size_t>(index) * plane * static_cast<size_t>(channels);
-  cv::Mat single;
+  thread_local std::vector<cv::Mat> planes;
+  if (channels == 1)
+    planes.assign(1, image.mat);
+  else
+    cv::split(image.mat, planes);
   for (int k = 0; k < channels; ++k) {
     cv::Mat out(h, w, CV_32F, slot + plane * static_cast<size_t>(k));
-    if (channels == 1) {
-      image.mat.convertTo(out, CV_32F, image.gain[0], image.offset[0]);
-    } else {
-      cv::extractChannel(image.mat, single, k);
-      single.convertTo(out, CV_32F, image.gain[k], image.offset[k]);
-    }
+    planes[static_cast<size_t>(k)].convertTo(out, CV_32F, image.gain[k], image.offset[k]);
   }
 }
 

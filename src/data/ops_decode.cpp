@@ -23,9 +23,8 @@ void register_decode_ops(OpRegistry& registry) {
                 "few levels, upscaling without fancy_upscaling blurs chroma less smoothly",
                 "dct_method", [](spec::ParamReader& p) {
                   auto op = std::make_shared<Decode>();
-                  op->fast_dct =
-                      p.get_choice("dct_method", {"INTEGER_ACCURATE", "INTEGER_FAST"}, "INTEGER_ACCURATE") ==
-                      "INTEGER_FAST";
+                  op->fast_dct = p.get_choice("dct_method", {"INTEGER_ACCURATE", "INTEGER_FAST"}, "INTEGER_ACCURATE") ==
+                                 "INTEGER_FAST";
                   op->fast_upsample = !p.get_or<bool>("fancy_upscaling", true);
                   return op;
                 }});

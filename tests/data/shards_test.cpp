@@ -144,7 +144,7 @@ TEST_CASE("data-parallel ranks stream disjoint runs of the shards, equally long"
   CHECK(all == epoch_samples(whole, 0));
 }
 
-TEST_CASE("a bad member is skipped and named; a truncated shard is an error naming it", "[data][shards]") {
+TEST_CASE("a bad member is skipped and named, and a truncated shard is an error naming it", "[data][shards]") {
   PackedFolder packed;
   const std::string first = packed.report.shards[0].path;
   {  // Damage the first sample's PNG bytes in place (its data start after the 512-byte header).
