@@ -23,4 +23,4 @@ ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
 # docs/reliability.md): the committed reproducers of past findings first, then 20 s each, for the
 # readers whose long runs are clean. The spec and torch_save harnesses still find faults inside
 # yaml-cpp and LibTorch (open, in docs/reliability.md) and run by hand: scripts/fuzz.sh 300 spec.
-scripts/fuzz.sh "${DLTRAIN_FUZZ_SECONDS:-20}" csv safetensors decode expr
+scripts/fuzz.sh "${DLTRAIN_FUZZ_SECONDS:-20}" csv safetensors decode expr tar

@@ -73,6 +73,7 @@ void expand_braces(const std::string& pattern, std::vector<std::string>& out, co
   }
 }
 
+#if DLTRAIN_WITH_ARCHIVE
 // The key and suffix of a member path (WebDataset's rule: the key ends at the first dot of the
 // file name). False for names without one, which belong to no sample.
 bool split_member_name(const std::string& path, std::string& key, std::string& suffix) {
@@ -85,7 +86,6 @@ bool split_member_name(const std::string& path, std::string& key, std::string& s
   return !suffix.empty();
 }
 
-#if DLTRAIN_WITH_ARCHIVE
 // A shard opened for sequential reading through libarchive: tar in any of its dialects, plain or
 // compressed with gzip, bzip2, xz or zstd. Errors name the shard and the last member read.
 class TarReader {
