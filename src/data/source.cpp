@@ -256,6 +256,13 @@ Table load_synthetic(const SplitSpec& split) {
   return table;
 }
 
+// split_of over a tar source, refused: its rows are not in memory to carve.
+Error tar_carving(const std::string& split, const SourceLoc& loc) {
+  return Error("split_of cannot carve samples out of a tar source (they stream from the shards); give '" + split +
+                   "' shards of its own (dltrain pack a separate folder)",
+               loc);
+}
+
 }  // namespace
 
 std::vector<std::string> split_csv_line(const std::string& line, char delimiter) {
@@ -332,13 +339,16 @@ Table load_split_table(const DataSpec& data, const std::string& name, uint64_t s
   }
   if (split->source.kind == SourceSpec::Kind::SplitOf) {
     const SplitSpec& parent = data.splits.at(split->source.split_of);
+    if (parent.source.kind == SourceSpec::Kind::Tar) throw tar_carving(name, split->source.loc);
     Table whole = load_table(parent);
     return split_rows(whole, split->source.fraction, seed).second;
   }
   Table table = load_table(*split);
   for (const auto& [other, s] : data.splits)  // a split carved out of this one takes its rows away
-    if (s.source.kind == SourceSpec::Kind::SplitOf && s.source.split_of == name)
+    if (s.source.kind == SourceSpec::Kind::SplitOf && s.source.split_of == name) {
+      if (!table.shards.empty()) throw tar_carving(other, s.source.loc);
       table = split_rows(table, s.source.fraction, seed).first;
+    }
   return table;
 }
 

@@ -34,6 +34,7 @@ void collect(const c10::IValue& value, const std::string& prefix, TensorFile& ou
 }  // namespace
 
 TensorFile read_torch_save(const std::string& path) {
+  const char* const damaged = "a damaged torch.save file (its pickle does not read); save it again, or as safetensors";
   const std::vector<char> bytes = read_bytes(path);
   c10::IValue root;
   try {
@@ -48,14 +49,17 @@ TensorFile read_torch_save(const std::string& path) {
                        "holds an OrderedDict (what model.state_dict() returns), which LibTorch before 2.6 cannot "
                        "read (PyTorch issue 100741): save it with torch.save(dict(model.state_dict()), path) or as "
                        "safetensors (safetensors.torch.save_file)");
+    const std::string reason = plain_torch_message(e.what_without_backtrace());
+    // LibTorch 2.x checks its unpickler's table indices and reports a damaged pickle so.
+    if (reason.rfind("Parsing error", 0) == 0) throw read_error(path, damaged);
     throw read_error(path,
                      "not a torch.save file this LibTorch can read (save it with PyTorch >= 1.6, tensors and dicts "
                      "only, or as safetensors): " +
-                         plain_torch_message(e.what_without_backtrace()));
+                         reason);
   } catch (const std::exception&) {
-    // LibTorch's unpickler indexes its tables unchecked in places (std::vector::at on a damaged
-    // pickle): its std text says nothing to a user.
-    throw read_error(path, "a damaged torch.save file (its pickle does not read); save it again, or as safetensors");
+    // LibTorch 1.13's unpickler indexes its tables with std::vector::at on a damaged pickle: its
+    // std text says nothing to a user.
+    throw read_error(path, damaged);
   }
   TensorFile file;
   collect(root, "", file);

@@ -194,6 +194,17 @@ TEST_CASE("tar source errors name the shard and what is missing", "[data][shards
   shards.shuffle_buffer = INT64_MAX;
   CHECK_THROWS_WITH(data::load_table(shards), Catch::Contains("give `shuffle` a size"));
 
+  data::DataSpec carved;
+  carved.splits["train"] = tar_split(folder, packed.pattern());
+  data::SplitSpec val = folder;
+  val.source = {};
+  val.source.kind = data::SourceSpec::Kind::SplitOf;
+  val.source.split_of = "train";
+  val.source.fraction = 0.1;
+  carved.splits["val"] = val;
+  for (const char* split : {"train", "val"})
+    CHECK_THROWS_WITH(data::load_split_table(carved, split, 0), Catch::Contains("split_of cannot carve samples"));
+
   std::ofstream(packed.dir.path() + "/not.tar") << "plain text, not a tar file";
   CHECK_THROWS_WITH(data::load_table(tar_split(folder, packed.dir.path() + "/not.tar")),
                     Catch::Contains("not.tar: not a tar shard"));
