@@ -29,16 +29,6 @@ using json = nlohmann::json;
 
 Error pack_error(const std::string& message) { return Error::runtime(message); }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-bool has_image_extension(const std::string& path) {
-  const auto& known = default_image_extensions();
-  return std::find(known.begin(), known.end(), lower(fs::path(path).extension().string())) != known.end();
-}
-
 // A sample before packing: files whose bytes become members, and members given as text.
 struct PackSample {
   std::vector<std::pair<std::string, std::string>> files;  // suffix -> path
@@ -59,7 +49,7 @@ Dataset read_folder(const std::string& root) {
   if (classes.empty()) throw pack_error("no class folders in " + root + " (expected root/<class>/<image>)");
   for (size_t k = 0; k < classes.size(); ++k)
     for (auto& file : image_files((fs::path(root) / classes[k]).string(), default_image_extensions(), false)) {
-      const std::string suffix = lower(fs::path(file).extension().string().substr(1));
+      const std::string suffix = lower_extension(file).substr(1);
       data.samples.push_back({{{suffix, std::move(file)}}, {{"cls", std::to_string(k)}}});
     }
   data.classes["cls"] = classes;
@@ -113,7 +103,7 @@ Dataset read_manifest(const std::string& path) {
     for (size_t c = 0; c < header.size(); ++c) {
       if (std::find(images.begin(), images.end(), c) != images.end()) {
         const fs::path file = fs::path(row[c]).is_absolute() ? fs::path(row[c]) : base / row[c];
-        const std::string ext = lower(file.extension().string().substr(1));
+        const std::string ext = lower_extension(file.string()).substr(1);
         sample.files.emplace_back(images.size() == 1 ? ext : header[c] + "." + ext, file.string());
       } else if (numeric[c]) {
         const double number = std::strtod(row[c].c_str(), nullptr);
@@ -216,7 +206,7 @@ PackReport pack_dataset(const PackOptions& options, const std::function<void(con
   require_libarchive();
   const fs::path input(options.input);
   if (!fs::exists(input)) throw pack_error("no such folder or manifest: " + options.input);
-  const std::string ext = lower(input.extension().string());
+  const std::string ext = lower_extension(options.input);
   Dataset data = fs::is_directory(input) ? read_folder(options.input)
                  : ext == ".csv" || ext == ".tsv"
                      ? read_manifest(options.input)

@@ -216,23 +216,6 @@ ShardIndex read_shard_index(const std::string& path) {
   return index;
 }
 
-bool is_image_suffix(const std::string& suffix) {
-  const size_t dot = suffix.rfind('.');
-  std::string ext = "." + (dot == std::string::npos ? suffix : suffix.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const auto& known = default_image_extensions();
-  return std::find(known.begin(), known.end(), ext) != known.end();
-}
-
-bool parse_number(const std::string& text, float& out) {
-  const std::string t = trim(text);
-  if (t.empty()) return false;
-  char* end = nullptr;
-  out = std::strtof(t.c_str(), &end);
-  return end && *end == '\0';
-}
-
 // The json member's field `field`, or a null json when there is none.
 json json_field(const TarSample& sample, const std::string& field, std::string& failure) {
   const std::string* text = sample.member("json");
@@ -393,7 +376,7 @@ void write_shard_index(const std::string& path, const ShardIndex& index) {
 
 const std::string* TarSample::member(const std::string& pattern) const {
   for (const auto& [suffix, bytes] : members) {
-    const bool match = pattern.empty() ? is_image_suffix(suffix)
+    const bool match = pattern.empty() ? has_image_extension("member." + suffix)
                        : pattern.find_first_of("*?[") != std::string::npos
                            ? fnmatch(pattern.c_str(), suffix.c_str(), 0) == 0
                            : suffix == pattern;
@@ -419,7 +402,7 @@ bool read_tar_value(const TarSample& sample, const Column& column, int64_t* labe
   const std::string where = sample.name() + "." + column.member + ": ";
   if (c.kind == ColumnSpec::Kind::ClassLabel) {
     float number = 0;
-    if (value.is_number_integer() || (value.is_string() && parse_number(value.get<std::string>(), number) &&
+    if (value.is_number_integer() || (value.is_string() && parse_float(value.get<std::string>(), number) &&
                                       number == static_cast<float>(static_cast<int64_t>(number)))) {
       const int64_t index = value.is_number_integer() ? value.get<int64_t>() : static_cast<int64_t>(number);
       if (index < 0 || index >= c.width) {
@@ -457,7 +440,7 @@ bool read_tar_value(const TarSample& sample, const Column& column, int64_t* labe
     std::string word;
     float number = 0;
     while (in >> word) {
-      if (!parse_number(word, number)) {
+      if (!parse_float(word, number)) {
         numbers.clear();
         break;
       }

@@ -20,11 +20,6 @@ Error data_error(const std::string& message, const SourceLoc& loc = {}) {
   return Error(message, loc, {}, ErrorKind::Runtime);
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 Table empty_table(const SplitSpec& split) {
   Table table;
   for (const auto& c : split.columns) table.columns.push_back(Column{c, {}, {}, {}, {}, {}});
@@ -78,14 +73,6 @@ Table load_folder(const SplitSpec& split) {
   if (table.rows == 0)
     throw data_error("no images with extensions " + join(source.extensions) + " under " + source.path, source.loc);
   return table;
-}
-
-bool parse_float(const std::string& text, float& out) {
-  std::string t = trim(text);
-  if (t.empty()) return false;
-  char* end = nullptr;
-  out = std::strtof(t.c_str(), &end);
-  return end && *end == '\0';
 }
 
 // Which manifest columns feed a model column: a name, or a pattern with * (in file order).
@@ -288,6 +275,26 @@ std::vector<std::string> split_csv_line(const std::string& line, char delimiter)
   return fields;
 }
 
+bool parse_float(const std::string& text, float& out) {
+  std::string t = trim(text);
+  if (t.empty()) return false;
+  char* end = nullptr;
+  out = std::strtof(t.c_str(), &end);
+  return end && *end == '\0';
+}
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+bool has_image_extension(const std::string& path) {
+  const auto& known = default_image_extensions();
+  return std::find(known.begin(), known.end(), lower_extension(path)) != known.end();
+}
+
 const Column* Table::find(const std::string& name) const {
   for (const auto& c : columns)
     if (c.spec.name == name) return &c;
@@ -299,7 +306,7 @@ std::vector<std::string> image_files(const std::string& dir, const std::vector<s
   std::vector<std::string> files;
   auto take = [&](const fs::directory_entry& entry) {
     if (!entry.is_regular_file()) return;
-    const std::string ext = lower(entry.path().extension().string());
+    const std::string ext = lower_extension(entry.path().string());
     if (std::find(extensions.begin(), extensions.end(), ext) != extensions.end())
       files.push_back(entry.path().string());
   };

@@ -41,6 +41,12 @@ struct Table {
 
 // RFC 4180 fields of one line: quotes, doubled quotes inside quotes, the delimiter inside quotes.
 std::vector<std::string> split_csv_line(const std::string& line, char delimiter);
+// A whole field as a number (spaces around it allowed); false for anything else.
+bool parse_float(const std::string& text, float& out);
+// A file name's extension with its dot, in lower case (".jpg"); "" when it has none.
+std::string lower_extension(const std::string& path);
+// Whether a file name ends in one of default_image_extensions(), in any case.
+bool has_image_extension(const std::string& path);
 
 // Reads the source (lists a folder, parses a manifest, sizes a synthetic set). SplitOf sources
 // are resolved by the caller with split_rows().
