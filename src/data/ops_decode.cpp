@@ -19,8 +19,8 @@ struct Decode : Op {
 
 void register_decode_ops(OpRegistry& registry) {
   registry.add({"decode",
-                "decoding comes first; JPEGs may trade accuracy for speed: INTEGER_FAST's DCT differs by at most a "
-                "few levels, upscaling without fancy_upscaling blurs chroma less smoothly",
+                "decoding comes first; for JPEGs, dct_method: INTEGER_FAST and fancy_upscaling: false trade a few "
+                "levels of accuracy for speed",
                 "dct_method", [](spec::ParamReader& p) {
                   auto op = std::make_shared<Decode>();
                   op->fast_dct = p.get_choice("dct_method", {"INTEGER_ACCURATE", "INTEGER_FAST"}, "INTEGER_ACCURATE") ==
