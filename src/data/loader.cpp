@@ -111,7 +111,7 @@ struct Loader::State {
                   std::string& failure);
   // The sample's file, shard member or "synthetic sample N", for messages.
   std::string sample_name(const ImagePipeline& pipe, int64_t row, const TarSample* sample) const;
-  void write_image(const ImagePipeline& pipe, const Image& image, const std::string& name, int64_t index,
+  void write_image(const ImagePipeline& pipe, const Image& image, int64_t row, const TarSample* sample, int64_t index,
                    std::map<std::string, torch::Tensor>& buffers);
   void work();
   void halt();
@@ -476,34 +476,34 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, const TarSample
     image.unit = 255.f;
     image.gain = cv::Scalar::all(1.0);
     image.offset = cv::Scalar::all(0.0);
-  } else if (sample) {
-    const std::string* bytes = sample->member(pipe.column->member);
-    DecodeError error;
-    if (!bytes) {
-      failure = sample->name() + ": no image member" +
-                (pipe.column->member.empty() ? std::string() : " '" + pipe.column->member + "'");
-      return false;
-    }
-    StageTimer timer(decode_ns);
-    if (!decode_image(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size(), pipe.decode, image, error)) {
-      failure = sample->name() + ": " + error.reason;
-      return false;
-    }
   } else {
-    thread_local std::vector<uint8_t> bytes;
+    // The encoded bytes: the shard member a tar sample carries, or the file read here.
+    thread_local std::vector<uint8_t> file;
+    const uint8_t* bytes = nullptr;
+    size_t size = 0;
     DecodeError error;
-    const std::string& path = pipe.column->paths[r];
-    bool ok;
-    {
+    bool ok = true;
+    if (sample) {
+      const std::string* member = sample->member(pipe.column->member);
+      ok = member != nullptr;
+      if (ok) {
+        bytes = reinterpret_cast<const uint8_t*>(member->data());
+        size = member->size();
+      } else {
+        error.reason = "no image member" + (pipe.column->member.empty() ? "" : " '" + pipe.column->member + "'");
+      }
+    } else {
       StageTimer timer(read_ns);
-      ok = read_file(path, bytes, error);
+      ok = read_file(pipe.column->paths[r], file, error);
+      bytes = file.data();
+      size = file.size();
     }
     if (ok) {
       StageTimer timer(decode_ns);
-      ok = decode_image(bytes.data(), bytes.size(), pipe.decode, image, error);
+      ok = decode_image(bytes, size, pipe.decode, image, error);
     }
     if (!ok) {
-      failure = path + ": " + error.reason;
+      failure = sample_name(pipe, row, sample) + ": " + error.reason;
       return false;
     }
   }
@@ -534,16 +534,16 @@ bool Loader::State::load_image(ImagePipeline& pipe, int64_t row, const TarSample
 
 // Writes sample `index` of the batch: an H x W x C image into its [C, H, W] float slot, or (when
 // deferred) its 8-bit pixels as they are plus its gain and offset.
-void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, const std::string& name, int64_t index,
-                                std::map<std::string, torch::Tensor>& buffers) {
+void Loader::State::write_image(const ImagePipeline& pipe, const Image& image, int64_t row, const TarSample* sample,
+                                int64_t index, std::map<std::string, torch::Tensor>& buffers) {
   const ColumnSpec& c = pipe.column->spec;
   const int h = static_cast<int>(c.height), w = static_cast<int>(c.width_px), channels = static_cast<int>(c.channels);
   if (image.mat.rows != h || image.mat.cols != w || image.mat.channels() != channels) {
-    throw Error("after its ops, '" + c.name + "' from " + name + " is " + std::to_string(image.mat.rows) + "x" +
-                    std::to_string(image.mat.cols) + " with " + std::to_string(image.mat.channels()) +
-                    " channels, but the input is " + std::to_string(h) + "x" + std::to_string(w) + " with " +
-                    std::to_string(channels) + "; add `resize: [" + std::to_string(h) + ", " + std::to_string(w) +
-                    "]` to its ops",
+    throw Error("after its ops, '" + c.name + "' from " + sample_name(pipe, row, sample) + " is " +
+                    std::to_string(image.mat.rows) + "x" + std::to_string(image.mat.cols) + " with " +
+                    std::to_string(image.mat.channels()) + " channels, but the input is " + std::to_string(h) + "x" +
+                    std::to_string(w) + " with " + std::to_string(channels) + "; add `resize: [" + std::to_string(h) +
+                    ", " + std::to_string(w) + "]` to its ops",
                 c.loc);
   }
   StageTimer timer(collate_ns);
@@ -601,30 +601,28 @@ Batch Loader::State::assemble(size_t b) {
         ok = false;
         break;
       }
-      if (!options.decode_only) write_image(pipe, image, sample_name(pipe, row, from_shard), filled, buffers);
+      if (!options.decode_only) write_image(pipe, image, row, from_shard, filled, buffers);
     }
-    for (const auto& column : table.columns) {  // a shard's sample carries its labels and values
-      if (!ok || !from_shard || column.spec.kind == ColumnSpec::Kind::Image) continue;
-      torch::Tensor& slot = buffers[column.spec.name];
-      const bool label = column.spec.kind == ColumnSpec::Kind::ClassLabel;
-      ok = read_tar_value(sample, column, label ? slot.data_ptr<int64_t>() + filled : nullptr,
-                          label ? nullptr : slot.data_ptr<float>() + filled * column.spec.width, failure);
+    // Labels and values: from the table, or from the members a shard's sample carries.
+    for (const auto& column : table.columns) {
+      const ColumnSpec& c = column.spec;
+      if (!ok || c.kind == ColumnSpec::Kind::Image) continue;
+      torch::Tensor& slot = buffers[c.name];
+      const bool label = c.kind == ColumnSpec::Kind::ClassLabel;
+      const size_t r = static_cast<size_t>(row);
+      if (from_shard)
+        ok = read_tar_value(sample, column, label ? slot.data_ptr<int64_t>() + filled : nullptr,
+                            label ? nullptr : slot.data_ptr<float>() + filled * c.width, failure);
+      else if (label)
+        slot.data_ptr<int64_t>()[filled] = column.labels[r];
+      else
+        std::copy_n(column.values.begin() + static_cast<long>(r * static_cast<size_t>(c.width)), c.width,
+                    slot.data_ptr<float>() + filled * c.width);
     }
     if (!ok) {
       if (!split.skip_bad) throw Error::runtime(failure);
       batch.skipped.push_back(failure);
       continue;
-    }
-    for (const auto& column : table.columns) {
-      const ColumnSpec& c = column.spec;
-      const size_t r = static_cast<size_t>(row);
-      if (from_shard) break;  // filled above
-      if (c.kind == ColumnSpec::Kind::ClassLabel) {
-        buffers[c.name].data_ptr<int64_t>()[filled] = column.labels[r];
-      } else if (c.kind != ColumnSpec::Kind::Image) {
-        std::copy_n(column.values.begin() + static_cast<long>(r * static_cast<size_t>(c.width)), c.width,
-                    buffers[c.name].data_ptr<float>() + filled * c.width);
-      }
     }
     batch.rows.push_back(row);
     ++filled;
