@@ -13,6 +13,8 @@ void setup_export(CLI::App& app, Action& action) {
       app.add_subcommand("export", "Write a trained model for deployment (ONNX: ONNX Runtime, TensorRT, OpenVINO)");
   add_spec_options(*cmd, *spec);
   cmd->add_option("--weights", o->weights, "Checkpoint file or run folder")->required();
+  cmd->add_flag("--no-ema", o->raw_weights,
+                "The raw weights, even when the checkpoint holds their average (train.ema)");
   cmd->add_option("-o,--output", o->output, "File to write (model.onnx)")->required();
   std::string formats;
   for (const auto& name : exporters::exporter_registry().names())

@@ -55,6 +55,7 @@ struct EvalCommand {
   std::string weights;
   std::string split = "val";
   std::string device = "auto";
+  bool raw_weights = false;
 };
 
 int run_eval(const EvalCommand& o) {
@@ -64,7 +65,9 @@ int run_eval(const EvalCommand& o) {
   data::Loader loader(*plan.data.find(o.split), std::move(table), {seed});
   torch::Device device = train::resolve_device(o.device);
   auto model = builder::build_model(plan.graph);
-  train::load_weights(*model, train::resolve_checkpoint(o.weights));
+  const std::string checkpoint = train::resolve_checkpoint(o.weights);
+  if (train::load_weights(*model, checkpoint, train::weight_choice(o.raw_weights)))
+    spdlog::info("evaluating the weight average (train.ema) of {}; --no-ema evaluates the raw weights", checkpoint);
   model->to(device);
   auto metrics = train::evaluate(*model, plan.heads, loader, train::Compute{device});
   for (const auto& [name, value] : metrics) std::printf("%-32s %.6f\n", name.substr(4).c_str(), value);
@@ -93,6 +96,8 @@ void setup_fit(CLI::App& app, Action& action, const std::vector<std::string>& ar
       if (o->nproc_per_node > 1) return run_workers(*o, argv);
       train::FitOptions options = o->fit;
       if (o->seed >= 0) options.seed = static_cast<uint64_t>(o->seed);
+      options.spec_path = o->spec.spec;
+      options.overrides = o->spec.overrides;
       options.command_line = command_line;
       options.versions = version_report();
       options.progress = spdlog::default_logger()->level() <= spdlog::level::info;
@@ -111,6 +116,8 @@ void setup_predict(CLI::App& app, Action& action) {
   cmd->add_option("--input", o->input, "Image file, folder of images, or CSV/TSV of the model's inputs")->required();
   cmd->add_option("--output", *output, "CSV file to write (default: stdout)");
   cmd->add_option("--top-k", o->top_k, "Classes to list per class output (default 5)");
+  cmd->add_flag("--no-ema", o->raw_weights,
+                "The raw weights, even when the checkpoint holds their average (train.ema)");
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N");
   cmd->callback([&action, spec_options, o, output] {
     action = [spec_options, o, output] {
@@ -149,6 +156,8 @@ void setup_eval(CLI::App& app, Action& action) {
   add_spec_options(*cmd, o->spec);
   cmd->add_option("--weights", o->weights, "Checkpoint file or run folder")->required();
   cmd->add_option("--split", o->split, "Data split (default val)");
+  cmd->add_flag("--no-ema", o->raw_weights,
+                "The raw weights, even when the checkpoint holds their average (train.ema)");
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N");
   cmd->callback([&action, o] { action = [o] { return run_eval(*o); }; });
 }

@@ -38,5 +38,7 @@ void setup_plot(CLI::App& app, Action& action);
 void setup_predict(CLI::App& app, Action& action);
 void setup_export(CLI::App& app, Action& action);
 void setup_pack(CLI::App& app, Action& action);
+void setup_sweep(CLI::App& app, Action& action);
+void setup_runs(CLI::App& app, Action& action);
 
 }  // namespace dltrain::cli

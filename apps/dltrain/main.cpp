@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   cli::setup_predict(app, action);
   cli::setup_export(app, action);
   cli::setup_pack(app, action);
+  cli::setup_sweep(app, action);
+  cli::setup_runs(app, action);
   cli::setup_bench(app, action);
 
   try {

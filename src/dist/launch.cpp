@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "util/error.h"
+#include "util/process.h"
 
 namespace dltrain::dist {
 namespace {
@@ -167,8 +167,6 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-int exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
-
 }  // namespace
 
 int run_local_workers(const std::vector<std::string>& argv, int nproc, int grace_s) {
@@ -179,29 +177,16 @@ int run_local_workers(const std::vector<std::string>& argv, int nproc, int grace
   for (int s : {SIGINT, SIGTERM, SIGUSR1}) sigaction(s, &action, nullptr);
   std::vector<pid_t> workers;
   for (int rank = 0; rank < nproc; ++rank) {
-    const pid_t pid = ::fork();
-    if (pid < 0) throw Error::runtime(std::string("cannot start worker: ") + std::strerror(errno));
-    if (pid == 0) {
-      // Its own process group (a terminal's Ctrl-C reaches the workers once, through us), and
-      // SIGTERM should this launcher die.
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      for (int s : {SIGINT, SIGTERM, SIGUSR1}) ::signal(s, SIG_DFL);
-      const std::string r = std::to_string(rank), n = std::to_string(nproc);
-      ::setenv("RANK", r.c_str(), 1);
-      ::setenv("LOCAL_RANK", r.c_str(), 1);
-      ::setenv("WORLD_SIZE", n.c_str(), 1);
-      ::setenv("LOCAL_WORLD_SIZE", n.c_str(), 1);
-      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
-      ::setenv("MASTER_PORT", port.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv("/proc/self/exe", args.data());
-      std::fprintf(stderr, "error: cannot start worker %d: %s\n", rank, std::strerror(errno));
-      ::_exit(127);
-    }
-    workers.push_back(pid);
+    const std::string r = std::to_string(rank), n = std::to_string(nproc);
+    ProcessOptions options;
+    options.environment = {{"RANK", r},
+                           {"LOCAL_RANK", r},
+                           {"WORLD_SIZE", n},
+                           {"LOCAL_WORLD_SIZE", n},
+                           {"MASTER_ADDR", "127.0.0.1"},
+                           {"MASTER_PORT", port}};
+    options.executable = "/proc/self/exe";
+    workers.push_back(start_process(argv, options));
   }
   int result = 0;
   size_t running = workers.size();

@@ -1,5 +1,6 @@
 #include "export/exporter.h"
 
+#include <spdlog/spdlog.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -91,7 +92,8 @@ void export_model(const train::RunPlan& plan, const ExportOptions& options) {
   const ExporterKind& kind = choose_exporter(options);
   const std::string checkpoint = train::resolve_checkpoint(options.weights);
   auto model = builder::build_model(plan.graph);
-  train::load_weights(*model, checkpoint);
+  if (train::load_weights(*model, checkpoint, train::weight_choice(options.raw_weights)))
+    spdlog::info("exporting the weight average (train.ema) of {}; --no-ema exports the raw weights", checkpoint);
   model->eval();
   const ModelCard card = make_card(plan, checkpoint, options);
   kind.write({plan.graph, plan.run.name, *model, options, card});

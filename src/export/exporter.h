@@ -19,10 +19,11 @@
 namespace dltrain::exporters {
 
 struct ExportOptions {
-  std::string weights;  // checkpoint file or run folder
-  std::string output;   // the file to write
-  std::string format;   // an exporter kind; empty: the one whose extension `output` has
-  int64_t opset = 0;    // ONNX opset; 0: the exporter's default
+  std::string weights;       // checkpoint file or run folder
+  bool raw_weights = false;  // the raw weights even when the checkpoint holds their average (train.ema)
+  std::string output;        // the file to write
+  std::string format;        // an exporter kind; empty: the one whose extension `output` has
+  int64_t opset = 0;         // ONNX opset; 0: the exporter's default
   bool dynamic_batch = false;
   std::string precision = "fp32";   // fp32 | fp16
   bool with_preprocessing = false;  // image inputs take uint8 pixels; scale/normalize run inside

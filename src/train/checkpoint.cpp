@@ -23,6 +23,7 @@ constexpr const char* kCpuRng = "dltrain/rng/cpu";
 constexpr const char* kTrainMeter = "dltrain/meter/train";
 constexpr const char* kLossScaler = "dltrain/loss_scaler";
 constexpr const char* kPolicyPrefix = "policy.";
+constexpr const char* kEmaPrefix = "dltrain/ema/";
 
 Error checkpoint_error(const std::string& path, const std::string& what) { return Error::runtime(path + ": " + what); }
 
@@ -72,6 +73,7 @@ void write_checkpoint(const std::string& path, torch::nn::Module& model, const T
   file.tensors.emplace_back(kCpuRng, state.cpu_rng);
   if (!state.train_meter.empty()) file.tensors.emplace_back(kTrainMeter, double_tensor(state.train_meter));
   if (!state.loss_scaler.empty()) file.tensors.emplace_back(kLossScaler, double_tensor(state.loss_scaler));
+  for (const auto& [name, t] : state.ema) file.tensors.emplace_back(kEmaPrefix + name, t);
   for (const auto& [name, sums] : state.running_metrics)
     file.tensors.emplace_back(kMetricPrefix + name, double_tensor(sums));
   file.metadata = {{"format", kCheckpointFormat},
@@ -111,6 +113,8 @@ TrainingState read_training_state(const std::string& path) {
       state.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
     else if (starts_with(name, kMetricPrefix))
       state.running_metrics[name.substr(std::string(kMetricPrefix).size())] = doubles(t);
+    else if (starts_with(name, kEmaPrefix))
+      state.ema.emplace_back(name.substr(std::string(kEmaPrefix).size()), t);
   }
   const torch::Tensor* rng = file.find(kCpuRng);
   if (!rng) throw checkpoint_error(path, "not a dltrain checkpoint (no " + std::string(kCpuRng) + ")");
@@ -141,15 +145,25 @@ std::string resolve_checkpoint(const std::string& path) {
   return path;
 }
 
-void load_weights(builder::DagModel& model, const std::string& path) {
+bool load_weights(builder::DagModel& model, const std::string& path, WeightChoice choice) {
   io::TensorFile file = io::read_safetensors(path);
-  // The trainer's own state (optimizer, RNG, meters) lives under dltrain/ beside the weights.
-  file.tensors.erase(std::remove_if(file.tensors.begin(), file.tensors.end(),
-                                    [](const auto& t) { return starts_with(t.first, "dltrain/"); }),
-                     file.tensors.end());
+  const bool ema = choice == WeightChoice::EmaWhenPresent &&
+                   std::any_of(file.tensors.begin(), file.tensors.end(),
+                               [](const auto& t) { return starts_with(t.first, kEmaPrefix); });
+  // The trainer's own state (optimizer, RNG, meters, the weight average) lives under dltrain/
+  // beside the weights; the average, when chosen, stands in for them.
+  std::vector<std::pair<std::string, torch::Tensor>> weights;
+  for (auto& [name, t] : file.tensors) {
+    if (ema && starts_with(name, kEmaPrefix))
+      weights.emplace_back(name.substr(std::string(kEmaPrefix).size()), t);
+    else if (!ema && !starts_with(name, "dltrain/"))
+      weights.emplace_back(name, t);
+  }
+  file.tensors = std::move(weights);
   builder::WeightReport report = builder::assign_weights(model, "", file);
   if (!report.missing.empty() || !report.mismatched.empty() || !report.unexpected.empty())
-    throw Error::runtime(path + " does not fit this model: " + report.describe());
+    throw Error::runtime(path + (ema ? "'s weight average" : "") + " does not fit this model: " + report.describe());
+  return ema;
 }
 
 // FNV-1a: stable across builds and platforms, unlike std::hash.

@@ -31,6 +31,7 @@ struct TrainingState {
   std::vector<double> train_meter, loss_scaler;                        // empty: none saved
   std::map<std::string, std::vector<double>> running_metrics;          // "<output>.<metric>": its sums
   std::map<std::string, std::map<std::string, std::string>> policies;  // policy name -> its state
+  std::vector<std::pair<std::string, torch::Tensor>> ema;              // train.ema's model; empty: none
 };
 
 // Writes the model's tensors and `state` to `path` atomically (the previous file survives a
@@ -48,9 +49,16 @@ std::string resolve_checkpoint(const std::string& run_dir_or_file);
 // checkpoint's run (classes.txt); empty when there is none.
 std::map<std::string, std::vector<std::string>> read_class_names(const std::string& checkpoint);
 
+// Which of a checkpoint's weights eval, predict and export use: the weight average (train.ema)
+// when the checkpoint holds one, or the raw weights (--no-ema; resuming).
+enum class WeightChoice { EmaWhenPresent, Raw };
+
 // Loads model weights from a checkpoint (or any safetensors file keyed by parameter names);
-// throws Error listing missing, unexpected and mis-shaped tensors.
-void load_weights(builder::DagModel& model, const std::string& path);
+// returns whether they were the checkpoint's weight average. Throws Error listing missing,
+// unexpected and mis-shaped tensors.
+bool load_weights(builder::DagModel& model, const std::string& path, WeightChoice choice = WeightChoice::Raw);
+// A command's --no-ema flag as a choice.
+inline WeightChoice weight_choice(bool raw) { return raw ? WeightChoice::Raw : WeightChoice::EmaWhenPresent; }
 
 // A stable hash of the resolved spec text, kept in checkpoints.
 std::string spec_hash(const std::string& spec_text);

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "train/run_folder.h"
 #include "train/run_plan.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -30,30 +31,10 @@ struct Run {
 };
 
 Run read_run(const fs::path& dir) {
-  const fs::path csv = dir / "metrics.csv";
-  std::ifstream in(csv);
-  if (!in) throw Error::runtime(dir.string() + " has no metrics.csv (is it a run folder?)");
-  Run run;
-  run.name = fs::path(dir).lexically_normal().filename().string();
+  EpochTable table = read_epoch_table(dir);
+  if (table.rows.empty()) throw Error::runtime((dir / "metrics.csv").string() + " has no epochs yet");
+  Run run{fs::path(dir).lexically_normal().filename().string(), std::move(table.columns), std::move(table.rows)};
   if (run.name.empty()) run.name = fs::path(dir).lexically_normal().parent_path().filename().string();
-  std::string line;
-  std::getline(in, line);
-  run.columns = split(line, ',');
-  if (run.columns.size() < 3 || run.columns[0] != "epoch")
-    throw Error::runtime(csv.string() + " does not start with dltrain's header (epoch,step,...)");
-  while (std::getline(in, line)) {
-    const std::vector<std::string> cells = split(line, ',');
-    std::vector<double> values;
-    for (const auto& cell : cells) {
-      try {
-        values.push_back(cell.empty() ? NAN : std::stod(cell));
-      } catch (const std::exception&) {
-        values.push_back(NAN);
-      }
-    }
-    if (!values.empty() && std::isfinite(values[0])) run.rows[static_cast<int64_t>(values[0])] = values;
-  }
-  if (run.rows.empty()) throw Error::runtime(csv.string() + " has no epochs yet");
   return run;
 }
 

@@ -80,7 +80,8 @@ int64_t predict(const RunPlan& plan, const PredictOptions& options, std::ostream
   auto names = read_class_names(checkpoint);
   torch::Device device = resolve_device(options.device);
   auto model = builder::build_model(graph);
-  load_weights(*model, checkpoint);
+  if (load_weights(*model, checkpoint, weight_choice(options.raw_weights)))
+    spdlog::info("predicting with the weight average (train.ema) of {}; --no-ema uses the raw weights", checkpoint);
   model->to(device);
   model->eval();
   torch::NoGradGuard no_grad;

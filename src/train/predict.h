@@ -16,6 +16,7 @@ struct PredictOptions {
   std::string input;    // image file, folder or .csv/.tsv manifest
   int64_t top_k = 5;
   std::string device = "auto";
+  bool raw_weights = false;  // the raw weights even when the checkpoint holds their average (train.ema)
 };
 
 // Writes one CSV row per input to `out`; returns the number of rows. Throws Error.

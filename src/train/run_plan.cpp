@@ -40,6 +40,10 @@ std::vector<std::string> RunPlan::epoch_metric_names() const {
   if (validates()) {
     std::vector<std::string> val = head_metric_names(heads, "val.");
     names.insert(names.end(), val.begin(), val.end());
+    if (train.ema) {
+      std::vector<std::string> ema = head_metric_names(heads, "val.ema.");
+      names.insert(names.end(), ema.begin(), ema.end());
+    }
   }
   for (const char* own : kRunMetricNames) names.emplace_back(own);
   std::sort(names.begin(), names.end());

@@ -130,6 +130,14 @@ TrainSpec read_train_spec(spec::ParamReader& p) {
     t.distributed.timeout = r->get_in<double>("timeout", 300.0, 1.0);
     r->finish();
   }
+  if (auto r = p.section("ema", "ema")) {
+    EmaSpec e;
+    e.loc = r->loc();
+    e.decay = r->get_in<double>("decay", 0.9999, 0.0, 1.0);
+    e.warmup_steps = r->get_in<int64_t>("warmup_steps", 0, 0);
+    r->finish();
+    t.ema = e;
+  }
   t.train_split = p.get_or<std::string>("train_split", "train");
   t.val_split = p.get_or<std::string>("val_split", "val");
   p.finish();

@@ -68,6 +68,13 @@ struct CheckpointSpec {
   SourceLoc loc;
 };
 
+// `ema:`, an exponential moving average of the weights kept beside them (train/ema.h).
+struct EmaSpec {
+  double decay = 0.9999;     // the average's decay per optimizer step
+  int64_t warmup_steps = 0;  // 0: the decay from the first step; else it ramps up over about this many
+  SourceLoc loc;
+};
+
 // `distributed:`, how a data-parallel job (torchrun, SLURM, fit --nproc-per-node) trains; DDP's
 // and init_process_group's names. One process ignores it.
 struct DistributedSpec {
@@ -98,6 +105,7 @@ struct TrainSpec {
   SourceLoc cuda_graph_loc;
   std::string train_split = "train", val_split = "val";
   DistributedSpec distributed;
+  std::optional<EmaSpec> ema;
   SourceLoc loc;
 
   // The monitors the spec sets (reduce_on_plateau, early_stopping, keep_best).

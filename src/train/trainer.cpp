@@ -28,10 +28,12 @@
 #include "spec/yaml_io.h"
 #include "train/data_parallel.h"
 #include "train/device_feed.h"
+#include "train/ema.h"
 #include "train/optimization.h"
 #include "train/policies.h"
 #include "train/precision.h"
 #include "train/progress.h"
+#include "train/run_folder.h"
 #include "train/run_plan.h"
 #include "train/signals.h"
 #include "train/step_runner.h"
@@ -178,6 +180,9 @@ class Trainer {
   int fit();
 
  private:
+  int train();
+  // status.json's state now (primary replica only; no-op before the run folder exists).
+  void record_state(RunState state, const std::string& message = {});
   // Everything before the first step: loaders, model, optimizer, schedule, run folder, policies,
   // the resumed state.
   void prepare();
@@ -201,6 +206,7 @@ class Trainer {
   std::vector<Head> heads_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<Schedule> schedule_;
+  std::unique_ptr<ModelEma> ema_;  // train.ema's weight average; nullptr without
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   Compute compute_;
   dist::Placement placement_;
@@ -216,7 +222,16 @@ class Trainer {
   int64_t step_ = 0;  // optimizer steps so far
   int64_t start_epoch_ = 0, start_batch_ = 0;
   std::string spec_hash_, spec_text_;
+  RunStatus status_;
 };
+
+void Trainer::record_state(RunState state, const std::string& message) {
+  if (!placement_.primary() || run_dir_.empty()) return;
+  status_.state = state;
+  status_.message = message;
+  status_.updated = utc_timestamp();
+  write_run_status(run_dir_, status_);
+}
 
 void Trainer::setup_run_dir() {
   if (!placement_.primary()) return;  // rank 0 writes the run folder
@@ -249,6 +264,19 @@ void Trainer::setup_run_dir() {
     spdlog::default_logger()->set_level(spdlog::level::info);
   }
   std::ofstream(run_dir_ / "spec.yaml") << spec_text_;
+  // A resumed run keeps the time it first started.
+  std::optional<RunStatus> earlier;
+  if (!options_.resume.empty()) try {
+      earlier = read_run_status(run_dir_);
+    } catch (const Error&) {
+      // A damaged status is rewritten below.
+    }
+  status_.started = earlier ? earlier->started : utc_timestamp();
+  status_.spec = options_.spec_path;
+  status_.overrides = options_.overrides;
+  status_.epochs = spec_.epochs;
+  status_.monitor = run_monitor(spec_, plan_.validates());
+  record_state(RunState::Running);
   std::ofstream(run_dir_ / "command.txt", std::ios::app) << options_.command_line << "\n";
   std::ofstream versions(run_dir_ / "versions.txt");
   versions << options_.versions << "device " << compute_.device.str() << "\n";
@@ -272,6 +300,7 @@ void Trainer::write_checkpoint_at(const std::string& path) const {
     state.cpu_rng = generator.get_state();
   }
   state.train_meter = train_meter_.state();
+  if (ema_) state.ema = ema_->tensors();
   state.loss_scaler = scaler_.state();
   for (const auto& head : heads_)
     for (const auto& m : head.metrics) state.running_metrics[head.name + "." + m->name()] = m->state();
@@ -286,6 +315,12 @@ void Trainer::resume(const std::string& path) {
     throw Error("the spec differs from the one this run was started with (pass --allow-spec-change to resume anyway):" +
                 spec_diff(state.spec_text, spec_text_));
   load_weights(*model_, path);
+  if (ema_ && state.ema.empty()) {
+    ema_->reset();
+    spdlog::info("{} holds no weight average (train.ema); it starts from the resumed weights", path);
+  } else if (ema_) {
+    ema_->restore(state.ema, path);
+  }
   restore_optimizer_state(*optimizer_, spec_.optimizer, state.optimizer);
   step_ = state.step;
   if (!state.loss_scaler.empty()) scaler_.restore(state.loss_scaler);
@@ -346,6 +381,7 @@ void Trainer::prepare() {
   if (options_.resume.empty())
     for (const auto& line : builder::import_spec_weights(*model_)) spdlog::info("weights {}", line);
   place_model(*model_, compute_);
+  if (spec_.ema) ema_ = std::make_unique<ModelEma>(*spec_.ema, graph_, *model_, compute_);
   optimizer_ = make_optimizer(spec_.optimizer, model_->parameters());
   const int64_t steps_per_epoch = (train_loader_->batches_per_epoch() + spec_.accumulate - 1) / spec_.accumulate;
   schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr(), spec_.epochs, steps_per_epoch);
@@ -353,7 +389,9 @@ void Trainer::prepare() {
   setup_run_dir();
   RunFacts facts{spec_text_, data.find(spec_.train_split)->batch_size, head_metric_names(heads_, "")};
   if (has_val)
-    for (const auto& name : head_metric_names(heads_, "val.")) facts.metrics.push_back(name);
+    for (const std::string prefix : {"val.", "val.ema."})
+      if (prefix == "val." || ema_)
+        for (const auto& name : head_metric_names(heads_, prefix)) facts.metrics.push_back(name);
   policies_ = make_policies(
       spec_, *schedule_, run_dir_, placement_.primary(), facts,
       [this](const std::string& path) { write_checkpoint_at(path); }, &checkpointing_);
@@ -386,6 +424,11 @@ EpochEnd Trainer::epoch_end(int64_t epoch, double wall_s) {
     auto val = evaluate(*model_, heads_, *val_loader_, compute_, dp_.get());
     release_free_memory();
     end.values.insert(val.begin(), val.end());
+    if (ema_) {
+      for (const auto& [name, value] : evaluate(ema_->model(), heads_, *val_loader_, compute_, dp_.get()))
+        end.values["val.ema." + name.substr(4)] = value;
+      release_free_memory();
+    }
   }
   end.values["lr"] = schedule_->lr(std::max<int64_t>(step_ - 1, 0));
   end.values["time_s"] = wall_s;
@@ -399,6 +442,19 @@ EpochEnd Trainer::epoch_end(int64_t epoch, double wall_s) {
 }
 
 int Trainer::fit() {
+  try {
+    return train();
+  } catch (const std::exception& e) {
+    try {
+      record_state(RunState::Failed, e.what());
+    } catch (const std::exception&) {
+      // The run's own error is the one to report.
+    }
+    throw;
+  }
+}
+
+int Trainer::train() {
   install_stop_handlers();  // from the start: a signal during setup stops after the first step
   prepare();
   Progress progress(options_.progress && placement_.primary(), spec_.epochs);
@@ -466,6 +522,7 @@ int Trainer::fit() {
                         scaler_.scale());
         ++step_;
         ++epoch_steps_;
+        if (ema_) ema_->update(step_);
         for (auto& policy : policies_) policy->step_end(epoch, step_, running);
       }
       // The job's rate: every rank's slice is about as large as this one's.
@@ -481,6 +538,8 @@ int Trainer::fit() {
           spdlog::warn("{}: stopped after batch {}/{} of epoch {} and saved {}", stop_signal_name(), done, batches,
                        epoch + 1, saved.string());
           spdlog::warn("resume with: dltrain fit {} --resume {}", run_.document.loc().file, run_dir_.string());
+          record_state(RunState::Stopped, std::string(stop_signal_name()) + " after batch " + std::to_string(done) +
+                                              "/" + std::to_string(batches) + " of epoch " + std::to_string(epoch + 1));
         }
         if (dp_) dp_->finish();
         return 0;
@@ -493,16 +552,19 @@ int Trainer::fit() {
     for (auto& policy : policies_) policy->epoch_end(end);
     if (end.stop) {
       spdlog::info("{}", end.stop_reason);
+      status_.message = end.stop_reason;
       break;
     }
     if (end.interrupted) {
       spdlog::warn("{}: stopped after epoch {}; resume with: dltrain fit {} --resume {}", stop_signal_name(), epoch + 1,
                    run_.document.loc().file, run_dir_.string());
+      record_state(RunState::Stopped, std::string(stop_signal_name()) + " after epoch " + std::to_string(epoch + 1));
       if (dp_) dp_->finish();
       return 0;
     }
   }
   if (dp_) dp_->finish();
+  record_state(RunState::Finished, status_.message);
   spdlog::info("done; checkpoints in {}", (run_dir_ / "checkpoints").string());
   return 0;
 }

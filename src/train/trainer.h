@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <torch/optim/optimizer.h>
 
@@ -24,14 +25,16 @@
 namespace dltrain::train {
 
 struct FitOptions {
-  std::string run_dir;             // empty: runs/<spec name>/<timestamp>
-  std::string resume;              // a run folder (its last checkpoint) or a checkpoint file
-  std::string device = "auto";     // auto | cpu | cuda | cuda:N
-  bool allow_spec_change = false;  // resume even if the spec differs from the saved one
-  std::optional<uint64_t> seed;    // overrides train.seed
-  std::string command_line;        // saved with the run
-  std::string versions;            // the CLI's version report, saved with the run (versions.txt)
-  bool progress = true;            // console progress lines
+  std::string run_dir;                 // empty: runs/<spec name>/<timestamp>
+  std::string resume;                  // a run folder (its last checkpoint) or a checkpoint file
+  std::string device = "auto";         // auto | cpu | cuda | cuda:N
+  bool allow_spec_change = false;      // resume even if the spec differs from the saved one
+  std::optional<uint64_t> seed;        // overrides train.seed
+  std::string spec_path;               // the spec as given, and its --set overrides:
+  std::vector<std::string> overrides;  // recorded in status.json for `dltrain runs`
+  std::string command_line;            // saved with the run
+  std::string versions;                // the CLI's version report, saved with the run (versions.txt)
+  bool progress = true;                // console progress lines
 };
 
 struct RunPlan;

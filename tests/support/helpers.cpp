@@ -2,10 +2,13 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
+#include <stdexcept>
 
 #include "layers/registry.h"
 #include "spec/yaml_io.h"
@@ -78,6 +81,27 @@ int run_dltrain(const std::string& args, std::string* output) {
   const int status = pclose(pipe);
   if (output) *output = text;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<std::map<std::string, double>> metrics_rows(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("no " + path);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> header;
+  for (std::stringstream h(line); std::getline(h, line, ',');) header.push_back(line);
+  std::vector<std::map<std::string, double>> rows;
+  while (std::getline(in, line)) {
+    std::map<std::string, double> row;
+    std::stringstream cells(line);
+    for (const auto& name : header) {
+      std::string cell;
+      std::getline(cells, cell, ',');
+      row[name] = cell.empty() ? NAN : std::stod(cell);
+    }
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 }  // namespace dltrain::test

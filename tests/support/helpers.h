@@ -5,7 +5,9 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "graph/graph.h"
 #include "spec/spec.h"
@@ -47,6 +49,9 @@ int run_dltrain(const std::string& args, std::string* output = nullptr);
 // Weights that look trained: parameters moved by `scale` x N(0, 1), floating buffers (BatchNorm
 // statistics) drawn from [0.5, 1.5], so inference-mode outputs depend on every tensor.
 void perturb_weights(torch::nn::Module& model, double scale = 0.1);
+
+// A run's metrics.csv as rows of column -> value (an empty cell: NaN).
+std::vector<std::map<std::string, double>> metrics_rows(const std::string& path);
 
 // Max absolute difference; throws when shapes differ.
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);

@@ -62,18 +62,9 @@ std::vector<std::string> lines(const std::string& path) {
   return out;
 }
 
+// metrics.csv's value in `row` (1-based, as the file's lines after the header).
 double column(const std::string& csv_path, const std::string& name, int row) {
-  auto rows = lines(csv_path);
-  std::vector<std::string> header;
-  std::stringstream h(rows.at(0));
-  for (std::string cell; std::getline(h, cell, ',');) header.push_back(cell);
-  std::stringstream r(rows.at(static_cast<size_t>(row)));
-  std::vector<std::string> cells;
-  for (std::string cell; std::getline(r, cell, ',');) cells.push_back(cell);
-  for (size_t i = 0; i < header.size(); ++i)
-    if (header[i] == name) return std::stod(cells.at(i));
-  FAIL("no column " << name);
-  return 0;
+  return test::metrics_rows(csv_path).at(static_cast<size_t>(row - 1)).at(name);
 }
 
 }  // namespace

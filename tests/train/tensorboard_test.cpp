@@ -73,27 +73,6 @@ nlohmann::json read_events(const std::string& dir) {
   return nlohmann::json::parse(in);
 }
 
-// metrics.csv as rows of name -> value.
-std::vector<std::map<std::string, double>> csv_rows(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> header;
-  for (std::stringstream h(line); std::getline(h, line, ',');) header.push_back(line);
-  std::vector<std::map<std::string, double>> rows;
-  while (std::getline(in, line)) {
-    std::map<std::string, double> row;
-    std::stringstream cells(line);
-    for (const auto& name : header) {
-      std::string cell;
-      std::getline(cells, cell, ',');
-      row[name] = std::stod(cell);
-    }
-    rows.push_back(row);
-  }
-  return rows;
-}
-
 std::string tag_of(const std::string& name) {
   if (name.rfind("val.", 0) == 0) return "val/" + name.substr(4);
   for (const char* system : {"time_s", "data_wait", "samples_per_s", "rss_mb", "peak_rss_mb"})
@@ -115,7 +94,7 @@ TEST_CASE("TensorBoard reads every epoch value, the step curve, the spec and the
   const std::string spec = blobs_spec(dir);
   REQUIRE(test::run_dltrain("-q fit " + spec + " --run-dir " + dir.path() + "/run") == 0);
   const nlohmann::json events = read_events(dir.path() + "/run");
-  const auto rows = csv_rows(dir.path() + "/run/metrics.csv");
+  const auto rows = test::metrics_rows(dir.path() + "/run/metrics.csv");
   REQUIRE(rows.size() == 3);
   for (const auto& [name, value] : rows[0]) {
     if (name == "epoch" || name == "step") continue;
@@ -161,7 +140,7 @@ TEST_CASE("a resumed run continues the same curves, without the points after its
   REQUIRE(test::run_dltrain("-q fit " + spec + " --resume " + run + "/checkpoints/epoch-2.safetensors --run-dir " +
                             run) == 0);
   const nlohmann::json events = read_events(run);
-  const auto rows = csv_rows(run + "/metrics.csv");
+  const auto rows = test::metrics_rows(run + "/metrics.csv");
   REQUIRE(rows.size() == 4);  // metrics.csv appends: epoch 3 twice
   for (const std::string tag : {"train/loss", "val/loss", "step/loss", "system/time_s"}) {
     INFO(tag);
