@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format
   libtorch-dev libgloo-dev libopenblas0-pthread libopenblas0-openmp libgoogle-perftools-dev
-  libopencv-dev libturbojpeg0-dev libpng-dev libyaml-cpp-dev
+  libopencv-dev libturbojpeg0-dev libpng-dev libtiff-dev libwebp-dev libyaml-cpp-dev
   libcli11-dev libspdlog-dev catch2 nlohmann-json3-dev libprotobuf-dev protobuf-compiler libonnx-dev libarchive-dev
   dataset-fashion-mnist python3 python3-pil gnuplot-nox graphviz help2man
   clang-14 libclang-rt-14-dev

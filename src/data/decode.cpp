@@ -2,13 +2,17 @@
 #include <turbojpeg.h>
 #include <opencv2/imgproc.hpp>
 #ifdef DLTRAIN_WITH_IMGCODECS
+#include <tiffio.h>
+#include <webp/decode.h>
 #include <opencv2/imgcodecs.hpp>
 #endif
 
 #include <algorithm>
 #include <cerrno>
 #include <csetjmp>
+#include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -49,6 +53,75 @@ std::string too_large(uint64_t w, uint64_t h, int64_t limit) {
   return "declares " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than max_pixels (" +
          std::to_string(limit) + ")";
 }
+
+#ifdef DLTRAIN_WITH_IMGCODECS
+uint32_t le32(const uint8_t* p) {
+  return (uint32_t(p[3]) << 24) | (uint32_t(p[2]) << 16) | (uint32_t(p[1]) << 8) | p[0];
+}
+
+// A TIFF held in memory, as libtiff's client procedures read it.
+struct TiffBytes {
+  const uint8_t* data;
+  toff_t size, at = 0;
+};
+tsize_t tiff_read(thandle_t h, tdata_t buffer, tsize_t n) {
+  auto* t = static_cast<TiffBytes*>(h);
+  const toff_t count = std::min<toff_t>(static_cast<toff_t>(n), t->size - std::min(t->at, t->size));
+  std::memcpy(buffer, t->data + t->at, count);
+  t->at += count;
+  return static_cast<tsize_t>(count);
+}
+tsize_t tiff_write(thandle_t, tdata_t, tsize_t) { return -1; }
+toff_t tiff_seek(thandle_t h, toff_t offset, int whence) {
+  auto* t = static_cast<TiffBytes*>(h);
+  t->at = whence == SEEK_SET ? offset : whence == SEEK_CUR ? t->at + offset : t->size + offset;
+  return t->at;
+}
+int tiff_close(thandle_t) { return 0; }
+toff_t tiff_size(thandle_t h) { return static_cast<TiffBytes*>(h)->size; }
+int tiff_quiet(TIFF*, void*, const char*, const char*, va_list) { return 1; }
+
+// The width and height a BMP, WebP or TIFF header declares, read before OpenCV allocates the
+// picture (OpenCV's own cap is 2^30 pixels, gigabytes); false for other formats and for headers
+// too damaged to say (OpenCV then reports the damage).
+bool declared_size(const uint8_t* b, size_t n, uint64_t& width, uint64_t& height) {
+  if (n >= 26 && b[0] == 'B' && b[1] == 'M') {  // BITMAPCOREHEADER (12 bytes) or a later one
+    if (le32(b + 14) == 12) {
+      width = b[18] | (b[19] << 8);
+      height = b[20] | (b[21] << 8);
+    } else {
+      width = static_cast<uint64_t>(std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(b + 18)))));
+      height = static_cast<uint64_t>(std::abs(static_cast<int64_t>(static_cast<int32_t>(le32(b + 22)))));
+    }
+    return true;
+  }
+  if (n >= 12 && std::memcmp(b, "RIFF", 4) == 0 && std::memcmp(b + 8, "WEBP", 4) == 0) {
+    int w = 0, h = 0;
+    if (!WebPGetInfo(b, n, &w, &h)) return false;
+    width = static_cast<uint64_t>(w);
+    height = static_cast<uint64_t>(h);
+    return true;
+  }
+  if (n >= 8 && (std::memcmp(b, "II", 2) == 0 || std::memcmp(b, "MM", 2) == 0)) {
+    TiffBytes bytes{b, n};
+    TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
+    TIFFOpenOptionsSetErrorHandlerExtR(options, tiff_quiet, nullptr);
+    TIFFOpenOptionsSetWarningHandlerExtR(options, tiff_quiet, nullptr);
+    TIFF* tiff = TIFFClientOpenExt("memory", "rm", &bytes, tiff_read, tiff_write, tiff_seek, tiff_close, tiff_size,
+                                   nullptr, nullptr, options);
+    TIFFOpenOptionsFree(options);
+    if (!tiff) return false;
+    uint32_t w = 0, h = 0;
+    const bool known =
+        TIFFGetField(tiff, TIFFTAG_IMAGEWIDTH, &w) == 1 && TIFFGetField(tiff, TIFFTAG_IMAGELENGTH, &h) == 1;
+    TIFFClose(tiff);
+    width = w;
+    height = h;
+    return known;
+  }
+  return false;
+}
+#endif
 
 // Converts 8-bit gray/RGB/RGBA (`bgr`: OpenCV's BGR/BGRA order) to `channels` in RGB order.
 cv::Mat to_channels(const cv::Mat& eight, int channels, bool bgr) {
@@ -250,8 +323,15 @@ bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& option
   if (is_jpeg(bytes, size)) return decode_jpeg(bytes, size, options, out, error);
   if (is_png(bytes, size)) return decode_png(bytes, size, options, out, error);
 #ifdef DLTRAIN_WITH_IMGCODECS
-  // Other formats (BMP, TIFF, WebP, ...): OpenCV checks its own pixel limit
-  // (OPENCV_IO_MAX_IMAGE_PIXELS) on the header.
+  // Other formats through OpenCV: BMP, TIFF and WebP checked against max_pixels from their
+  // headers first; the rest against OpenCV's own cap (OPENCV_IO_MAX_IMAGE_PIXELS), and
+  // max_pixels once decoded.
+  uint64_t declared_width = 0, declared_height = 0;
+  if (declared_size(bytes, size, declared_width, declared_height) &&
+      !fits(declared_width, declared_height, options.max_pixels)) {
+    error.reason = too_large(declared_width, declared_height, options.max_pixels);
+    return false;
+  }
   cv::Mat decoded;
   try {
     decoded = cv::imdecode(cv::_InputArray(bytes, static_cast<int>(size)), cv::IMREAD_UNCHANGED);

@@ -3,6 +3,9 @@
 #include <turbojpeg.h>
 #include <opencv2/imgproc.hpp>
 
+#include <fstream>
+#include <iterator>
+
 #include "data/data_helpers.h"
 #include "data/image.h"
 
@@ -118,4 +121,27 @@ TEST_CASE("a PNG declaring sizes whose product overflows 64 signed bits is refus
   data::Image image;
   CHECK_FALSE(data::decode_image(png.data(), png.size(), options, image, error));
   CHECK(error.reason == "declares 4294967295x4116686087 pixels, more than max_pixels (100000000)");
+}
+
+// Decompression bombs (tests/fixtures/bombs, written by PIL and patched): small files whose
+// headers declare hundreds of millions of pixels. Each is refused from its header, before a
+// decoder allocates the picture.
+TEST_CASE("decompression bombs in every format are refused from their headers by max_pixels", "[data]") {
+  std::vector<std::string> formats = {"png", "jpg"};
+#ifdef DLTRAIN_WITH_IMGCODECS
+  formats.insert(formats.end(), {"bmp", "webp", "tif"});
+#endif
+  for (const auto& format : formats) {
+    const std::string path = test::source_path("tests/fixtures/bombs/a/bomb." + format);
+    INFO(path);
+    std::ifstream in(path, std::ios::binary);
+    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+    REQUIRE(bytes.size() > 40);
+    data::DecodeOptions options;
+    data::DecodeError error;
+    data::Image image;
+    CHECK_FALSE(data::decode_image(bytes.data(), bytes.size(), options, image, error));
+    CHECK_THAT(error.reason, Catch::Matches("declares (30000x30000|60000x60000|16383x16383) pixels, more than "
+                                            "max_pixels \\(100000000\\)"));
+  }
 }

@@ -51,7 +51,7 @@ TEST_CASE("a grid expands to its product, first axis slowest, in folders named b
   CHECK(clash[0].name == "train.batch=8,val.batch=16,size=32-32");
 }
 
-TEST_CASE("--random draws distinct points, the same ones for the same seed", "[experiment]") {
+TEST_CASE("random points of a grid (sweep --random) are distinct, the same ones for the same seed", "[experiment]") {
   const std::vector<GridAxis> axes = {experiment::parse_grid("a=[1, 2, 3, 4, 5]"),
                                       experiment::parse_grid("b=[1, 2, 3, 4, 5]")};
   const auto first = experiment::expand_sweep(axes, 7, 42), again = experiment::expand_sweep(axes, 7, 42);

@@ -11,6 +11,7 @@
 #include "layers/registry.h"
 #include "support/helpers.h"
 #include "train/device_feed.h"
+#include "train/ema.h"
 #include "train/objectives.h"
 #include "train/optimization.h"
 #include "train/step_runner.h"
@@ -201,4 +202,29 @@ TEST_CASE("cuda: CUDA graph replay trains like eager steps, also across a smalle
   REQUIRE(graph_losses.size() == eager_losses.size());
   for (size_t i = 0; i < eager_losses.size(); ++i) CHECK(graph_losses[i] == Approx(eager_losses[i]).epsilon(1e-4));
   CHECK(test::max_abs_diff(graph_weights, eager_weights) < 1e-4);
+}
+
+TEST_CASE("cuda: the weight average (train.ema) on the GPU follows the same steps as on the CPU", "[cuda]") {
+  if (!have_gpu()) return;
+  const train::Compute gpu{torch::Device(torch::kCUDA), at::kFloat, true}, cpu{};
+  Net on_gpu = build_net(3, gpu), on_cpu = build_net(3, cpu);
+  train::ModelEma gpu_average({0.9, 4, {}}, on_gpu.graph, *on_gpu.model, gpu);
+  train::ModelEma cpu_average({0.9, 4, {}}, on_cpu.graph, *on_cpu.model, cpu);
+  for (int64_t step = 1; step <= 3; ++step) {
+    test::perturb_weights(*on_cpu.model, 0.2);
+    torch::NoGradGuard no_grad;
+    const auto from = on_cpu.model->parameters(), to = on_gpu.model->parameters();
+    for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+    const auto buffers_from = on_cpu.model->buffers(), buffers_to = on_gpu.model->buffers();
+    for (size_t i = 0; i < buffers_from.size(); ++i) buffers_to[i].copy_(buffers_from[i]);
+    gpu_average.update(step);
+    cpu_average.update(step);
+  }
+  const auto g = gpu_average.tensors(), c = cpu_average.tensors();
+  REQUIRE(g.size() == c.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    INFO(g[i].first);
+    CHECK(g[i].second.is_cuda());
+    CHECK(test::max_abs_diff(g[i].second.to(torch::kCPU), c[i].second) < 1e-5);
+  }
 }

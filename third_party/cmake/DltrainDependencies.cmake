@@ -32,8 +32,16 @@ else()
 endif()
 # JPEG and PNG decode through libjpeg-turbo and libpng; imgcodecs, where present, adds the other
 # formats (BMP, TIFF, WebP, ...).
+# The sizes of BMP, TIFF and WebP images are read from their headers before OpenCV allocates
+# them: through libtiff and libwebp (which imgcodecs links anyway), BMP's by its fixed layout.
 set(DLTRAIN_WITH_IMGCODECS OFF)
 if(TARGET opencv_imgcodecs)
+  find_package(TIFF REQUIRED)
+  find_path(WEBP_INCLUDE_DIR webp/decode.h REQUIRED)
+  find_library(WEBP_LIBRARY webp REQUIRED)
+  add_library(dltrain_webp INTERFACE)
+  target_include_directories(dltrain_webp SYSTEM INTERFACE "${WEBP_INCLUDE_DIR}")
+  target_link_libraries(dltrain_webp INTERFACE "${WEBP_LIBRARY}")
   set(DLTRAIN_WITH_IMGCODECS ON)
 endif()
 
