@@ -6,12 +6,14 @@ namespace dltrain::data {
 
 void register_color_ops(OpRegistry& registry);
 void register_decode_ops(OpRegistry& registry);
+void register_erasing_ops(OpRegistry& registry);
 void register_geometry_ops(OpRegistry& registry);
 void register_value_ops(OpRegistry& registry);
 
 void register_builtin_ops(OpRegistry& registry) {
   register_color_ops(registry);
   register_decode_ops(registry);
+  register_erasing_ops(registry);
   register_geometry_ops(registry);
   register_value_ops(registry);
 }

@@ -146,6 +146,62 @@ TEST_CASE("random_saturation and random_hue follow tf.image's HSV formulas withi
   }
 }
 
+TEST_CASE("random_erasing: one rectangle of the drawn area and aspect holds the value, the rest is kept", "[data]") {
+  cv::Mat pixels(60, 80, CV_8UC3);
+  cv::randu(pixels, 0, 200);
+  auto erasing = op("{random_erasing: {p: 1.0, scale: [0.05, 0.2], ratio: [0.5, 2.0], value: [250, 251, 252]}}");
+  std::set<std::pair<int, int>> sizes;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    data::Image image = image_of(pixels);
+    data::Rng rng(seed);
+    erasing->apply(image, rng);
+    REQUIRE(image.mat.type() == CV_32FC3);
+    // The erased pixels: exactly the value (the random ones stay below 200); their bounding box.
+    cv::Mat filled;
+    cv::inRange(image.mat, cv::Scalar(250, 251, 252), cv::Scalar(250, 251, 252), filled);
+    const cv::Rect box = cv::boundingRect(filled);
+    INFO("seed " << seed << " box " << box);
+    REQUIRE(box.area() > 0);
+    CHECK(cv::countNonZero(filled) == box.area());  // one full rectangle
+    const double fraction = static_cast<double>(box.area()) / (60 * 80);
+    // h = round(sqrt(A r)), w = round(sqrt(A / r)): the area within rounding of [0.05, 0.2] x 4800
+    CHECK(fraction >= 0.05 * (1 - 0.15));
+    CHECK(fraction <= 0.2 * (1 + 0.15));
+    const double aspect = static_cast<double>(box.height) / box.width;
+    CHECK(aspect >= 0.5 * 0.8);
+    CHECK(aspect <= 2.0 * 1.25);
+    cv::Mat outside = image.mat.clone(), original;
+    pixels.convertTo(original, CV_32F);
+    original(box).copyTo(outside(box));
+    CHECK(max_diff(outside, original) == 0);
+    sizes.insert({box.height, box.width});
+    // Per-sample seeds: the same seed erases the same rectangle.
+    data::Image again = image_of(pixels);
+    data::Rng same(seed);
+    erasing->apply(again, same);
+    CHECK(max_diff(again.mat, image.mat) == 0);
+  }
+  CHECK(sizes.size() > 50);  // the rectangles vary
+
+  // p: 0 never erases (nor converts); value random: standard normal noise; errors at their keys.
+  data::Image kept = image_of(pixels);
+  data::Rng rng(1);
+  op("{random_erasing: {p: 0}}")->apply(kept, rng);
+  CHECK(kept.mat.type() == CV_8UC3);
+  cv::Mat big(200, 200, CV_8UC3, cv::Scalar(100, 100, 100));
+  data::Image noisy = image_of(big);
+  op("{random_erasing: {p: 1, scale: [0.5, 0.5], ratio: [1, 1], value: random}}")->apply(noisy, rng);
+  cv::Mat noise = noisy.mat(cv::Rect(65, 65, 70, 70)).clone().reshape(1);  // inside the 141x141 square
+  cv::Scalar mean, deviation;
+  cv::meanStdDev(noise, mean, deviation);
+  CHECK(std::abs(mean[0]) < 0.05);
+  CHECK(std::abs(deviation[0] - 1) < 0.05);
+  CHECK_THAT(test::reports_of([] { op("{random_erasing: {scale: [0.3, 0.1]}}"); }).at(0),
+             Catch::Contains("random_erasing's scale is [lower, upper]"));
+  CHECK_THAT(test::reports_of([] { op("{random_erasing: {value: black}}"); }).at(0),
+             Catch::Contains("a number, a list of them or random, got 'black'"));
+}
+
 TEST_CASE("geometry ops: sizes, center crop content, rotate90, resized crop", "[data]") {
   cv::Mat img = test::picture(10, 12, 5);
   data::Rng rng(3);
@@ -225,6 +281,7 @@ TEST_CASE("every op kind applies to an image and gives the size it announces, an
       {"random_brightness", "{random_brightness: {max_delta: 0.2}}", 12, 10},
       {"random_contrast", "{random_contrast: {range: [0.5, 1.5]}}", 12, 10},
       {"random_crop", "{random_crop: {size: [6, 4], padding: 2}}", 6, 4},
+      {"random_erasing", "{random_erasing: {p: 1.0, value: random}}", 12, 10},
       {"random_flip", "random_flip", 12, 10},
       {"random_hue", "{random_hue: {max_delta: 0.1}}", 12, 10},
       {"random_resized_crop", "{random_resized_crop: {size: [7, 5]}}", 7, 5},
