@@ -14,12 +14,14 @@
 #include "data/data_spec.h"
 #include "data/loader.h"
 #include "data/source.h"
+#include "train/memory_plan.h"
 #include "train/objectives.h"
 #include "train/optimization.h"
 #include "train/precision.h"
 #include "train/step_runner.h"
 #include "train/train_spec.h"
 #include "train/trainer.h"
+#include "util/memory.h"
 
 namespace dltrain::cli {
 namespace {
@@ -115,6 +117,8 @@ int run_bench_step(const BenchStepOptions& o) {
   if (o.steps < 1 || o.repeats < 1 || o.warmup < 0)
     throw Error("--steps and --repeats must be at least 1, --warmup at least 0", std::nullopt);
 
+  release_free_memory();
+  const double resident_before = resident_mb();  // LibTorch and the spec loaded, no model yet
   torch::manual_seed(0);
   auto model = builder::build_model(graph);
   train::place_model(*model, compute);
@@ -151,6 +155,13 @@ int run_bench_step(const BenchStepOptions& o) {
               static_cast<long long>(o.repeats), rates.front(), rates.back());
   std::printf("ms/step    %.2f  (batch %lld)\n", 1000.0 * static_cast<double>(batch_size) / median,
               static_cast<long long>(batch_size));
+  // What the steps needed beyond the process's start: what `check --memory` estimates.
+  if (compute.device.is_cuda())
+    std::printf("memory     %.1f MiB peak allocated on %s (the caching allocator's)\n",
+                train::peak_device_memory_mb(compute.device), compute.device.str().c_str());
+  else
+    std::printf("memory     %.1f MiB peak resident, %.1f MiB over the %.1f MiB before the model\n", peak_resident_mb(),
+                peak_resident_mb() - resident_before, resident_before);
   return 0;
 }
 

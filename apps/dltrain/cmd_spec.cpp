@@ -19,6 +19,7 @@
 #include "spec/spec.h"
 #include "spec/yaml_io.h"
 #include "train/kinds.h"
+#include "train/memory_plan.h"
 #include "train/schema.h"
 #include "util/strings.h"
 
@@ -40,11 +41,18 @@ void add_spec_options(CLI::App& cmd, SpecOptions& options) {
 void setup_check(CLI::App& app, Action& action) {
   auto options = std::make_shared<SpecOptions>();
   auto print = std::make_shared<bool>(false);
+  auto memory = std::make_shared<std::string>();
+  auto target = std::make_shared<train::MemoryTarget>();
   CLI::App* cmd = app.add_subcommand("check", "Resolve and validate a spec, infer shapes, build the model once");
   add_spec_options(*cmd, *options);
   cmd->add_flag("--print", *print, "Print the fully resolved spec (includes, overlays and --set applied)");
-  cmd->callback([&action, options, print] {
-    action = [options, print] {
+  cmd->add_option("--memory", *memory,
+                  "Plan a training step's memory against this much (80GiB, 16G, 512MiB): the parts, the total at "
+                  "the spec's batch, the largest batch that fits");
+  cmd->add_option("--device-kind", target->device, "With --memory: cpu (resident memory) or cuda (device memory)");
+  cmd->add_option("--precision", target->precision, "With --memory: fp32, bf16 or fp16 (default: the spec's)");
+  cmd->callback([&action, options, print, memory, target] {
+    action = [options, print, memory, target] {
       train::RunPlan plan = load_plan(*options);
       if (*print) std::cout << spec::to_yaml(plan.run.document);
       auto model = builder::build_model(plan.graph);
@@ -54,6 +62,17 @@ void setup_check(CLI::App& app, Action& action) {
       for (const auto& out : plan.graph.outputs) outputs.push_back(out.spec.name);
       spdlog::info("{}: OK — {} layers, {} parameters, outputs {}", options->spec, plan.graph.nodes.size(),
                    summary.total(), join(outputs));
+      if (!memory->empty()) {
+        const double budget = train::parse_memory_size(*memory);
+        const train::MemoryPlan memory_plan = train::plan_memory(plan, *model, *target);
+        std::cout << train::format_memory_plan(memory_plan, budget);
+        if (memory_plan.total(memory_plan.batch) > budget)
+          spdlog::warn("batch {} does not fit {} on {}; {}", memory_plan.batch, *memory, memory_plan.device,
+                       memory_plan.largest_batch(budget) > 0
+                           ? "set data." + plan.train.train_split + ".batch to at most " +
+                                 std::to_string(memory_plan.largest_batch(budget))
+                           : std::string("not even one sample does"));
+      }
       return 0;
     };
   });

@@ -342,8 +342,17 @@ step_rate() { grep -oE '[0-9]+(\.[0-9]+)? samples/s|samples/s +[0-9.]+' | grep -
 for batch in ${DLTRAIN_GPU_BENCH_BATCHES:-64 256}; do
   stage "bench batch $batch" 60 || break
   bf16=(--set train.precision=bf16 --set train.channels_last=true)
-  eager=$(limited 60 "$dltrain" -q bench step specs/miniresnet.yaml --device "$device" --batch "$batch" --repeats 3 \
-    "${bf16[@]}" 2>>"$logs/bench.log" | tee -a "$logs/bench.log" | step_rate)
+  eager_out=$(limited 60 "$dltrain" -q bench step specs/miniresnet.yaml --device "$device" --batch "$batch" --repeats 3 \
+    "${bf16[@]}" 2>>"$logs/bench.log" | tee -a "$logs/bench.log")
+  eager=$(step_rate <<<"$eager_out")
+  # check --memory's plan of the step's tensors beside the caching allocator's measured peak.
+  measured=$(sed -n 's/^memory *\([0-9.]*\) MiB peak allocated.*/\1/p' <<<"$eager_out")
+  planned=$("$dltrain" -q check specs/miniresnet.yaml --memory 139GiB --device-kind cuda --set data.train.batch="$batch" \
+    "${bf16[@]}" 2>>"$logs/bench.log" | tee -a "$logs/bench.log" |
+    awk '/^  (weights|gradients|optimizer state|activations and their gradients|the batch) / {
+           for (i = 1; i < NF; i++) if ($(i + 1) == "MiB" || $(i + 1) == "GiB") { sum += $i * ($(i + 1) == "GiB" ? 1024 : 1); break } }
+         END { printf "%.0f", sum }')
+  note "memory miniresnet 224 batch $batch bf16: planned tensors ${planned:-?} MiB, measured peak allocated ${measured:-?} MiB"
   graph=$(limited 60 "$dltrain" -q bench step specs/miniresnet.yaml --device "$device" --batch "$batch" --repeats 3 \
     "${bf16[@]}" --set train.cuda_graph=true 2>>"$logs/bench.log" | tee -a "$logs/bench.log" | step_rate)
   torch_rate=$(limited 60 "$python" scripts/bench/peers/step_torch.py miniresnet --size 224 --batch "$batch" \

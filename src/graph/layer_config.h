@@ -16,6 +16,18 @@ namespace dltrain::graph {
 // A tensor shape without the batch dimension: [C, H, W] for images, [F] for vectors.
 using Shape = std::vector<int64_t>;
 std::string to_string(const Shape& shape);  // "[64, 56, 56]"
+int64_t elements(const Shape& shape);       // the product of the dimensions
+
+// What autograd keeps of one layer for its backward pass while training (the memory plan's
+// rule, train/memory_plan.h). A tensor several layers keep counts once: a conv keeps its input,
+// which is often the ReLU before it, which keeps its output.
+struct SavedForBackward {
+  bool inputs = true;         // its inputs (conv, linear, batch_norm: for the gradients)
+  bool output = false;        // its output (relu, sigmoid, tanh, softmax differentiate through it)
+  int64_t extra_bytes = 0;    // per sample, tensors of its own (a max pool's indices, a dropout mask)
+  bool view = false;          // its output shares its input's memory (flatten, reshape, identity)
+  int64_t scratch_bytes = 0;  // per sample, held only while its backward runs on the CPU (oneDNN's copies)
+};
 
 // A layer's parsed parameters. Immutable once parsed; shared by every node that shares it.
 class LayerConfig {
@@ -26,6 +38,10 @@ class LayerConfig {
   virtual Shape infer_shape(const std::vector<Shape>& inputs) const = 0;
   // Multiply-accumulates per sample, for `dltrain summary`.
   virtual int64_t macs(const std::vector<Shape>& inputs, const Shape& output) const { return 0; }
+  // What it keeps for backward (default: its inputs, as conv and linear do).
+  virtual SavedForBackward saved_for_backward(const std::vector<Shape>& inputs, const Shape& output) const {
+    return {};
+  }
 };
 
 struct KindInfo {

@@ -16,6 +16,7 @@ using OnnxFn = std::function<std::string(OnnxGraph&, const std::string&)>;
 struct Activation {
   Fn torch;
   OnnxFn onnx;
+  bool from_output = false;  // autograd differentiates it through its output (relu, sigmoid, ...)
 };
 
 class ActivationLayer : public UnaryLayer {
@@ -36,6 +37,9 @@ struct ActivationDef : LayerDef {
   std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
     return fn.onnx(g, inputs[0]);
   }
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>&, const Shape&) const override {
+    return {!fn.from_output, fn.from_output};
+  }
 };
 
 void add(LayerRegistry& registry, const std::string& name, const std::string& help,
@@ -53,10 +57,11 @@ void add(LayerRegistry& registry, const std::string& name, const std::string& he
   registry.add(info);
 }
 
-// A parameterless function and the ONNX operator that computes it.
-Activation fixed(torch::Tensor (*fn)(const torch::Tensor&), std::string op) {
+// A parameterless function and the ONNX operator that computes it; `from_output`: its gradient
+// is computed from its output.
+Activation fixed(torch::Tensor (*fn)(const torch::Tensor&), std::string op, bool from_output) {
   return {[fn](const torch::Tensor& x) { return fn(x); },
-          [op](OnnxGraph& g, const std::string& x) { return g.node(op, {x}); }};
+          [op](OnnxGraph& g, const std::string& x) { return g.node(op, {x}); }, from_output};
 }
 
 std::string scalar_op(OnnxGraph& g, const char* op, const std::string& x, float value) {
@@ -79,7 +84,7 @@ std::string onnx_gelu(OnnxGraph& g, const std::string& x, bool tanh) {
 }  // namespace
 
 void register_activations(LayerRegistry& registry) {
-  add(registry, "relu", "max(x, 0)", [](spec::ParamReader&) { return fixed(torch::relu, "Relu"); }, {"ReLU"});
+  add(registry, "relu", "max(x, 0)", [](spec::ParamReader&) { return fixed(torch::relu, "Relu", true); }, {"ReLU"});
   add(registry, "relu6", "min(max(x, 0), 6)", [](spec::ParamReader&) -> Activation {
     return {[](const torch::Tensor& x) { return torch::clamp(x, 0, 6); },
             [](OnnxGraph& g, const std::string& x) {
@@ -100,7 +105,8 @@ void register_activations(LayerRegistry& registry) {
     return {[alpha](const torch::Tensor& x) { return torch::elu(x, alpha); },
             [alpha](OnnxGraph& g, const std::string& x) {
               return g.node("Elu", {x}, {{"alpha", static_cast<float>(alpha)}});
-            }};
+            },
+            alpha >= 0};
   });
   add(registry, "gelu", "Gaussian error linear unit (approximate: none | tanh)",
       [](spec::ParamReader& p) -> Activation {
@@ -116,15 +122,17 @@ void register_activations(LayerRegistry& registry) {
                 }};
       },
       {"swish"});
-  add(registry, "sigmoid", "1 / (1 + exp(-x))", [](spec::ParamReader&) { return fixed(torch::sigmoid, "Sigmoid"); });
-  add(registry, "tanh", "hyperbolic tangent", [](spec::ParamReader&) { return fixed(torch::tanh, "Tanh"); });
+  add(registry, "sigmoid", "1 / (1 + exp(-x))",
+      [](spec::ParamReader&) { return fixed(torch::sigmoid, "Sigmoid", true); });
+  add(registry, "tanh", "hyperbolic tangent", [](spec::ParamReader&) { return fixed(torch::tanh, "Tanh", true); });
   add(registry, "softmax", "exp(x) / sum(exp(x)) over dim (0: features or channels)",
       [](spec::ParamReader& p) -> Activation {
         int64_t dim = p.get_or<int64_t>("dim", 0) + 1;  // skip the batch dimension
         return {[dim](const torch::Tensor& x) { return torch::softmax(x, dim); },
                 [dim](OnnxGraph& g, const std::string& x) {
                   return g.node("Softmax", {x}, {{"axis", dim}});
-                }};
+                },
+                true};
       },
       {"Softmax"});
 }

@@ -80,6 +80,21 @@ struct ConvDef : LayerDef {
     return out[0] * out[1] * out[2] * (inputs[0][0] / groups_for(inputs[0][0])) * kernel[0] * kernel[1];
   }
 
+  // Its input, or the padded copy an asymmetric `same` padding makes (then kept instead); its
+  // backward works on copies of the input and of the output's gradient (oneDNN's layouts).
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>& inputs, const Shape& out) const override {
+    const Shape& in = inputs[0];
+    auto p = pads(in);
+    const int64_t padded_h = in[1] + p[0].before + p[0].after - 2 * std::min(p[0].before, p[0].after);
+    const int64_t padded_w = in[2] + p[1].before + p[1].after - 2 * std::min(p[1].before, p[1].after);
+    const bool asymmetric = padded_h != in[1] || padded_w != in[2];
+    graph::SavedForBackward saved;
+    saved.inputs = !asymmetric;
+    saved.extra_bytes = asymmetric ? 4 * in[0] * padded_h * padded_w : 0;
+    saved.scratch_bytes = 4 * (graph::elements(in) + graph::elements(out));
+    return saved;
+  }
+
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     const Shape& in = inputs[0];
     auto options = torch::nn::Conv2dOptions(in[0], out_for(in[0]), kernel)

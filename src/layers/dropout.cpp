@@ -18,6 +18,10 @@ struct DropoutDef : LayerDef {
   double p = 0.5;
   Shape infer_shape(const std::vector<Shape>& inputs) const override { return inputs[0]; }
   std::shared_ptr<Layer> create(const std::vector<Shape>&) const override { return std::make_shared<DropoutLayer>(p); }
+  // Training keeps the mask, a byte per value.
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>&, const Shape& output) const override {
+    return {false, false, graph::elements(output)};
+  }
   // Inference mode: the identity.
   std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
     return g.node("Identity", {inputs[0]});

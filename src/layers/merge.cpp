@@ -60,6 +60,10 @@ struct MergeDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>&) const override {
     return std::make_shared<MergeLayer>(op, dim);
   }
+  // Sums and joins pass gradients through; a product needs the other factors.
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>&, const Shape&) const override {
+    return {op == Op::Multiply, false};
+  }
   std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
     switch (op) {
       case Op::Add:

@@ -131,6 +131,20 @@ struct MobileNetV2Def : LayerDef {
     return total + (classes > 0 ? plan.last * classes : 0);
   }
 
+  // Inside: a conv + batch norm + ReLU6 keeps three tensors of its output's size (ReLU6 is a
+  // clamp, differentiated through its input), a projection two; frozen layers counted too.
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>& inputs, const Shape&) const override {
+    const Plan plan = make_plan(width);
+    int64_t h = window_size(inputs[0][1], 3, 2, 1), w = window_size(inputs[0][2], 3, 2, 1);
+    int64_t values = 3 * plan.stem * h * w;
+    for (const auto& b : plan.blocks) {
+      if (b.hidden != b.in) values += 3 * b.hidden * h * w;
+      h = window_size(h, 3, b.stride, 1), w = window_size(w, 3, b.stride, 1);
+      values += 3 * b.hidden * h * w + 2 * b.out * h * w;
+    }
+    values += 3 * plan.last * h * w;
+    return {true, false, 4 * values};
+  }
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<MobileNetV2>(inputs[0][0], make_plan(width), classes, trainable_from);
   }

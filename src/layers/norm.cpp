@@ -77,6 +77,12 @@ struct BatchNormDef : LayerDef {
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<BatchNormLayer>(inputs[0][0], momentum, eps, affine);
   }
+  // Its input; on the CPU its backward normalises a copy of it.
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>& inputs, const Shape&) const override {
+    graph::SavedForBackward saved;
+    saved.scratch_bytes = 4 * graph::elements(inputs[0]);
+    return saved;
+  }
   std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
                       const std::vector<Shape>& shapes) const override {
     return onnx_batch_norm(g, inputs[0], "", eps, affine, shapes[0][0]);

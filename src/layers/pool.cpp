@@ -98,6 +98,10 @@ struct PoolDef : LayerDef {
   int64_t macs(const std::vector<Shape>&, const Shape& out) const override {
     return out[0] * out[1] * out[2] * kernel[0] * kernel[1];
   }
+  // Its input, and a max pool the int64 index of each maximum.
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>&, const Shape& out) const override {
+    return {true, false, max ? 8 * graph::elements(out) : 0};
+  }
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     auto p = pads(inputs[0]);
     return std::make_shared<PoolLayer>(max, kernel, stride,
@@ -130,6 +134,10 @@ class GlobalPoolLayer : public UnaryLayer {
 
 struct GlobalPoolDef : LayerDef {
   bool max = false;
+  // A mean needs only the input's size; a max the int64 index of each maximum.
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>&, const Shape& out) const override {
+    return {false, false, max ? 8 * graph::elements(out) : 0};
+  }
   Shape infer_shape(const std::vector<Shape>& inputs) const override {
     expect_image(inputs, max ? "global_max_pool" : "global_avg_pool");
     return {inputs[0][0]};

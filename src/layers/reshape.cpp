@@ -5,12 +5,6 @@
 namespace dltrain::layers {
 namespace {
 
-int64_t numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
 class ReshapeLayer : public UnaryLayer {
  public:
   explicit ReshapeLayer(Shape target) : target_(std::move(target)) { target_.insert(target_.begin(), -1); }
@@ -28,7 +22,7 @@ class IdentityLayer : public UnaryLayer {
 struct ReshapeDef : LayerDef {
   Shape target;  // empty: flatten
   Shape infer_shape(const std::vector<Shape>& inputs) const override {
-    const int64_t total = numel(inputs[0]);
+    const int64_t total = graph::elements(inputs[0]);
     if (target.empty()) return {total};
     Shape out = target;
     int64_t known = 1;
@@ -40,13 +34,16 @@ struct ReshapeDef : LayerDef {
         known *= out[i];
     }
     if (unknown >= 0 && known > 0 && total % known == 0) out[static_cast<size_t>(unknown)] = total / known;
-    if (numel(out) != total)
-      throw Error("reshape to " + graph::to_string(target) + " needs " + std::to_string(numel(out)) +
+    if (graph::elements(out) != total)
+      throw Error("reshape to " + graph::to_string(target) + " needs " + std::to_string(graph::elements(out)) +
                   " values per sample, the input " + graph::to_string(inputs[0]) + " has " + std::to_string(total));
     return out;
   }
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<ReshapeLayer>(infer_shape(inputs));
+  }
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>&, const Shape&) const override {
+    return {false, false, 0, true};
   }
   // Flatten keeps the batch dimension; Reshape's 0 copies it, so any batch size runs.
   std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs,
@@ -61,6 +58,9 @@ struct ReshapeDef : LayerDef {
 struct IdentityDef : LayerDef {
   Shape infer_shape(const std::vector<Shape>& inputs) const override { return inputs[0]; }
   std::shared_ptr<Layer> create(const std::vector<Shape>&) const override { return std::make_shared<IdentityLayer>(); }
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>&, const Shape&) const override {
+    return {false, false, 0, true};
+  }
   std::string to_onnx(OnnxGraph& g, const std::vector<std::string>& inputs, const std::vector<Shape>&) const override {
     return g.node("Identity", {inputs[0]});
   }

@@ -161,6 +161,16 @@ struct ResNetDef : LayerDef {
     return total + (classes > 0 ? last * classes : 0);
   }
 
+  // Inside: each convolution's output (kept by its batch norm) and the ReLU after it (kept by the
+  // next convolution), the stem's max-pool indices; frozen layers counted as trainable ones.
+  graph::SavedForBackward saved_for_backward(const std::vector<Shape>& inputs, const Shape&) const override {
+    int64_t values = 0, stem = 0;
+    walk(inputs[0], [&](int64_t, int64_t out, int64_t, int64_t h, int64_t w) {
+      values += 2 * out * h * w;
+      if (stem == 0) stem = out * h * w;
+    });
+    return {true, false, 4 * values + 8 * stem / 4};
+  }
   std::shared_ptr<Layer> create(const std::vector<Shape>& inputs) const override {
     return std::make_shared<ResNet>(inputs[0][0], depths().at(kind), classes, trainable_from);
   }

@@ -22,6 +22,9 @@ class OptimizerConfig {
   virtual ~OptimizerConfig() = default;
   // The base learning rate (what the schedule scales).
   virtual double lr() const = 0;
+  // Tensors of a parameter's size it keeps per parameter (Adam's two moments: 2), for the
+  // memory plan.
+  virtual int state_per_parameter() const = 0;
   // An optimizer over `params` (all trainable).
   virtual std::unique_ptr<torch::optim::Optimizer> create(const std::vector<torch::Tensor>& params) const = 0;
   // One parameter's state as named tensors ("exp_avg", "step", ...; none before its first step),

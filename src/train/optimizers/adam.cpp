@@ -76,6 +76,7 @@ class AdamConfig final : public OptimizerConfig {
  public:
   Options options{1e-3};
   double lr() const override { return options.lr(); }
+  int state_per_parameter() const override { return options.amsgrad() ? 3 : 2; }
   std::unique_ptr<torch::optim::Optimizer> create(const std::vector<torch::Tensor>& params) const override {
     return std::make_unique<MultiTensorAdam<Base, State, Options, decoupled_weight_decay>>(params, options);
   }

@@ -11,6 +11,9 @@ class RmspropConfig final : public OptimizerConfig {
  public:
   torch::optim::RMSpropOptions options{1e-3};
   double lr() const override { return options.lr(); }
+  int state_per_parameter() const override {
+    return 1 + (options.momentum() > 0 ? 1 : 0) + (options.centered() ? 1 : 0);
+  }
   std::unique_ptr<torch::optim::Optimizer> create(const std::vector<torch::Tensor>& params) const override {
     return std::make_unique<torch::optim::RMSprop>(params, options);
   }

@@ -11,6 +11,7 @@ class SgdConfig final : public OptimizerConfig {
  public:
   torch::optim::SGDOptions options{0.01};
   double lr() const override { return options.lr(); }
+  int state_per_parameter() const override { return options.momentum() > 0 ? 1 : 0; }
   std::unique_ptr<torch::optim::Optimizer> create(const std::vector<torch::Tensor>& params) const override {
     return std::make_unique<torch::optim::SGD>(params, options);
   }
