@@ -4,6 +4,13 @@
 #include <torch/version.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// The collectives' interface, also when neither backend's header below brings it in (a LibTorch
+// 2.x without Gloo's headers or NCCL's).
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#else
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
 
 #include <unistd.h>
 
