@@ -36,7 +36,9 @@ struct BenchDataOptions {
 };
 
 int run_bench_data(const BenchDataOptions& o) {
-  const train::RunPlan plan = load_plan(o.spec);
+  train::RunPlan plan = load_plan(o.spec);
+  if (o.split == plan.train.train_split)  // batch: auto, as fit on this machine's CPU would choose it
+    train::choose_batch(plan, *builder::build_model(plan.graph), torch::kCPU);
   data::Table table = data::load_split_table(plan.data, o.split, o.seed);
   data::LoaderOptions options{o.seed};
   options.decode_only = o.decode_only;
@@ -110,9 +112,11 @@ int run_bench_step(const BenchStepOptions& o) {
   const train::TrainSpec& spec = plan.train;
   const train::Compute compute = train::make_compute(spec, o.device);
   int64_t batch_size = o.batch;
-  if (batch_size <= 0) {  // the train split's, as the data section says
+  if (batch_size <= 0) {  // the train split's, as the data section says (batch: auto as fit chooses it)
     const data::SplitSpec* split = plan.data.find(spec.train_split);
-    batch_size = split ? split->batch_size : 32;
+    batch_size = !split              ? 32
+                 : split->auto_batch ? train::choose_batch(plan, *builder::build_model(graph), compute.device)
+                                     : split->batch_size;
   }
   if (o.steps < 1 || o.repeats < 1 || o.warmup < 0)
     throw Error("--steps and --repeats must be at least 1, --warmup at least 0", std::nullopt);

@@ -64,7 +64,11 @@ void setup_check(CLI::App& app, Action& action) {
                    summary.total(), join(outputs));
       if (!memory->empty()) {
         const double budget = train::parse_memory_size(*memory);
-        const train::MemoryPlan memory_plan = train::plan_memory(plan, *model, *target);
+        train::MemoryPlan memory_plan = train::plan_memory(plan, *model, *target);
+        if (memory_plan.batch == 0) {  // batch: auto, as fit would choose it within this budget
+          memory_plan.batch = std::max<int64_t>(1, memory_plan.largest_batch(plan.train.memory_fraction * budget));
+          spdlog::info("batch: auto would be {} in {} of {}", memory_plan.batch, plan.train.memory_fraction, *memory);
+        }
         std::cout << train::format_memory_plan(memory_plan, budget);
         if (memory_plan.total(memory_plan.batch) > budget)
           spdlog::warn("batch {} does not fit {} on {}; {}", memory_plan.batch, *memory, memory_plan.device,

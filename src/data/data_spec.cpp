@@ -185,8 +185,13 @@ SplitSpec parse_split(const std::string& name, const Value& v, const spec::Model
       if (split.shuffle_buffer < 0) throw Error("shuffle is a buffer size (>= 1), true or false", shuffle->loc());
     }
   }
-  split.batch_size = p.get_or<int64_t>("batch", 32);
-  if (split.batch_size < 1) throw Error("batch must be at least 1", p.loc_of("batch"));
+  if (const Value* batch = p.find("batch"); batch && batch->is_string() && batch->as_string() == "auto") {
+    split.auto_batch = true;
+    split.batch_size = 0;
+  } else {
+    split.batch_size = p.get_or<int64_t>("batch", 32);
+    if (split.batch_size < 1) throw Error("batch must be auto or at least 1", p.loc_of("batch"));
+  }
   split.drop_remainder = p.get_or<bool>("drop_remainder", false);
   split.workers = auto_or_int(p, "workers");
   if (split.workers > kMaxWorkers)
@@ -220,6 +225,11 @@ std::vector<spec::KindDescription> describe_sources() {
 }
 
 const SplitSpec* DataSpec::find(const std::string& name) const {
+  auto it = splits.find(name);
+  return it == splits.end() ? nullptr : &it->second;
+}
+
+SplitSpec* DataSpec::find(const std::string& name) {
   auto it = splits.find(name);
   return it == splits.end() ? nullptr : &it->second;
 }

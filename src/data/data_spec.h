@@ -54,7 +54,8 @@ struct SplitSpec {
   std::vector<ColumnSpec> columns;                 // every model input and every output target
   std::map<std::string, std::vector<OpSpec>> ops;  // per image input
   int64_t shuffle_buffer = 0;                      // 0: file order; tf.data semantics otherwise
-  int64_t batch_size = 32;
+  int64_t batch_size = 32;                         // 0 with auto_batch until train::choose_batch sets it
+  bool auto_batch = false;  // `batch: auto`: the largest the memory plan fits (training split only)
   bool drop_remainder = false;
   int64_t workers = 0;               // 0: one per core
   int64_t prefetch = 0;              // batches ready ahead; 0: auto (2 per worker)
@@ -67,6 +68,7 @@ struct SplitSpec {
 struct DataSpec {
   std::map<std::string, SplitSpec> splits;
   const SplitSpec* find(const std::string& name) const;
+  SplitSpec* find(const std::string& name);
 };
 
 // What an output's target column holds, as its loss wants it.

@@ -161,6 +161,7 @@ std::vector<int64_t> shuffle_order(int64_t rows, int64_t buffer, uint64_t seed) 
 }
 
 Loader::Loader(const SplitSpec& split, Table table, LoaderOptions options) : state_(std::make_unique<State>()) {
+  DLT_ASSERT(split.batch_size > 0, "split '", split.name, "': batch: auto was not chosen (train::choose_batch)");
   State& s = *state_;
   s.split = split;
   s.table = std::move(table);

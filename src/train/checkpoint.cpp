@@ -83,6 +83,7 @@ void write_checkpoint(const std::string& path, torch::nn::Module& model, const T
                    {"step", std::to_string(state.step)},
                    {"spec_hash", state.spec_hash},
                    {"spec", state.spec_text},
+                   {"batch", std::to_string(state.batch)},
                    {"dltrain_version", DLTRAIN_VERSION}};
   for (const auto& [policy, values] : state.policies)
     for (const auto& [key, value] : values) file.metadata[kPolicyPrefix + policy + "." + key] = value;
@@ -108,6 +109,8 @@ TrainingState read_training_state(const std::string& path) {
   state.step = to_int(path, "step", meta("step"));
   state.spec_hash = meta("spec_hash");
   state.spec_text = meta("spec");
+  if (auto batch = file.metadata.find("batch"); batch != file.metadata.end())
+    state.batch = to_int(path, "batch", batch->second);
   for (const auto& [name, t] : file.tensors) {
     if (starts_with(name, kOptimizerPrefix))
       state.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);

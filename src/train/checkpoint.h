@@ -32,6 +32,7 @@ struct TrainingState {
   std::map<std::string, std::vector<double>> running_metrics;          // "<output>.<metric>": its sums
   std::map<std::string, std::map<std::string, std::string>> policies;  // policy name -> its state
   std::vector<std::pair<std::string, torch::Tensor>> ema;              // train.ema's model; empty: none
+  int64_t batch = 0;  // the training batch (what `batch: auto` chose); 0: not recorded
 };
 
 // Writes the model's tensors and `state` to `path` atomically (the previous file survives a

@@ -1,12 +1,15 @@
 #include "train/memory_plan.h"
 
 #ifdef DLTRAIN_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -232,6 +235,43 @@ MemoryPlan plan_memory(const RunPlan& plan, builder::DagModel& model, const Memo
   m.overhead = m.device == "cuda" ? kCudaOverhead : kCpuOverhead;
   m.slack = m.device == "cuda" ? 0 : kCpuSlack;
   return m;
+}
+
+double device_memory(const torch::Device& device) {
+#ifdef DLTRAIN_WITH_CUDA
+  if (device.is_cuda())
+    return static_cast<double>(at::cuda::getDeviceProperties(device.index() < 0 ? 0 : device.index())->totalGlobalMem);
+#endif
+  double available = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    double kib = 0;
+    meminfo >> kib;
+    if (key == "MemAvailable:") available = kib * 1024;
+    meminfo.ignore(1 << 10, '\n');
+  }
+  // A cgroup v2 limit (a SLURM job's --mem, a container's) below that.
+  double limit = 0, used = 0;
+  if (std::ifstream max("/sys/fs/cgroup/memory.max"); max >> limit) {
+    std::ifstream("/sys/fs/cgroup/memory.current") >> used;
+    if (limit > used) available = std::min(available, limit - used);
+  }
+  return available;
+}
+
+int64_t choose_batch(RunPlan& plan, builder::DagModel& model, const torch::Device& device) {
+  data::SplitSpec* split = plan.data.find(plan.train.train_split);
+  if (!split || !split->auto_batch) return split ? split->batch_size : 0;
+  const MemoryPlan m = plan_memory(plan, model, {device.is_cuda() ? "cuda" : "cpu", ""});
+  const double budget = plan.train.memory_fraction * device_memory(device);
+  const int64_t batch = m.largest_batch(budget);
+  if (batch < 1)
+    throw Error::runtime("batch: auto: not even one sample fits " + mib(budget) + " (" +
+                         std::to_string(plan.train.memory_fraction) + " of " + device.str() + "'s memory)");
+  split->batch_size = batch;
+  spdlog::info("batch: auto -> {} ({} of {} planned, train.memory_fraction {} of {} on {})", batch, mib(m.total(batch)),
+               mib(budget), plan.train.memory_fraction, mib(device_memory(device)), device.str());
+  return batch;
 }
 
 std::string format_memory_plan(const MemoryPlan& m, double budget) {

@@ -56,6 +56,15 @@ struct MemoryPlan {
 // Error for a precision that does not exist.
 MemoryPlan plan_memory(const RunPlan& plan, builder::DagModel& model, const MemoryTarget& target);
 
+// Memory this process may use on `device`, in bytes: a CUDA device's total, else the system's
+// available memory (MemAvailable) within the cgroup's limit, if any.
+double device_memory(const torch::Device& device);
+
+// `batch: auto` (the training split): sets the split's batch to the largest the plan fits in
+// train.memory_fraction of device_memory(device), logs it, and returns it; the split's own batch
+// when it is a number. Throws Error (runtime) when not even one sample fits.
+int64_t choose_batch(RunPlan& plan, builder::DagModel& model, const torch::Device& device);
+
 // A table for the terminal: each part, the total at the spec's batch and, with `budget` > 0,
 // whether it fits and the largest batch that does.
 std::string format_memory_plan(const MemoryPlan& plan, double budget);

@@ -73,6 +73,11 @@ RunPlan plan_run(const spec::Value& document) {
   }
   collect([&] { plan.train = parse_train_spec(plan.run.train); });
   if (errors.empty()) collect([&] { check_monitors(plan); });
+  for (const auto& [name, split] : plan.data.splits)
+    if (split.auto_batch && name != plan.train.train_split)
+      errors.emplace_back(
+          "batch: auto is for the training split ('" + plan.train.train_split + "'); give '" + name + "' a number",
+          split.loc);
   if (errors.size() == 1) throw errors[0];
   if (!errors.empty()) throw ErrorList(errors);
   return plan;

@@ -138,6 +138,7 @@ TrainSpec read_train_spec(spec::ParamReader& p) {
     r->finish();
     t.ema = e;
   }
+  t.memory_fraction = p.get_in<double>("memory_fraction", 0.9, 0.05, 1.0);
   t.train_split = p.get_or<std::string>("train_split", "train");
   t.val_split = p.get_or<std::string>("val_split", "val");
   p.finish();

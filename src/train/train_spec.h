@@ -106,6 +106,7 @@ struct TrainSpec {
   std::string train_split = "train", val_split = "val";
   DistributedSpec distributed;
   std::optional<EmaSpec> ema;
+  double memory_fraction = 0.9;  // of the device's memory `batch: auto` may plan for
   SourceLoc loc;
 
   // The monitors the spec sets (reduce_on_plateau, early_stopping, keep_best).

@@ -29,6 +29,7 @@
 #include "train/data_parallel.h"
 #include "train/device_feed.h"
 #include "train/ema.h"
+#include "train/memory_plan.h"
 #include "train/optimization.h"
 #include "train/policies.h"
 #include "train/precision.h"
@@ -300,6 +301,7 @@ void Trainer::write_checkpoint_at(const std::string& path) const {
     state.cpu_rng = generator.get_state();
   }
   state.train_meter = train_meter_.state();
+  state.batch = plan_.data.find(spec_.train_split)->batch_size;
   if (ema_) state.ema = ema_->tensors();
   state.loss_scaler = scaler_.state();
   for (const auto& head : heads_)
@@ -360,27 +362,42 @@ void Trainer::prepare() {
     dp_ = std::make_unique<DataParallel>(placement_, distributed, compute_.device, spec_hash_);
   }
   scaler_ = LossScaler(compute_.dtype == at::kHalf);
-  heads_ = std::move(plan_.heads);
   const data::DataSpec& data = plan_.data;
   if (!data.find(spec_.train_split))
     throw Error(
         "fit needs a data split '" + spec_.train_split + "' (add data: {" + spec_.train_split + ": {source: ...}})",
         run_.data.loc());
   const bool has_val = plan_.validates();
-  // On a GPU: page-locked batches, and images as 8-bit pixels normalised there.
-  const bool gpu = compute_.device.is_cuda();
-  data::LoaderOptions loader_options{seed, gpu, placement_.rank, placement_.world_size, gpu};
-  train_loader_ = std::make_unique<data::Loader>(*data.find(spec_.train_split),
-                                                 data::load_split_table(data, spec_.train_split, seed), loader_options);
-  if (has_val)
-    val_loader_ = std::make_unique<data::Loader>(*data.find(spec_.val_split),
-                                                 data::load_split_table(data, spec_.val_split, seed), loader_options);
-
   torch::manual_seed(seed);
   model_ = builder::build_model(graph_);
   if (options_.resume.empty())
     for (const auto& line : builder::import_spec_weights(*model_)) spdlog::info("weights {}", line);
   place_model(*model_, compute_);
+  // batch: auto is chosen once, by the memory plan; a resumed run keeps the batch it started with.
+  if (data::SplitSpec* train_split = plan_.data.find(spec_.train_split); train_split && train_split->auto_batch) {
+    const int64_t saved = options_.resume.empty() ? 0 : read_training_state(resolve_checkpoint(options_.resume)).batch;
+    if (saved > 0) {
+      train_split->batch_size = saved;
+      spdlog::info("batch: auto -> {}, as the run started", saved);
+    } else {
+      choose_batch(plan_, *model_, compute_.device);
+    }
+  }
+  heads_ = std::move(plan_.heads);
+  // On a GPU: page-locked batches, and images as 8-bit pixels normalised there.
+  const bool gpu = compute_.device.is_cuda();
+  data::LoaderOptions loader_options{seed, gpu, placement_.rank, placement_.world_size, gpu};
+  data::Table train_table = data::load_split_table(data, spec_.train_split, seed);
+  if (data::SplitSpec* split = plan_.data.find(spec_.train_split);
+      split->auto_batch && split->batch_size * placement_.world_size > train_table.rows) {
+    split->batch_size = std::max<int64_t>(1, train_table.rows / placement_.world_size);
+    spdlog::info("batch: auto -> {}: the whole training split", split->batch_size);
+  }
+  train_loader_ = std::make_unique<data::Loader>(*data.find(spec_.train_split), std::move(train_table), loader_options);
+  if (has_val)
+    val_loader_ = std::make_unique<data::Loader>(*data.find(spec_.val_split),
+                                                 data::load_split_table(data, spec_.val_split, seed), loader_options);
+
   if (spec_.ema) ema_ = std::make_unique<ModelEma>(*spec_.ema, graph_, *model_, compute_);
   optimizer_ = make_optimizer(spec_.optimizer, model_->parameters());
   const int64_t steps_per_epoch = (train_loader_->batches_per_epoch() + spec_.accumulate - 1) / spec_.accumulate;

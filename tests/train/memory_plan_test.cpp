@@ -120,3 +120,47 @@ TEST_CASE("memory plan within 15% of the measured peak of bench step on the exam
     }
   }
 }
+
+TEST_CASE("batch: auto is the largest batch the plan fits in memory_fraction of the memory", "[train][memory]") {
+  train::RunPlan plan =
+      train::plan_run(test::yaml(with(with(with(kVectorNet, "TRAINABLE", "true"), "batch: 10", "batch: auto"),
+                                      "{lr: 0.01}}", "{lr: 0.01}}, memory_fraction: 0.5")));
+  REQUIRE(plan.data.find("train")->auto_batch);
+  auto model = builder::build_model(plan.graph);
+  const int64_t batch = train::choose_batch(plan, *model, torch::kCPU);
+  CHECK(plan.data.find("train")->batch_size == batch);
+  const train::MemoryPlan m = train::plan_memory(plan, *model, {});
+  const double budget = 0.5 * train::device_memory(torch::kCPU);
+  CHECK(budget > 0);
+  CHECK(m.total(batch) <= budget);
+  CHECK(m.total(batch + 1) > budget);
+
+  CHECK_THAT(test::reports_of([] {
+               train::plan_run(test::yaml(with(with(kVectorNet, "TRAINABLE", "true"), "batch: 10",
+                                               "batch: 10}\n  val: {source: {csv: none.csv, columns: {x: \"x*\"}}, "
+                                               "batch: auto")));
+             }).at(0),
+             Catch::Contains("batch: auto is for the training split ('train'); give 'val' a number"));
+}
+
+TEST_CASE("fit with batch: auto logs the batch it chose, records it, and a resumed run keeps it", "[train][e2e]") {
+  test::TempDir dir;
+  std::ostringstream csv;
+  csv << "x0,x1,x2,y\n";
+  for (int i = 0; i < 300; ++i) csv << (i % 2 ? 1 : -1) << "," << i % 7 << "," << i % 3 << "," << i % 2 << "\n";
+  dir.file("none.csv", csv.str());
+  const std::string spec =
+      dir.file("spec.yaml", with(with(with(kVectorNet, "TRAINABLE", "true"), "batch: 10", "batch: auto"), "{lr: 0.01}}",
+                                 "{lr: 0.01}}, epochs: 2, checkpoint: {keep_last: 5}"));
+  std::string out;
+  REQUIRE(test::run_dltrain("fit " + spec + " --run-dir " + dir.path() + "/run", &out) == 0);
+  INFO(out);
+  // 300 samples fit many times over: the whole split is one batch.
+  CHECK_THAT(out, Catch::Contains("batch: auto -> 300: the whole training split"));
+  CHECK_THAT(out, Catch::Contains("300 samples in 1 batches per epoch"));
+  std::string resumed;
+  REQUIRE(test::run_dltrain("fit " + spec + " --resume " + dir.path() +
+                                "/run/checkpoints/epoch-1.safetensors --run-dir " + dir.path() + "/resumed",
+                            &resumed) == 0);
+  CHECK_THAT(resumed, Catch::Contains("batch: auto -> 300, as the run started"));
+}
