@@ -201,19 +201,20 @@ json source_schema(const KindCategory& sources) {
 json split_schema(const json& ops) {
   const json auto_or_int = {{"anyOf", {{{"type", "integer"}, {"minimum", 0}}, {{"const", "auto"}}}}};
   const json op_list = {{"type", "array"}, {"items", ops}};
-  return {{"type", "object"},
-          {"properties",
-           {{"source", {{"$ref", "#/$defs/source"}}},
-            {"ops", nullable({{"anyOf", {op_list, {{"type", "object"}, {"additionalProperties", op_list}}}}})},
-            {"shuffle", nullable({{"anyOf", {{{"type", "integer"}, {"minimum", 0}}, {{"type", "boolean"}}}}})},
-            {"batch", nullable({{"type", "integer"}, {"minimum", 1}, {"default", 32}})},
-            {"drop_remainder", nullable({{"type", "boolean"}, {"default", false}})},
-            {"workers", nullable(auto_or_int)},
-            {"prefetch", nullable(auto_or_int)},
-            {"cache", nullable({{"type", "boolean"}, {"default", false}})},
-            {"on_error", nullable({{"enum", {"skip", "fail"}}, {"default", "skip"}})},
-            {"max_pixels", nullable({{"type", "integer"}, {"minimum", 1}})}}},
-          {"additionalProperties", false}};
+  return {
+      {"type", "object"},
+      {"properties",
+       {{"source", {{"$ref", "#/$defs/source"}}},
+        {"ops", nullable({{"anyOf", {op_list, {{"type", "object"}, {"additionalProperties", op_list}}}}})},
+        {"shuffle", nullable({{"anyOf", {{{"type", "integer"}, {"minimum", 0}}, {{"type", "boolean"}}}}})},
+        {"batch", nullable({{"anyOf", {{{"type", "integer"}, {"minimum", 1}, {"default", 32}}, {{"const", "auto"}}}}})},
+        {"drop_remainder", nullable({{"type", "boolean"}, {"default", false}})},
+        {"workers", nullable(auto_or_int)},
+        {"prefetch", nullable(auto_or_int)},
+        {"cache", nullable({{"type", "boolean"}, {"default", false}})},
+        {"on_error", nullable({{"enum", {"skip", "fail"}}, {"default", "skip"}})},
+        {"max_pixels", nullable({{"type", "integer"}, {"minimum", 1}})}}},
+      {"additionalProperties", false}};
 }
 
 json input_schema() {
