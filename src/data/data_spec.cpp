@@ -148,6 +148,34 @@ std::vector<ColumnSpec> model_columns(const spec::ModelSpec& model,
   return columns;
 }
 
+MixupSpec parse_mixup(const Value& v) {
+  MixupSpec mix;
+  mix.loc = v.loc();
+  Value params = v;
+  if (!v.is_map()) {  // `mixup: 0.2` sets mixup_alpha
+    params = Value::map(v.loc());
+    params.set("mixup_alpha", v, v.loc());
+  }
+  spec::ParamReader p(params, "mixup");
+  mix.mixup_alpha = p.get_in<double>("mixup_alpha", 1.0, 0.0);
+  mix.cutmix_alpha = p.get_in<double>("cutmix_alpha", 0.0, 0.0);
+  mix.cutmix_minmax = p.get_or<std::vector<double>>("cutmix_minmax", {});
+  if (!mix.cutmix_minmax.empty()) {
+    if (mix.cutmix_minmax.size() != 2 || mix.cutmix_minmax[0] <= 0 || mix.cutmix_minmax[0] >= mix.cutmix_minmax[1] ||
+        mix.cutmix_minmax[1] > 1)
+      throw Error("cutmix_minmax is [low, high] fractions of the image's sides, 0 < low < high <= 1",
+                  p.loc_of("cutmix_minmax"));
+    mix.cutmix_alpha = 1.0;  // as timm: the box comes from minmax, alpha only switches CutMix on
+  }
+  mix.prob = p.get_in<double>("prob", 1.0, 0.0, 1.0);
+  mix.switch_prob = p.get_in<double>("switch_prob", 0.5, 0.0, 1.0);
+  mix.correct_lam = p.get_or<bool>("correct_lam", true);
+  p.finish();
+  if (mix.mixup_alpha == 0 && mix.cutmix_alpha == 0)
+    throw Error("mixup needs mixup_alpha or cutmix_alpha above 0 (or remove it)", v.loc());
+  return mix;
+}
+
 SplitSpec parse_split(const std::string& name, const Value& v, const spec::ModelSpec& model,
                       const std::vector<ColumnSpec>& columns) {
   SplitSpec split;
@@ -202,6 +230,17 @@ SplitSpec parse_split(const std::string& name, const Value& v, const spec::Model
   split.cache = p.get_or<bool>("cache", false);
   split.skip_bad = p.get_choice("on_error", {"skip", "fail"}, "skip") == "skip";
   split.max_pixels = p.get_or<int64_t>("max_pixels", split.max_pixels);
+  if (const Value* mixup = p.find("mixup"); mixup && !mixup->is_null()) {
+    split.mixup = parse_mixup(*mixup);
+    if (split.mixup->cutmix_alpha > 0 && images.empty())
+      throw Error("cutmix pastes boxes of images, and this model has no image input: use mixup_alpha alone",
+                  mixup->loc());
+    for (const auto& input : model.inputs)
+      if (input.dtype != "float32")
+        throw Error("mixup blends every input, and input '" + input.name + "' holds " + input.dtype +
+                        " indices, which cannot be blended",
+                    mixup->loc());
+  }
   p.finish();
   return split;
 }

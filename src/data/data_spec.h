@@ -48,6 +48,19 @@ struct OpSpec {
   SourceLoc loc;
 };
 
+// Mixup and CutMix of a training batch, timm's `Mixup` in its batch mode: with probability
+// `prob` per batch, CutMix with probability `switch_prob` when both alphas are on (else the one
+// that is), lam ~ Beta(alpha, alpha). Mixup blends the batch with its reverse; CutMix pastes a
+// box of the reverse (side sqrt(1 - lam) of the image's, or drawn from cutmix_minmax), lam then
+// the share left uncovered when correct_lam. Targets become lam and 1 - lam of the two.
+struct MixupSpec {
+  double mixup_alpha = 1.0, cutmix_alpha = 0.0;
+  std::vector<double> cutmix_minmax;  // [low, high] fractions of the side, or empty
+  double prob = 1.0, switch_prob = 0.5;
+  bool correct_lam = true;
+  SourceLoc loc;
+};
+
 struct SplitSpec {
   std::string name;  // train, val, test
   SourceSpec source;
@@ -62,6 +75,7 @@ struct SplitSpec {
   bool cache = false;                // keep decoded samples (before the first random op)
   bool skip_bad = true;              // on_error: skip | fail
   int64_t max_pixels = 100'000'000;  // images declaring more are refused before decoding
+  std::optional<MixupSpec> mixup;    // training split only
   SourceLoc loc;
 };
 

@@ -4,6 +4,7 @@
 
 namespace dltrain::data {
 
+void register_autoaugment_ops(OpRegistry& registry);
 void register_color_ops(OpRegistry& registry);
 void register_decode_ops(OpRegistry& registry);
 void register_erasing_ops(OpRegistry& registry);
@@ -11,6 +12,7 @@ void register_geometry_ops(OpRegistry& registry);
 void register_value_ops(OpRegistry& registry);
 
 void register_builtin_ops(OpRegistry& registry) {
+  register_autoaugment_ops(registry);
   register_color_ops(registry);
   register_decode_ops(registry);
   register_erasing_ops(registry);

@@ -73,11 +73,17 @@ RunPlan plan_run(const spec::Value& document) {
   }
   collect([&] { plan.train = parse_train_spec(plan.run.train); });
   if (errors.empty()) collect([&] { check_monitors(plan); });
-  for (const auto& [name, split] : plan.data.splits)
-    if (split.auto_batch && name != plan.train.train_split)
+  for (const auto& [name, split] : plan.data.splits) {
+    if (name == plan.train.train_split) continue;
+    if (split.auto_batch)
       errors.emplace_back(
           "batch: auto is for the training split ('" + plan.train.train_split + "'); give '" + name + "' a number",
           split.loc);
+    if (split.mixup)
+      errors.emplace_back(
+          "mixup is for the training split ('" + plan.train.train_split + "'); remove it from '" + name + "'",
+          split.mixup->loc);
+  }
   if (errors.size() == 1) throw errors[0];
   if (!errors.empty()) throw ErrorList(errors);
   return plan;

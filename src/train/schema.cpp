@@ -198,6 +198,23 @@ json source_schema(const KindCategory& sources) {
           {"additionalProperties", false}};
 }
 
+json mixup_schema() {
+  const json fraction = {{"type", "number"}, {"minimum", 0}, {"maximum", 1}};
+  const json alpha = {{"type", "number"}, {"minimum", 0}};
+  return {{"description", "Mixup and CutMix of training batches (timm's Mixup); a number is mixup_alpha"},
+          {"anyOf",
+           {alpha,
+            {{"type", "object"},
+             {"properties",
+              {{"mixup_alpha", nullable(alpha)},
+               {"cutmix_alpha", nullable(alpha)},
+               {"cutmix_minmax", nullable({{"type", "array"}, {"items", fraction}, {"minItems", 2}, {"maxItems", 2}})},
+               {"prob", nullable(fraction)},
+               {"switch_prob", nullable(fraction)},
+               {"correct_lam", nullable({{"type", "boolean"}})}}},
+             {"additionalProperties", false}}}}};
+}
+
 json split_schema(const json& ops) {
   const json auto_or_int = {{"anyOf", {{{"type", "integer"}, {"minimum", 0}}, {{"const", "auto"}}}}};
   const json op_list = {{"type", "array"}, {"items", ops}};
@@ -213,7 +230,8 @@ json split_schema(const json& ops) {
         {"prefetch", nullable(auto_or_int)},
         {"cache", nullable({{"type", "boolean"}, {"default", false}})},
         {"on_error", nullable({{"enum", {"skip", "fail"}}, {"default", "skip"}})},
-        {"max_pixels", nullable({{"type", "integer"}, {"minimum", 1}})}}},
+        {"max_pixels", nullable({{"type", "integer"}, {"minimum", 1}})},
+        {"mixup", nullable(mixup_schema())}}},
       {"additionalProperties", false}};
 }
 

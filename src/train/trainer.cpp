@@ -30,6 +30,7 @@
 #include "train/device_feed.h"
 #include "train/ema.h"
 #include "train/memory_plan.h"
+#include "train/mixup.h"
 #include "train/optimization.h"
 #include "train/policies.h"
 #include "train/precision.h"
@@ -208,6 +209,7 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<Schedule> schedule_;
   std::unique_ptr<ModelEma> ema_;  // train.ema's weight average; nullptr without
+  std::unique_ptr<Mixup> mixup_;   // the training split's mixup; nullptr without
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   Compute compute_;
   dist::Placement placement_;
@@ -399,6 +401,7 @@ void Trainer::prepare() {
                                                  data::load_split_table(data, spec_.val_split, seed), loader_options);
 
   if (spec_.ema) ema_ = std::make_unique<ModelEma>(*spec_.ema, graph_, *model_, compute_);
+  if (const auto& mix = data.find(spec_.train_split)->mixup) mixup_ = std::make_unique<Mixup>(*mix, heads_, seed);
   optimizer_ = make_optimizer(spec_.optimizer, model_->parameters());
   const int64_t steps_per_epoch = (train_loader_->batches_per_epoch() + spec_.accumulate - 1) / spec_.accumulate;
   schedule_ = std::make_unique<Schedule>(spec_.schedule, spec_.optimizer.lr(), spec_.epochs, steps_per_epoch);
@@ -506,7 +509,9 @@ int Trainer::train() {
       set_lr(*optimizer_, schedule_->lr(step_));
       if (dp_ && boundary) dp_->before_last_backward();
       // A rank whose samples all failed to load still takes part in the collectives.
-      StepResult r = batch->size > 0 ? runner.forward_backward(*batch) : StepResult{};
+      std::optional<Mixup::Mixed> mixed;
+      if (mixup_) mixed = mixup_->apply(*batch, epoch);
+      StepResult r = batch->size > 0 ? runner.forward_backward(mixed ? mixed->step : *batch) : StepResult{};
       feed.stage();  // the next batch's copy overlaps this step
       if (batch->size > 0) r.read_losses(heads_);
       // Every rank skips, stops and steps together: the flags are decided over the job.
@@ -529,7 +534,7 @@ int Trainer::train() {
         ++done;
         continue;
       }
-      if (batch->size > 0) update_meters(train_meter_, heads_, r, *batch);
+      if (batch->size > 0) update_meters(train_meter_, heads_, r, mixed ? mixed->metrics : *batch);
       ++done;
       const std::map<std::string, double> running = results(train_meter_, heads_, "");
       if (boundary) {

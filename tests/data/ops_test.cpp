@@ -278,6 +278,8 @@ TEST_CASE("every op kind applies to an image and gives the size it announces, an
   const std::vector<Row> rows = {
       {"center_crop", "{center_crop: {size: [8, 6]}}", 8, 6},
       {"normalize", "{normalize: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}", 12, 10},
+      {"rand_augment", "{rand_augment: {num_ops: 3, magnitude: 30}}", 12, 10},
+      {"trivial_augment_wide", "{trivial_augment_wide: {interpolation: bilinear, fill: 128}}", 12, 10},
       {"random_brightness", "{random_brightness: {max_delta: 0.2}}", 12, 10},
       {"random_contrast", "{random_contrast: {range: [0.5, 1.5]}}", 12, 10},
       {"random_crop", "{random_crop: {size: [6, 4], padding: 2}}", 6, 4},

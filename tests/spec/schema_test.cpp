@@ -29,8 +29,9 @@ TEST_CASE("the JSON Schema accepts every example and refuses key and type mistak
                            "specs/product_multi_io.yaml", "specs/bench/pipeline.yaml", "configs/smoke.yaml",
                            "configs/gpu-server.yaml", "README.md"})
     valid += " " + test::source_path(path);
-  // batch: auto is a training split's only word for a batch.
-  valid += " " + dir.file("batch_auto.yaml", "data:\n  train:\n    batch: auto\n");
+  // batch: auto is a training split's only word for a batch; mixup takes timm's names.
+  valid += " " + dir.file("batch_auto.yaml",
+                          "data:\n  train:\n    batch: auto\n    mixup: {mixup_alpha: 0.8, cutmix_alpha: 1.0}\n");
   // Refused by dltrain for a key or a type: the schema refuses them too.
   const std::vector<std::string> refused = {"keras_kind", "unknown_kind", "unknown_parameter", "unknown_section",
                                             "wrong_type"};
@@ -38,6 +39,7 @@ TEST_CASE("the JSON Schema accepts every example and refuses key and type mistak
   for (const auto& name : refused) invalid += " " + bad + name + ".yaml";
   invalid += " " + test::source_path("tests/fixtures/specs/three_mistakes.yaml");
   invalid += " " + dir.file("batch_word.yaml", "data:\n  train:\n    batch: large\n");
+  invalid += " " + dir.file("mixup_alpha.yaml", "data:\n  train:\n    mixup: {alpha: 0.2}\n");
   // Only dltrain catches these (shapes, references, cycles, block parameters, conditions, a
   // channels-last shape): the schema accepts them.
   const std::vector<std::string> builder_only = {

@@ -148,6 +148,20 @@ if(DLTRAIN_PROTOBUF_TARGET STREQUAL "protobuf::libprotobuf")
 endif()
 message(STATUS "dltrain: ONNX export ${DLTRAIN_WITH_ONNX}")
 
+# For a target that includes libonnx's messages beside torch: a torch wheel's include folder
+# carries an older protobuf's headers, and the messages need the protobuf they were generated
+# with. The system's headers are reached through a link of their own, searched first (the
+# compiler ignores /usr/include itself when asked to search it earlier).
+function(dltrain_protobuf_first target)
+  find_path(torch_protobuf_dir google/protobuf/message.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH NO_CACHE)
+  if(torch_protobuf_dir)
+    set(protobuf_first ${CMAKE_BINARY_DIR}/protobuf-first)
+    file(MAKE_DIRECTORY ${protobuf_first})
+    file(CREATE_LINK ${Protobuf_INCLUDE_DIR}/google ${protobuf_first}/google SYMBOLIC)
+    target_include_directories(${target} BEFORE PRIVATE ${protobuf_first})
+  endif()
+endfunction()
+
 # Data-parallel backends (src/dist). Gloo where LibTorch's headers come with Gloo's (Debian's
 # LibTorch with libgloo-dev; a torch wheel ships none). NCCL in CUDA builds, with the nccl.h of
 # the nvidia-nccl wheel beside torch, the version its libtorch_cuda was built against (the class
