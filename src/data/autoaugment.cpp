@@ -223,41 +223,35 @@ const std::vector<std::string>& op_names() {
   return names;
 }
 
-std::vector<Magnitudes> rand_augment_space(int bins, int height, int width) {
+namespace {
+
+// The 14 ops' magnitudes, in op_names() order: the signed ranges end at the given values.
+std::vector<Magnitudes> space(int bins, double shear, double translate_x, double translate_y, double rotate,
+                              double enhance, double posterize_levels) {
   const auto signed_range = [bins](double end) { return Magnitudes{linspace(0.0, end, bins), true}; };
   return {{},
-          signed_range(0.3),
-          signed_range(0.3),
-          signed_range(150.0 / 331.0 * width),
-          signed_range(150.0 / 331.0 * height),
-          signed_range(30.0),
-          signed_range(0.9),
-          signed_range(0.9),
-          signed_range(0.9),
-          signed_range(0.9),
-          {posterize_bits(bins, 4), false},
+          signed_range(shear),
+          signed_range(shear),
+          signed_range(translate_x),
+          signed_range(translate_y),
+          signed_range(rotate),
+          signed_range(enhance),
+          signed_range(enhance),
+          signed_range(enhance),
+          signed_range(enhance),
+          {posterize_bits(bins, posterize_levels), false},
           {linspace(255.0, 0.0, bins), false},
           {},
           {}};
 }
 
-std::vector<Magnitudes> trivial_augment_space(int bins) {
-  const auto signed_range = [bins](double end) { return Magnitudes{linspace(0.0, end, bins), true}; };
-  return {{},
-          signed_range(0.99),
-          signed_range(0.99),
-          signed_range(32.0),
-          signed_range(32.0),
-          signed_range(135.0),
-          signed_range(0.99),
-          signed_range(0.99),
-          signed_range(0.99),
-          signed_range(0.99),
-          {posterize_bits(bins, 6), false},
-          {linspace(255.0, 0.0, bins), false},
-          {},
-          {}};
+}  // namespace
+
+std::vector<Magnitudes> rand_augment_space(int bins, int height, int width) {
+  return space(bins, 0.3, 150.0 / 331.0 * width, 150.0 / 331.0 * height, 30.0, 0.9, 4);
 }
+
+std::vector<Magnitudes> trivial_augment_space(int bins) { return space(bins, 0.99, 32.0, 32.0, 135.0, 0.99, 6); }
 
 void apply(cv::Mat& image, const std::string& op, double magnitude, bool bilinear, const std::vector<double>& fill) {
   const double h = image.rows, w = image.cols;

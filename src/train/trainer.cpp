@@ -383,6 +383,15 @@ void Trainer::prepare() {
       spdlog::info("batch: auto -> {}, as the run started", saved);
     } else {
       choose_batch(plan_, *model_, compute_.device);
+      if (dp_) {  // every rank takes the smallest batch any rank's memory fits
+        std::vector<double> batches(static_cast<size_t>(placement_.world_size), 0.0);
+        batches[static_cast<size_t>(placement_.rank)] = static_cast<double>(train_split->batch_size);
+        dp_->sum(batches);
+        const auto smallest = static_cast<int64_t>(*std::min_element(batches.begin(), batches.end()));
+        if (smallest != train_split->batch_size)
+          spdlog::info("batch: auto -> {}: the smallest any process's memory fits", smallest);
+        train_split->batch_size = smallest;
+      }
     }
   }
   heads_ = std::move(plan_.heads);

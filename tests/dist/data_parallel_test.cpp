@@ -145,6 +145,19 @@ TEST_CASE("2 processes train to the weights of 1 process with the doubled batch"
   }
 }
 
+TEST_CASE("batch: auto on 2 processes: every rank takes the same batch", "[dist][e2e]") {
+  if (!has_gloo()) return;
+  test::TempDir dir;
+  const std::string spec = points_spec(dir, false, "{epochs: 1, optimizer: {adam: {lr: 0.01}}}");
+  std::string out;
+  REQUIRE(test::run_dltrain(
+              "fit " + spec + " --nproc-per-node 2 --set data.train.batch=auto --run-dir " + dir.path() + "/auto",
+              &out) == 0);
+  INFO(out);
+  // 501 samples fit in memory many times over: each rank takes half the split.
+  CHECK_THAT(out, Catch::Contains("batch 250 per process, 500 in all"));
+}
+
 TEST_CASE("kill -9 of one rank: the other exits non-zero within 60 s, naming it", "[dist][e2e]") {
   if (!has_gloo()) return;
   const int victim = GENERATE(1, 0);

@@ -12,6 +12,7 @@
 #include "support/helpers.h"
 #include "train/device_feed.h"
 #include "train/ema.h"
+#include "train/mixup.h"
 #include "train/objectives.h"
 #include "train/optimization.h"
 #include "train/step_runner.h"
@@ -227,4 +228,40 @@ TEST_CASE("cuda: the weight average (train.ema) on the GPU follows the same step
     CHECK(g[i].second.is_cuda());
     CHECK(test::max_abs_diff(g[i].second.to(torch::kCPU), c[i].second) < 1e-5);
   }
+}
+
+TEST_CASE("cuda: mixup and cutmix mix on the GPU as on the CPU, and CUDA graphs capture the mixed step", "[cuda]") {
+  if (!have_gpu()) return;
+  Net cpu_net = build_net(3, {});
+  data::MixupSpec spec;
+  spec.cutmix_alpha = 1.0;
+  const train::Mixup mixup(spec, cpu_net.heads, 7);
+  for (int64_t index = 0; index < 6; ++index) {
+    data::Batch batch = random_batch(16, 40 + static_cast<uint64_t>(index));
+    batch.index = index;
+    const train::Mixup::Mixed on_cpu = mixup.apply(batch, 2), on_gpu = mixup.apply(on(batch, torch::kCUDA), 2);
+    for (const char* name : {"image", "label"}) {
+      INFO(name << " of batch " << index);
+      CHECK(on_gpu.step.tensors.at(name).is_cuda());
+      CHECK(test::max_abs_diff(on_gpu.step.tensors.at(name).cpu(), on_cpu.step.tensors.at(name)) < 1e-6);
+    }
+  }
+  // Every step's targets are probabilities of the same shape: the graph captures and replays.
+  train::TrainSpec train_spec =
+      train::parse_train_spec(test::yaml("{optimizer: {sgd: {lr: 0.05}}, deterministic: true, cuda_graph: true}"));
+  const train::Compute compute{torch::Device(torch::kCUDA), at::kFloat, false, true};
+  Net n = build_net(3, compute);
+  const train::Mixup gpu_mixup(spec, n.heads, 7);
+  auto optimizer = train::make_optimizer(train_spec.optimizer, n.model->parameters());
+  train::LossScaler scaler(false);
+  train::StepRunner runner(*n.model, n.heads, compute, train_spec, scaler);
+  for (int64_t index = 0; index < 6; ++index) {
+    data::Batch batch = on(random_batch(16, 60 + static_cast<uint64_t>(index)), torch::kCUDA);
+    batch.index = index;
+    train::StepResult r = runner.forward_backward(gpu_mixup.apply(batch, 0).step);
+    r.read_losses(n.heads);
+    CHECK(std::isfinite(r.total_value));
+    train::apply_gradients(*optimizer, scaler, train_spec, n.model->parameters());
+  }
+  CHECK(runner.graph_captured());
 }

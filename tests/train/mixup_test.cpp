@@ -102,7 +102,7 @@ TEST_CASE("mixup blends each sample with the reversed batch, targets become lam 
   CHECK(torch::equal(batch.tensors.at("image"), batch_of(2).tensors.at("image")));
 }
 
-TEST_CASE("cutmix pastes a box of the reversed batch; lam is the share left uncovered", "[train]") {
+TEST_CASE("cutmix pastes a box of the reversed batch, and lam is the share left uncovered", "[train]") {
   for (const char* spec : {"{mixup_alpha: 0, cutmix_alpha: 1.0}", "{mixup_alpha: 0, cutmix_minmax: [0.3, 0.7]}"}) {
     INFO(spec);
     train::RunPlan plan = train::plan_run(test::yaml(spec_with(spec)));
@@ -183,7 +183,7 @@ data: {train: {source: {synthetic: {size: 8}}, mixup: {cutmix_alpha: 1.0}}}
              Catch::Contains("cutmix pastes boxes of images, and this model has no image input"));
 }
 
-TEST_CASE("fit with mixup and cutmix trains and reports accuracy on the hard labels", "[train][e2e]") {
+TEST_CASE("fit with mixup trains and reports accuracy on the hard labels", "[train][e2e]") {
   test::TempDir dir;
   std::ostringstream csv;
   csv << "x0,x1,x2,y\n";
