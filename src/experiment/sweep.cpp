@@ -218,7 +218,7 @@ std::vector<std::string> visible_gpus() {
     return gpus;
   }
   if (torch::cuda::is_available())
-    for (size_t i = 0; i < torch::cuda::device_count(); ++i) gpus.push_back(std::to_string(i));
+    for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i) gpus.push_back(std::to_string(i));
   return gpus;
 }
 

@@ -120,7 +120,19 @@ if(DLTRAIN_PROTOBUF_GENERATED)
   set(DLTRAIN_WITH_TENSORBOARD ON)
 else()
   find_package(Protobuf 3)
-  if(Protobuf_FOUND AND Protobuf_PROTOC_EXECUTABLE)
+  # A torch wheel's LibTorch carries an older protobuf of its own: its headers in its include
+  # folder, its symbols exported from libtorch_cpu (and protobuf::libprotobuf an empty target of
+  # its CMake config). The system's protobuf beside it, shared, would bind calls across the two
+  # versions; the GPU bundle links its own copy privately instead (DltrainBundle).
+  find_path(torch_protobuf_dir google/protobuf/message.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH NO_CACHE)
+  if(torch_protobuf_dir)
+    file(REAL_PATH ${torch_protobuf_dir}/google torch_protobuf_dir)
+    file(REAL_PATH ${Protobuf_INCLUDE_DIR}/google system_protobuf_dir)
+  endif()
+  if(torch_protobuf_dir AND NOT torch_protobuf_dir STREQUAL system_protobuf_dir)
+    message(STATUS "dltrain: this LibTorch carries its own protobuf (${torch_protobuf_dir}): TensorBoard "
+                   "event files and ONNX export, built on the system's, are left out of this build")
+  elseif(Protobuf_FOUND AND Protobuf_PROTOC_EXECUTABLE)
     set(DLTRAIN_WITH_TENSORBOARD ON)
     set(DLTRAIN_PROTOBUF_TARGET protobuf::libprotobuf)
   endif()
@@ -148,19 +160,6 @@ if(DLTRAIN_PROTOBUF_TARGET STREQUAL "protobuf::libprotobuf")
 endif()
 message(STATUS "dltrain: ONNX export ${DLTRAIN_WITH_ONNX}")
 
-# For a target that includes libonnx's messages beside torch: a torch wheel's include folder
-# carries an older protobuf's headers, and the messages need the protobuf they were generated
-# with. The system's headers are reached through a link of their own, searched first (the
-# compiler ignores /usr/include itself when asked to search it earlier).
-function(dltrain_protobuf_first target)
-  find_path(torch_protobuf_dir google/protobuf/message.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH NO_CACHE)
-  if(torch_protobuf_dir)
-    set(protobuf_first ${CMAKE_BINARY_DIR}/protobuf-first)
-    file(MAKE_DIRECTORY ${protobuf_first})
-    file(CREATE_LINK ${Protobuf_INCLUDE_DIR}/google ${protobuf_first}/google SYMBOLIC)
-    target_include_directories(${target} BEFORE PRIVATE ${protobuf_first})
-  endif()
-endfunction()
 
 # Data-parallel backends (src/dist). Gloo where LibTorch's headers come with Gloo's (Debian's
 # LibTorch with libgloo-dev; a torch wheel ships none). NCCL in CUDA builds, with the nccl.h of
