@@ -178,7 +178,8 @@ std::string mib(double bytes) {
 }  // namespace
 
 double MemoryPlan::tensors(int64_t b) const {
-  return weights + gradients + optimizer_state + static_cast<double>(b) * (peak_per_sample + batch_per_sample);
+  return weights + gradients + optimizer_state +
+         static_cast<double>(b) * (peak_per_sample + batch_per_sample + mixed_per_sample);
 }
 
 double MemoryPlan::step(int64_t b) const { return tensors(b) * (1 + slack) + overhead; }
@@ -227,6 +228,13 @@ MemoryPlan plan_memory(const RunPlan& plan, builder::DagModel& model, const Memo
   }
   for (const auto& head : plan.heads)
     m.batch_per_sample += head.class_target() ? 8.0 : 4.0 * static_cast<double>(head.features());
+  // Mixup makes a mixed copy of the inputs and turns class targets into probabilities.
+  if (split && split->mixup) {
+    for (int index : plan.graph.inputs)
+      m.mixed_per_sample +=
+          4.0 * static_cast<double>(graph::elements(plan.graph.nodes[static_cast<size_t>(index)].shape));
+    for (const auto& head : plan.heads) m.mixed_per_sample += 4.0 * static_cast<double>(head.features());
+  }
   // On the CPU the loader's window of ready batches is resident too; a GPU holds the step's
   // batch and the next one, copied ahead.
   const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
@@ -291,6 +299,7 @@ std::string format_memory_plan(const MemoryPlan& m, double budget) {
        mib(m.peak_per_sample) + " per sample at the step's peak, " + mib(m.saved_per_sample) +
            " of it kept for backward");
   line("the batch", b * m.batch_per_sample, "");
+  if (m.mixed_per_sample > 0) line("mixup's mixed batch", b * m.mixed_per_sample, "inputs and soft targets");
   line("the loader's batches ahead", static_cast<double>(m.prefetched_batches) * b * m.batch_per_sample,
        std::to_string(m.prefetched_batches) + (m.device == "cuda" ? " copied ahead" : " ready (2 per worker)"));
   if (m.slack > 0)

@@ -32,6 +32,7 @@ struct MemoryPlan {
   double saved_per_sample = 0;                             // activations kept for backward
   double peak_per_sample = 0;                              // the step's peak of activations and their gradients
   double batch_per_sample = 0;                             // the batch's inputs and targets
+  double mixed_per_sample = 0;                             // mixup's mixed copy of them (0 without)
   int64_t prefetched_batches = 0;                          // batches the loader holds besides the step's own
   double slack = 0;                                        // the allocator's, as a fraction of the step's tensors
   double overhead = 0;                                     // the runtime's own, besides the above (see plan_memory)

@@ -72,6 +72,12 @@ TEST_CASE("memory plan: what each layer keeps, counted once, from hand-counted t
   CHECK(cuda.slack == 0);
   CHECK(cuda.prefetched_batches == 1);
 
+  // Mixup adds its mixed copy of the batch: x as floats and y as 2 probabilities.
+  const train::MemoryPlan mixed =
+      plan_of(with(with(kVectorNet, "TRAINABLE", "true"), "batch: 10}", "batch: 10, mixup: 0.2}"));
+  CHECK(mixed.mixed_per_sample == 3 * 4 + 2 * 4);
+  CHECK(mixed.tensors(10) == Approx(m.tensors(10) + 10 * (3 * 4 + 2 * 4)));
+
   // The largest batch that fits is the last one whose total does.
   const double budget = m.total(1000) + 1;
   CHECK(m.largest_batch(budget) >= 1000);
