@@ -20,6 +20,7 @@ std::vector<spec::KindDescription> describe_ops() {
 
 std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& specs, DecodeOptions* decode) {
   std::vector<std::shared_ptr<const Op>> ops;
+  std::string changed_by;  // the first op after which the pixels are no longer the decoded ones
   for (size_t i = 0; i < specs.size(); ++i) {
     const OpSpec& s = specs[i];
     if (s.kind == "decode" && i != 0) throw Error("decode happens first; remove it or move it to the top", s.loc);
@@ -44,6 +45,10 @@ std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& spec
         if (decode) op->tune_decoder(*decode);
         continue;
       }
+      if (op->needs_decoded_pixels() && !changed_by.empty())
+        throw Error(s.kind + " works on the decoded 8-bit pixels, and " + changed_by + " before it changes them: put " +
+                    s.kind + " first, or among the resizes, crops and flips");
+      if (changed_by.empty() && !op->keeps_decoded_pixels()) changed_by = s.kind;
       ops.push_back(std::move(op));
     } catch (const Error& e) {
       throw e.with_loc(s.loc);

@@ -35,6 +35,12 @@ class Op {
   // False for ops that may turn the pixels into floats (materialize()): after them a batch
   // cannot travel as 8-bit pixels with a pending gain/offset (LoaderOptions::defer_affine).
   virtual bool keeps_8bit() const { return true; }
+  // True for ops that leave the decoded 8-bit pixels as 8-bit pixels of the same values
+  // (resizing, cropping, flipping, rotating): an op that needs the decoded pixels may follow them.
+  virtual bool keeps_decoded_pixels() const { return false; }
+  // True for ops that work on the decoded 8-bit pixels only (rand_augment): build_ops refuses
+  // them after any op that does not keep those.
+  virtual bool needs_decoded_pixels() const { return false; }
   // The decoder's settings, which only `decode` has; build_ops passes them on.
   virtual void tune_decoder(DecodeOptions&) const {}
 

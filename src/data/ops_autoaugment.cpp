@@ -20,6 +20,8 @@ struct AutoAugmentOp : Op {
   bool bilinear = false;
   std::vector<double> fill;  // empty: zeros, as torchvision's fill=None
   bool random() const override { return true; }
+  bool keeps_decoded_pixels() const override { return true; }  // 8-bit pixels out, no pending gain
+  bool needs_decoded_pixels() const override { return true; }
 
   void apply(Image& image, Rng& rng) const override {
     if (image.mat.depth() != CV_8U || image.gain != cv::Scalar::all(1.0) || image.offset != cv::Scalar::all(0.0))

@@ -29,6 +29,7 @@ void check_fits(const Image& image, int h, int w, const char* op) {
 // An op that produces a fixed [h, w] size, read from its `size` parameter.
 struct SizedOp : Op {
   int h = 0, w = 0;
+  bool keeps_decoded_pixels() const override { return keeps_8bit(); }
   void read_size(spec::ParamReader& p) {
     auto s = size_param(p, "size");
     h = s[0];
@@ -105,6 +106,7 @@ struct RandomResizedCrop : SizedOp {
 
 struct RandomFlip : Op {
   bool horizontal = true, vertical = false;
+  bool keeps_decoded_pixels() const override { return true; }
   double p = 0.5;
   bool random() const override { return true; }
   void apply(Image& image, Rng& rng) const override {
@@ -116,6 +118,7 @@ struct RandomFlip : Op {
 
 struct Rotate90 : Op {
   int k = -1;  // -1: random multiple of 90 degrees
+  bool keeps_decoded_pixels() const override { return true; }
   bool random() const override { return k < 0; }
   void apply(Image& image, Rng& rng) const override {
     int turns = k >= 0 ? k : std::uniform_int_distribution<int>(0, 3)(rng);
@@ -133,6 +136,7 @@ struct RandomRotate : Op {
   bool reflect = false;
   bool random() const override { return true; }
   bool keeps_8bit() const override { return reflect; }
+  bool keeps_decoded_pixels() const override { return reflect; }
   void apply(Image& image, Rng& rng) const override {
     double angle = std::uniform_real_distribution<double>(-degrees, degrees)(rng);
     if (!reflect) materialize(image);  // the zero fill does not commute with a pending offset

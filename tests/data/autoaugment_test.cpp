@@ -146,6 +146,22 @@ TEST_CASE("rand_augment and trivial_augment_wide draw from the sample's generato
                         Catch::Contains("put it before scale, normalize and the colour ops"));
   data::Image rgba{cv::Mat(8, 8, CV_8UC4, cv::Scalar::all(9))};
   CHECK_THROWS_WITH(augment_op("{trivial_augment_wide: {}}")->apply(rgba, rng), Catch::Contains("not 4 channels"));
+  // In a chain, refused where it is written after an op that changes the pixels.
+  auto chain = [](const std::string& yaml_list) {
+    std::vector<data::OpSpec> specs;
+    const spec::Value list = test::yaml(yaml_list);
+    for (const auto& e : list.items())
+      specs.push_back(e.is_string() ? data::OpSpec{e.as_string(), {}, e.loc()}
+                                    : data::OpSpec{e.entries()[0].key, e.entries()[0].value, e.loc()});
+    return data::build_ops(specs).size();
+  };
+  CHECK(chain("[{resize: [8, 8]}, random_flip, {random_crop: {size: [6, 6]}}, rand_augment, {scale: 1/255}]") == 5);
+  CHECK_THROWS_WITH(chain("[random_flip, {scale: 1/255}, trivial_augment_wide]"),
+                    Catch::Contains("test.yaml:1:31") &&
+                        Catch::Contains("trivial_augment_wide works on the decoded 8-bit pixels, and scale before it "
+                                        "changes them"));
+  CHECK_THROWS_WITH(chain("[{random_crop: {size: [6, 6], padding: 2}}, rand_augment]"),
+                    Catch::Contains("random_crop before it changes them"));
   CHECK_THROWS_WITH(augment_op("{rand_augment: {magnitude: 31}}"),
                     Catch::Contains("test.yaml:1:") && Catch::Contains("30"));
   CHECK_THROWS_WITH(augment_op("{trivial_augment_wide: {fill: [1, 2]}}"),
