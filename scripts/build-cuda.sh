@@ -24,4 +24,4 @@ export PATH="$cuda/bin:$PATH"
 DLTRAIN_BUILD_DIR=${DLTRAIN_BUILD_DIR:-build-cuda} scripts/build.sh \
   -DCMAKE_PREFIX_PATH="$site/torch/share/cmake" \
   -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" \
-  -DCMAKE_EXE_LINKER_FLAGS="-Wl,--allow-shlib-undefined -Wl,-rpath-link,$cuda/lib64" "$@"
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,--allow-shlib-undefined -Wl,-rpath-link,$cuda/lib64" -DDLTRAIN_GENERATE_DOCS=OFF "$@"
