@@ -7,8 +7,6 @@
 #include <random>
 #include <set>
 
-#include "util/error.h"
-
 namespace dltrain::train {
 namespace {
 
@@ -30,10 +28,15 @@ torch::Tensor paste_box(const torch::Tensor& t, int64_t y0, int64_t y1, int64_t 
   return out;
 }
 
+// lam of each sample and 1 - lam of its partner in the reversed batch.
+torch::Tensor blend_with_reverse(const torch::Tensor& t, double lam) { return t * lam + t.flip(0) * (1 - lam); }
+
 }  // namespace
 
 Mixup::Mixup(const data::MixupSpec& spec, const std::vector<Head>& heads, uint64_t seed)
-    : spec_(spec), heads_(heads), seed_(seed) {}
+    : spec_(spec), heads_(heads), seed_(seed) {
+  for (const Head& head : heads_) targets_.insert(head.target);
+}
 
 MixDraw Mixup::draw(int64_t epoch, int64_t index, int64_t height, int64_t width) const {
   std::seed_seq seq{static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32), static_cast<uint32_t>(epoch),
@@ -78,12 +81,10 @@ MixDraw Mixup::draw(int64_t epoch, int64_t index, int64_t height, int64_t width)
 Mixup::Mixed Mixup::apply(const data::Batch& batch, int64_t epoch) const {
   Mixed out{batch, batch};
   if (batch.size == 0) return out;
-  std::set<std::string> targets;
-  for (const Head& head : heads_) targets.insert(head.target);
   // CutMix's box is drawn for the first image input; other image sizes take the same fractions.
   int64_t height = 1, width = 1;
   for (const auto& [name, t] : batch.tensors)
-    if (!targets.count(name) && t.dim() == 4) {
+    if (!targets_.count(name) && t.dim() == 4) {
       height = t.size(2);
       width = t.size(3);
       break;
@@ -91,30 +92,22 @@ Mixup::Mixed Mixup::apply(const data::Batch& batch, int64_t epoch) const {
   const MixDraw d = draw(epoch, batch.index, height, width);
   const double lam = d.lam;
   for (const auto& [name, t] : batch.tensors) {
-    if (targets.count(name)) continue;
-    if (!t.is_floating_point())
-      throw Error("mixup mixes every input, and input '" + name + "' holds integers (indices cannot be mixed)");
-    if (lam == 1) continue;
+    if (lam == 1 || targets_.count(name)) continue;
     if (d.cutmix && t.dim() == 4) {
       const auto rows = [&](double f) { return static_cast<int64_t>(std::lround(f * static_cast<double>(t.size(2)))); };
       const auto cols = [&](double f) { return static_cast<int64_t>(std::lround(f * static_cast<double>(t.size(3)))); };
       out.step.tensors[name] = paste_box(t, rows(d.top), rows(d.bottom), cols(d.left), cols(d.right));
     } else {
-      out.step.tensors[name] = t * lam + t.flip(0) * (1 - lam);
+      out.step.tensors[name] = blend_with_reverse(t, lam);
     }
   }
   for (const Head& head : heads_) {
     const torch::Tensor& y = batch.tensors.at(head.target);
-    torch::Tensor mixed;
-    if (head.class_target()) {
-      const torch::Tensor labels = y.dim() == 2 ? y.squeeze(1) : y;
-      const torch::Tensor one_hot =
-          torch::nn::functional::one_hot(labels.to(torch::kLong), head.features()).to(torch::kFloat);
-      mixed = one_hot * lam + one_hot.flip(0) * (1 - lam);
-    } else {
-      mixed = y.to(torch::kFloat) * lam + y.to(torch::kFloat).flip(0) * (1 - lam);
-    }
-    out.step.tensors[head.target] = mixed;
+    const torch::Tensor soft =
+        head.class_target()
+            ? torch::nn::functional::one_hot((y.dim() == 2 ? y.squeeze(1) : y).to(torch::kLong), head.features())
+            : y;
+    out.step.tensors[head.target] = blend_with_reverse(soft.to(torch::kFloat), lam);
     out.metrics.tensors[head.target] = lam >= 0.5 ? y : y.flip(0);
   }
   return out;

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "data/data_spec.h"
@@ -38,12 +40,13 @@ class Mixup {
     data::Batch step;     // inputs mixed, targets as the losses take them
     data::Batch metrics;  // the batch with each class target's larger share: the hard labels
   };
-  // Throws Error for an input of integers (mixing has no meaning for indices).
+  // The spec has refused integer inputs (data::parse_data_spec): every input here is mixed.
   Mixed apply(const data::Batch& batch, int64_t epoch) const;
 
  private:
   data::MixupSpec spec_;
   const std::vector<Head>& heads_;
+  std::set<std::string> targets_;  // the heads' target tensors; every other tensor is an input
   uint64_t seed_;
 };
 
