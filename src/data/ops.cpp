@@ -2,6 +2,8 @@
 
 #include <opencv2/core.hpp>
 
+#include <algorithm>
+
 #include "data/data_spec.h"
 #include "util/strings.h"
 
@@ -71,6 +73,17 @@ void materialize(Image& image) {
   cv::add(image.mat, image.offset, image.mat);
   image.gain = cv::Scalar::all(1.0);
   image.offset = cv::Scalar::all(0.0);
+}
+
+std::vector<double> channel_values(spec::ParamReader& p, const std::string& key, const std::string& op,
+                                   const std::vector<size_t>& sizes) {
+  const spec::Value* value = p.find(key);
+  if (!value || value->is_null()) return {};
+  if (!value->is_list()) return {p.get<double>(key)};
+  std::vector<double> values = p.get<std::vector<double>>(key);
+  if (std::find(sizes.begin(), sizes.end(), values.size()) == sizes.end())
+    throw Error(op + "'s " + key + " is one value or one per channel", value->loc());
+  return values;
 }
 
 void require_unit(const Image& image, const char* op) {

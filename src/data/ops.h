@@ -66,5 +66,8 @@ std::vector<std::shared_ptr<const Op>> build_ops(const std::vector<OpSpec>& spec
 // Helpers shared by the op files.
 std::vector<int> size_param(spec::ParamReader& p, const std::string& key);  // [h, w] or one int
 void require_unit(const Image& image, const char* op);                      // colour ops need a known intensity scale
+// `key` as one number or one per channel (sizes in `sizes`); empty when absent or null.
+std::vector<double> channel_values(spec::ParamReader& p, const std::string& key, const std::string& op,
+                                   const std::vector<size_t>& sizes);
 
 }  // namespace dltrain::data

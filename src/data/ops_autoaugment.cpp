@@ -56,16 +56,9 @@ std::shared_ptr<AutoAugmentOp> read_common(spec::ParamReader& p, const char* nam
   op->name = name;
   op->bins = static_cast<int>(p.get_in<int64_t>("num_magnitude_bins", 31, 2, 1000));
   op->bilinear = p.get_choice("interpolation", {"nearest", "bilinear"}, "nearest") == "bilinear";
-  const spec::Value* fill = p.find("fill");
-  if (fill && fill->is_list()) {
-    op->fill = p.get<std::vector<double>>("fill");
-    if (op->fill.size() != 1 && op->fill.size() != 3)
-      throw Error(std::string(name) + "'s fill is one value or one per channel", fill->loc());
-  } else if (fill && !fill->is_null()) {
-    op->fill = {p.get<double>("fill")};
-  }
+  op->fill = channel_values(p, "fill", name, {1, 3});
   for (double v : op->fill)
-    if (v < 0 || v > 255) throw Error(std::string(name) + "'s fill is in pixel levels, 0 to 255", fill->loc());
+    if (v < 0 || v > 255) throw Error(std::string(name) + "'s fill is in pixel levels, 0 to 255", p.loc_of("fill"));
   return op;
 }
 

@@ -82,12 +82,8 @@ void register_erasing_ops(OpRegistry& registry) {
                                       value->as_string() + "'",
                                   value->loc());
                     op->value.clear();
-                  } else if (value && value->is_list()) {
-                    op->value = p.get<std::vector<double>>("value");
-                    if (op->value.empty() || op->value.size() > 4)
-                      throw Error("random_erasing's value lists one number per channel", value->loc());
                   } else if (value && !value->is_null()) {
-                    op->value = {p.get<double>("value")};
+                    op->value = channel_values(p, "value", "random_erasing", {1, 2, 3, 4});
                   }
                   return op;
                 }});
