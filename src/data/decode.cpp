@@ -165,8 +165,53 @@ cv::Mat cmyk_to_rgb(const cv::Mat& cmyk) {
   return rgb;
 }
 
+// The decode and first resize of a YCbCr or gray JPEG in one: its planes are resized to the
+// target as they are stored (chroma at its subsampled size, mapped onto the same picture area),
+// and only then converted to RGB, on the target's pixels. Skips the chroma upsampling and colour conversion at the decoded size, most of
+// what a decode costs beyond its entropy decoding and IDCT. False with TurboJPEG's reason.
+bool decode_jpeg_resized(tjhandle turbo, const uint8_t* bytes, size_t size, int width, int height, int subsampling,
+                         int flags, const DecodeOptions& options, cv::Mat& out) {
+  const bool gray = subsampling == TJSAMP_GRAY;
+  const int planes = gray ? 1 : 3;
+  // Per worker thread, reused: plane buffers of the same size cost no page faults.
+  thread_local cv::Mat stored[3], resized[3], merged;
+  unsigned char* pointers[3] = {};
+  int strides[3] = {};
+  for (int c = 0; c < planes; ++c) {
+    stored[c].create(tjPlaneHeight(c, height, subsampling), tjPlaneWidth(c, width, subsampling), CV_8U);
+    pointers[c] = stored[c].data;
+    strides[c] = static_cast<int>(stored[c].step[0]);
+  }
+  if (tjDecompressToYUVPlanes(turbo, bytes, static_cast<unsigned long>(size), pointers, width, strides, height,
+                              flags) != 0)
+    return false;
+  const cv::Size target(options.min_width, options.min_height);
+  // The luma plane is padded to whole MCUs: resize the picture's part of it. Gray output is the
+  // luma plane itself (as libjpeg's own YCbCr to gray conversion).
+  const cv::Mat luma = stored[0](cv::Rect(0, 0, width, height));
+  if (gray || options.channels == 1) {
+    cv::Mat resized_luma;
+    cv::resize(luma, resized_luma, target, 0, 0, options.resize_mode);
+    out = to_channels(resized_luma, options.channels, false);
+    return true;
+  }
+  cv::resize(luma, resized[0], target, 0, 0, options.resize_mode);
+  // A chroma sample spans tjMCUWidth/8 x tjMCUHeight/8 pixels: scale factors in those units keep
+  // the planes aligned; the resize's last rows and columns beyond the target are dropped.
+  const double per_x = tjMCUWidth[subsampling] / 8.0, per_y = tjMCUHeight[subsampling] / 8.0;
+  for (int c = 1; c < 3; ++c)
+    cv::resize(stored[c], resized[c], cv::Size(), target.width * per_x / width, target.height * per_y / height,
+               options.resize_mode);
+  const cv::Rect area(cv::Point(0, 0), target);
+  cv::merge(std::vector<cv::Mat>{resized[0], resized[2](area), resized[1](area)}, merged);  // OpenCV's order: Y, Cr, Cb
+  out.create(target, CV_8UC3);
+  cv::cvtColor(merged, out, cv::COLOR_YCrCb2RGB);
+  return true;
+}
+
 // TurboJPEG: header first (the pixel limit is checked before any allocation), then a decode at
-// the smallest DCT scale that still covers the requested size.
+// the smallest DCT scale that still covers the requested size, resized by the decoder when
+// `resize_mode` says so and the picture shrinks.
 bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options, Image& out, DecodeError& error) {
   thread_local TurboHandle turbo;
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
@@ -197,13 +242,29 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
       }
     }
   }
+  const int flags =
+      TJFLAG_STOPONWARNING | (options.fast_dct ? TJFLAG_FASTDCT : 0) | (options.fast_upsample ? TJFLAG_FASTUPSAMPLE : 0);
+  // Planes resized whole, where libjpeg would interpolate the chroma (4:2:0, 4:2:2, 4:4:0) or has
+  // none to interpolate. At a reduced DCT scale libjpeg decodes the chroma at a finer scale than
+  // its planes hold, so there the RGB decode keeps more colour detail and is used.
+  const bool planar = (colorspace == TJCS_YCbCr || colorspace == TJCS_GRAY) &&
+                      (subsampling == TJSAMP_444 || subsampling == TJSAMP_422 || subsampling == TJSAMP_420 ||
+                       subsampling == TJSAMP_440 || subsampling == TJSAMP_GRAY);
+  if (options.resize_mode >= 0 && planar && options.channels != 4 && scaled_w == width && scaled_h == height &&
+      options.min_width > 0 && options.min_height > 0 && options.min_width <= width && options.min_height <= height &&
+      static_cast<int64_t>(options.min_width) * options.min_height < static_cast<int64_t>(width) * height) {
+    out = Image{};
+    if (decode_jpeg_resized(turbo.handle, bytes, size, scaled_w, scaled_h, subsampling, flags, options, out.mat))
+      return true;
+    error.reason = std::string("corrupt or truncated JPEG: ") + tjGetErrorStr2(turbo.handle);
+    turbo.renew();
+    return false;
+  }
   const int channels = cmyk ? 4 : options.channels;
   const int format = cmyk ? TJPF_CMYK : channels == 1 ? TJPF_GRAY : channels == 3 ? TJPF_RGB : TJPF_RGBA;
   cv::Mat pixels(scaled_h, scaled_w, CV_8UC(channels));
   if (tjDecompress2(turbo.handle, bytes, static_cast<unsigned long>(size), pixels.data, scaled_w,
-                    static_cast<int>(pixels.step[0]), scaled_h, format,
-                    TJFLAG_STOPONWARNING | (options.fast_dct ? TJFLAG_FASTDCT : 0) |
-                        (options.fast_upsample ? TJFLAG_FASTUPSAMPLE : 0)) != 0) {
+                    static_cast<int>(pixels.step[0]), scaled_h, format, flags) != 0) {
     error.reason = std::string("corrupt or truncated JPEG: ") + tjGetErrorStr2(turbo.handle);
     turbo.renew();
     return false;

@@ -32,8 +32,16 @@ struct DecodeError {
 
 struct DecodeOptions {
   int channels = 3;    // 1 gray, 3 RGB, 4 RGBA
-  int min_height = 0;  // a JPEG may decode at a reduced DCT scale down to this size
+  // The target of the chain's first op when it is a plain resize (the loader sets these): a JPEG
+  // may then decode at a reduced DCT scale (1/2, 1/4, 1/8) that still covers it. Else, with
+  // `resize_mode` (an OpenCV interpolation), the decoder does that resize when it shrinks a YCbCr
+  // or gray JPEG: its planes are resized to the target and the colour conversion runs on the
+  // target's pixels only (under a level from decoding whole, then resizing, on average).
+  int min_height = 0;
   int min_width = 0;
+  int resize_mode = -1;
+  // `decode: {fused_resize: false}`: neither of the above, every image decodes whole.
+  bool fused_resize = true;
   int64_t max_pixels = 100'000'000;
   // JPEG: TurboJPEG's fast integer DCT and plain chroma upsampling (`decode` in the ops), faster
   // and a few levels off the accurate decode.

@@ -183,10 +183,13 @@ Loader::Loader(const SplitSpec& split, Table table, LoaderOptions options) : sta
                     std::all_of(pipe.ops.begin(), pipe.ops.end(), [](const auto& op) { return op->keeps_8bit(); });
     pipe.decode.channels = static_cast<int>(column.spec.channels);
     pipe.decode.max_pixels = split.max_pixels;
-    if (!pipe.ops.empty() && pipe.ops[0]->is_resize()) {
+    // The decoder does a first resize itself, except when timing the decode alone (each image
+    // decoded whole) or when the spec says `decode: {fused_resize: false}`.
+    if (!pipe.ops.empty() && pipe.ops[0]->plain_resize_mode() && pipe.decode.fused_resize && !options.decode_only) {
       cv::Size target = *pipe.ops[0]->fixed_output_size();
       pipe.decode.min_height = target.height;
       pipe.decode.min_width = target.width;
+      pipe.decode.resize_mode = *pipe.ops[0]->plain_resize_mode();
     }
     std::optional<cv::Size> last;
     for (const auto& op : pipe.ops)

@@ -30,8 +30,8 @@ class Op {
   virtual void apply(Image& image, Rng& rng) const = 0;
   // The size this op produces when it fixes one (resize, crops), else nullopt.
   virtual std::optional<cv::Size> fixed_output_size() const { return std::nullopt; }
-  // True for a plain resize: the decoder may then decode a JPEG at a reduced scale.
-  virtual bool is_resize() const { return false; }
+  // A plain resize's OpenCV interpolation: as the first op, the decoder may do it (DecodeOptions).
+  virtual std::optional<int> plain_resize_mode() const { return std::nullopt; }
   // False for ops that may turn the pixels into floats (materialize()): after them a batch
   // cannot travel as 8-bit pixels with a pending gain/offset (LoaderOptions::defer_affine).
   virtual bool keeps_8bit() const { return true; }

@@ -44,7 +44,7 @@ struct Resize : SizedOp {
     if (image.mat.rows == h && image.mat.cols == w) return;
     cv::resize(image.mat, image.mat, cv::Size(w, h), 0, 0, mode);
   }
-  bool is_resize() const override { return true; }
+  std::optional<int> plain_resize_mode() const override { return mode; }
 };
 
 struct CenterCrop : SizedOp {

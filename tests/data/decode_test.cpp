@@ -28,6 +28,25 @@ double mean_abs(const cv::Mat& a, const cv::Mat& b) {
   b.convertTo(fb, CV_32F);
   return cv::mean(cv::abs(fa - fb))[0];
 }
+// Encodes 8-bit pixels (`format`, a TurboJPEG pixel format) as a JPEG with the given chroma subsampling.
+std::vector<uint8_t> turbo_jpeg(const cv::Mat& pixels, int format, int subsampling, int quality = 90) {
+  tjhandle handle = tjInitCompress();
+  unsigned char* jpeg = nullptr;
+  unsigned long size = 0;
+  REQUIRE(tjCompress2(handle, pixels.data, pixels.cols, static_cast<int>(pixels.step[0]), pixels.rows, format, &jpeg,
+                      &size, subsampling, quality, 0) == 0);
+  std::vector<uint8_t> bytes(jpeg, jpeg + size);
+  tjFree(jpeg);
+  tjDestroy(handle);
+  return bytes;
+}
+double largest_difference(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  double largest = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &largest);
+  return largest;
+}
 }  // namespace
 
 TEST_CASE("a JPEG decodes to the RGB picture it encodes, at full or reduced DCT scale", "[data]") {
@@ -92,13 +111,7 @@ TEST_CASE("a CMYK JPEG decodes to RGB", "[data]") {
     // Adobe-style inverted CMYK (as Photoshop writes): 255 = no ink. A pure red pixel.
     cmyk[i] = 255, cmyk[i + 1] = 0, cmyk[i + 2] = 0, cmyk[i + 3] = 255;
   }
-  tjhandle handle = tjInitCompress();
-  unsigned char* jpeg = nullptr;
-  unsigned long size = 0;
-  REQUIRE(tjCompress2(handle, cmyk.data(), w, 0, h, TJPF_CMYK, &jpeg, &size, TJSAMP_444, 95, 0) == 0);
-  std::vector<uint8_t> bytes(jpeg, jpeg + size);
-  tjFree(jpeg);
-  tjDestroy(handle);
+  const std::vector<uint8_t> bytes = turbo_jpeg(cv::Mat(h, w, CV_8UC4, cmyk.data()), TJPF_CMYK, TJSAMP_444, 95);
   data::Image out;
   REQUIRE(decode(bytes, out, 3));
   CHECK(out.mat.channels() == 3);
@@ -144,4 +157,56 @@ TEST_CASE("decompression bombs in every format are refused from their headers by
     CHECK_THAT(error.reason, Catch::Matches("declares (30000x30000|60000x60000|16383x16383) pixels, more than "
                                             "max_pixels \\(100000000\\)"));
   }
+}
+
+TEST_CASE("a first resize done by the decoder: planes resized before the colour conversion, a few levels from "
+          "decoding whole", "[data]") {
+  cv::Mat rgb;
+  cv::cvtColor(test::picture(301, 403, 5), rgb, cv::COLOR_BGR2RGB);  // odd sizes: padded planes, half chroma samples
+  auto resized_by_decoder = [](const std::vector<uint8_t>& jpeg, int channels, cv::Size target) {
+    data::DecodeOptions options;
+    options.channels = channels;
+    options.min_height = target.height;
+    options.min_width = target.width;
+    options.resize_mode = cv::INTER_LINEAR;
+    data::Image out;
+    data::DecodeError error;
+    REQUIRE(data::decode_image(jpeg.data(), jpeg.size(), options, out, error));
+    return out.mat;
+  };
+  auto whole_then_resized = [](const std::vector<uint8_t>& jpeg, int channels, cv::Size target) {
+    data::Image whole;
+    REQUIRE(decode(jpeg, whole, channels));
+    cv::Mat out;
+    cv::resize(whole.mat, out, target, 0, 0, cv::INTER_LINEAR);
+    return out;
+  };
+  const cv::Size target(260, 190);  // more than half the picture: no reduced DCT scale
+  for (int subsampling : {TJSAMP_420, TJSAMP_422, TJSAMP_444, TJSAMP_440}) {
+    INFO("TurboJPEG subsampling " << subsampling);
+    const std::vector<uint8_t> jpeg = turbo_jpeg(rgb, TJPF_RGB, subsampling);
+    const cv::Mat fused = resized_by_decoder(jpeg, 3, target), reference = whole_then_resized(jpeg, 3, target);
+    REQUIRE(fused.size() == target);
+    REQUIRE(fused.type() == CV_8UC3);
+    CHECK(mean_abs(fused, reference) < 0.6);
+    CHECK(largest_difference(fused, reference) <= 40);  // at sharp colour edges, where chroma is interpolated
+    // Gray output is the luma plane, as libjpeg's own conversion: the same pixels either way.
+    CHECK(largest_difference(resized_by_decoder(jpeg, 1, target), whole_then_resized(jpeg, 1, target)) == 0);
+  }
+
+  // A gray JPEG read as RGB: three equal planes.
+  cv::Mat gray;
+  cv::cvtColor(rgb, gray, cv::COLOR_RGB2GRAY);
+  const std::vector<uint8_t> gray_jpeg = turbo_jpeg(gray, TJPF_GRAY, TJSAMP_GRAY);
+  CHECK(largest_difference(resized_by_decoder(gray_jpeg, 3, target), whole_then_resized(gray_jpeg, 3, target)) == 0);
+
+  // Where a reduced DCT scale covers the target (1/4 here: 76 x 101), the decoder uses it and
+  // leaves the resize to the op: libjpeg's RGB decode keeps finer chroma at those scales.
+  const std::vector<uint8_t> jpeg = turbo_jpeg(rgb, TJPF_RGB, TJSAMP_420);
+  CHECK(resized_by_decoder(jpeg, 3, cv::Size(100, 75)).size() == cv::Size(101, 76));
+
+  // A target larger than the picture, or 4:1:1 chroma (which libjpeg replicates, not
+  // interpolates): the decoder decodes whole and leaves the resize to the op.
+  CHECK(resized_by_decoder(jpeg, 3, cv::Size(500, 400)).size() == rgb.size());
+  CHECK(resized_by_decoder(turbo_jpeg(rgb, TJPF_RGB, TJSAMP_411), 3, target).size() == rgb.size());
 }

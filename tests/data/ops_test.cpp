@@ -329,6 +329,8 @@ TEST_CASE("decode: the accurate JPEG decode by default, INTEGER_FAST and plain u
   };
   CHECK_FALSE(decoder("decode").fast_dct);
   CHECK_FALSE(decoder("decode").fast_upsample);
+  CHECK(decoder("decode").fused_resize);
+  CHECK_FALSE(decoder("{decode: {fused_resize: false}}").fused_resize);
   const data::DecodeOptions fast = decoder("{decode: {dct_method: INTEGER_FAST, fancy_upscaling: false}}");
   CHECK(fast.fast_dct);
   CHECK(fast.fast_upsample);
