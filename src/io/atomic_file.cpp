@@ -64,7 +64,10 @@ void AtomicFile::write(const void* data, size_t size) {
 }
 
 void AtomicFile::commit() {
-  if (::fsync(fd_) != 0) throw io_error(path_, std::string("fsync failed: ") + std::strerror(errno));
+  int synced;
+  while ((synced = ::fsync(fd_)) != 0 && errno == EINTR) {
+  }  // a stop signal arriving during the save (the handlers do not restart calls)
+  if (synced != 0) throw io_error(path_, std::string("fsync failed: ") + std::strerror(errno));
   ::close(fd_);
   fd_ = -1;
   if (::rename(temp_.c_str(), path_.c_str()) != 0) {

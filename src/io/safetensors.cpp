@@ -9,6 +9,7 @@
 
 #include "io/atomic_file.h"
 #include "util/error.h"
+#include "util/failpoint.h"
 
 namespace dltrain::io {
 namespace {
@@ -68,6 +69,7 @@ void write_safetensors(const std::string& path, const TensorFile& file) {
   out.write(le, 8);
   out.write(text.data(), text.size());
   for (const auto& t : contiguous) out.write(t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
+  failpoint("save");
   out.commit();
 }
 

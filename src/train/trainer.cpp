@@ -40,6 +40,7 @@
 #include "train/signals.h"
 #include "train/step_runner.h"
 #include "train/train_spec.h"
+#include "util/failpoint.h"
 #include "util/memory.h"
 #include "util/strings.h"
 
@@ -521,6 +522,7 @@ int Trainer::train() {
       std::optional<Mixup::Mixed> mixed;
       if (mixup_) mixed = mixup_->apply(*batch, epoch);
       StepResult r = batch->size > 0 ? runner.forward_backward(mixed ? mixed->step : *batch) : StepResult{};
+      failpoint("step");
       feed.stage();  // the next batch's copy overlaps this step
       if (batch->size > 0) r.read_losses(heads_);
       // Every rank skips, stops and steps together: the flags are decided over the job.
@@ -667,6 +669,7 @@ std::map<std::string, double> evaluate(builder::DagModel& model, std::vector<Hea
     feed.stage();
     r.read_losses(heads);
     update_meters(meter, heads, r, *batch);
+    failpoint("validation");
   }
   if (dp) sum_over_ranks(meter, heads, *dp);
   model.train();

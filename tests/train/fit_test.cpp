@@ -273,6 +273,52 @@ TEST_CASE("SIGTERM at 10 moments of a run, each then --resume: bit-identical wei
   CHECK(mid_epoch >= 2);
 }
 
+TEST_CASE("signals aimed inside a step, validation and a checkpoint's save: --resume is bit-identical", "[train][e2e]") {
+  test::TempDir dir;
+  const std::string spec = blob_spec(dir, "{epochs: 3, optimizer: {adam: {lr: 0.01}}}");
+  REQUIRE(test::run_dltrain("-q fit " + spec + " --run-dir " + dir.path() + "/straight") == 0);
+  const io::TensorFile straight = io::read_safetensors(dir.path() + "/straight/checkpoints/last.safetensors");
+
+  // util/failpoint.h: the run sends itself the signal at that moment (the N-th time with #N).
+  struct Moment {
+    std::string failpoint, stopped_at;  // and how the run's log says it stopped
+  };
+  const std::vector<Moment> moments = {
+      {"step", "stopped after batch 1/16 of epoch 1"},          // the first step's backward pass done
+      {"step#20:SIGUSR1", "stopped after batch 4/16 of epoch 2"},
+      {"validation", "stopped after epoch 1"},                  // the rest of validation still runs
+      {"save", "stopped after batch 1/16 of epoch 2"},          // epoch 1's checkpoint completes first
+      {"save#2:SIGKILL", ""},                                   // dies writing epoch 2's: epoch 1's stays
+  };
+  for (const Moment& m : moments) {
+    INFO("DLTRAIN_FAILPOINT=" << m.failpoint);
+    const std::string run_dir = dir.path() + "/" + m.failpoint;
+    setenv("DLTRAIN_FAILPOINT", m.failpoint.c_str(), 1);
+    std::string out;
+    const int code = test::run_dltrain("fit " + spec + " --run-dir '" + run_dir + "'", &out);
+    unsetenv("DLTRAIN_FAILPOINT");
+    INFO(out);
+    if (m.stopped_at.empty()) {
+      CHECK(code == 128 + SIGKILL);  // as the shell reports a killed command
+      CHECK(fs::exists(run_dir + "/checkpoints/epoch-1.safetensors"));
+      CHECK_FALSE(fs::exists(run_dir + "/checkpoints/epoch-2.safetensors"));
+    } else {
+      CHECK(code == 0);
+      CHECK(out.find(m.stopped_at) != std::string::npos);
+    }
+    REQUIRE(test::run_dltrain("fit " + spec + " --resume '" + run_dir + "'", &out) == 0);
+    INFO(out);
+    const io::TensorFile resumed = io::read_safetensors(run_dir + "/checkpoints/last.safetensors");
+    bool same = true;
+    for (const auto& [name, t] : straight.tensors)
+      if (name.rfind("dltrain/", 0) != 0) same = same && resumed.find(name) && torch::equal(t, *resumed.find(name));
+    CHECK(same);
+    // Nothing half-written is left in the checkpoint folder.
+    for (const auto& entry : fs::directory_iterator(run_dir + "/checkpoints"))
+      CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
+  }
+}
+
 TEST_CASE("a resumed run's metrics.csv rows follow the header the file has", "[train][e2e]") {
   test::TempDir dir;
   std::string spec = blob_spec(dir, "{epochs: 1}");
