@@ -52,8 +52,9 @@ if [[ $sections == *pipeline* ]]; then
   "$dltrain" "${bench[@]}" "${shards[@]}" >/dev/null
   # Rounds alternate every configuration and peer, so a slow spell of this shared VM hits each;
   # each row is the median over rounds.
-  fast_ops='data.train.ops=[{decode: {dct_method: INTEGER_FAST, fancy_upscaling: false}}, {resize: [224, 224]},
-    random_flip, {random_brightness: 0.2}, {random_contrast: [0.8, 1.2]}, {scale: 1/255}]'
+  augment='{resize: [224, 224]}, random_flip, {random_brightness: 0.2}, {random_contrast: [0.8, 1.2]}, {scale: 1/255}'
+  fast_ops="data.train.ops=[{decode: {dct_method: INTEGER_FAST, fancy_upscaling: false}}, $augment]"
+  whole_ops="data.train.ops=[{decode: {fused_resize: false}}, $augment]"
   declare -A rates=() lines=()
   measure() {
     local name=$1 line
@@ -67,31 +68,34 @@ if [[ $sections == *pipeline* ]]; then
     measure ours "$dltrain" "${bench[@]}"
     measure decode_only "$dltrain" "${bench[@]}" --decode-only
     measure ceiling "$dltrain" "${bench[@]}" --set 'data.train.ops=[{resize: [224, 224]}]'
+    measure whole "$dltrain" "${bench[@]}" --set "$whole_ops"
     measure fast "$dltrain" "${bench[@]}" --set "$fast_ops"
     measure shards "$dltrain" "${bench[@]}" "${shards[@]}" --set data.train.shuffle=1000
     measure torch /usr/bin/python3 scripts/bench/peers/pipeline_torch.py data/bench/photos --workers "$workers"
     measure tf "$venv/bin/python" scripts/bench/peers/pipeline_tf.py data/bench/photos --workers "$workers"
   done
-  ours=$(median ours) decode_only=$(median decode_only) ceiling=$(median ceiling) fast=$(median fast)
+  ours=$(median ours) decode_only=$(median decode_only) ceiling=$(median ceiling) whole=$(median whole) fast=$(median fast)
   from_shards=$(median shards) torch_rate=$(median torch) tf_rate=$(median tf)
   torch_line=${lines[torch]} tf_line=${lines[tf]}
   # Cold page cache, where this machine lets root drop it: every image read from the disk (once).
   cold_folder=0 cold_shards=0
   if sync && { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null; then
-    cold_folder=$("$dltrain" "${bench[@]}" | rate)
+    cold_folder=$("$dltrain" "${bench[@]}" --warmup-epochs 0 | rate)
     sync && echo 3 > /proc/sys/vm/drop_caches
-    cold_shards=$("$dltrain" "${bench[@]}" "${shards[@]}" --set data.train.shuffle=1000 | rate)
+    cold_shards=$("$dltrain" "${bench[@]}" "${shards[@]}" --set data.train.shuffle=1000 --warmup-epochs 0 | rate)
   fi
-  table=$(python3 - "$ours" "$decode_only" "$ceiling" "$fast" "$from_shards" "$cold_folder" "$cold_shards" \
+  table=$(python3 - "$ours" "$decode_only" "$ceiling" "$whole" "$fast" "$from_shards" "$cold_folder" "$cold_shards" \
     "$torch_rate" "$tf_rate" "$torch_line" "$tf_line" <<'PY'
 import sys
-ours, decode_only, ceiling, fast, shards, cold_folder, cold_shards, torch_rate, tf_rate = map(float, sys.argv[1:10])
-torch_line, tf_line = sys.argv[10], sys.argv[11]
+ours, decode_only, ceiling, whole, fast, shards, cold_folder, cold_shards, torch_rate, tf_rate = map(float, sys.argv[1:11])
+torch_line, tf_line = sys.argv[11], sys.argv[12]
 best = max(torch_rate, tf_rate)
 rows = [
     ("dltrain (full pipeline)", ours, "%.2fx the faster peer; %.2fx of decode only" % (ours / best, ours / decode_only)),
     ("dltrain, decode only (the decoder's limit, same threads)", decode_only, ""),
     ("dltrain, decode + resize only", ceiling, "full pipeline at %.2fx of it" % (ours / ceiling)),
+    ("dltrain, full pipeline, every JPEG decoded whole before the resize (`decode: {fused_resize: false}`)", whole,
+     "the fused decode + resize %.2fx it" % (ours / whole)),
     ("dltrain, full pipeline with `decode: {dct_method: INTEGER_FAST, fancy_upscaling: false}`", fast,
      "%.2fx the accurate decode's pipeline" % (fast / ours)),
     ("dltrain, full pipeline from tar shards (`dltrain pack`, 64 MB shards)", shards, "%.2fx the folder" % (shards / ours)),
@@ -121,9 +125,6 @@ if [[ $sections == *pipeline* ]]; then
   large=(-q bench data specs/bench/pipeline.yaml --set data.train.workers="$workers"
          --set data.train.source.folder=data/bench/photos-large)
   "$dltrain" "${large[@]}" >/dev/null  # warm the page cache
-  # A first op that is not a resize (scale 1 changes nothing) keeps the decoder at full size.
-  whole_ops='data.train.ops=[{scale: 1}, {resize: [224, 224]}, random_flip, {random_brightness: 0.2},
-    {random_contrast: [0.8, 1.2]}, {scale: 1/255}]'
   rates=() lines=()
   for ((round = 0; round < ${DLTRAIN_BENCH_ROUNDS:-3}; ++round)); do
     measure ours "$dltrain" "${large[@]}"
