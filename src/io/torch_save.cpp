@@ -1,9 +1,14 @@
 #include "io/torch_save.h"
 
-#include <torch/serialize.h>
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string_view>
 
 #include "util/error.h"
@@ -18,6 +23,25 @@ std::vector<char> read_bytes(const std::string& path) {
   if (!in) throw read_error(path, "cannot open the file");
   return std::vector<char>(std::istreambuf_iterator<char>(in), {});
 }
+
+// The file's bytes as LibTorch's zip reader (miniz) asks for them. The reader torch::pickle_load
+// uses copies whatever range it is asked for, so a damaged archive made miniz read past the end
+// of the buffer (fuzz finding 7); this one answers with the bytes there are, and miniz reports
+// the short read as an error.
+class BoundedReader : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BoundedReader(const std::vector<char>& bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_.size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
+    if (pos >= bytes_.size()) return 0;
+    n = static_cast<size_t>(std::min<uint64_t>(n, bytes_.size() - pos));
+    std::memcpy(buf, bytes_.data() + pos, n);
+    return n;
+  }
+
+ private:
+  const std::vector<char>& bytes_;
+};
 
 void collect(const c10::IValue& value, const std::string& prefix, TensorFile& out) {
   if (value.isTensor()) {
@@ -34,11 +58,15 @@ void collect(const c10::IValue& value, const std::string& prefix, TensorFile& ou
 }  // namespace
 
 TensorFile read_torch_save(const std::string& path) {
-  const char* const damaged = "a damaged torch.save file (its pickle does not read); save it again, or as safetensors";
+  const char* const damaged =
+      "a damaged torch.save file (its zip archive or pickle does not read); save it again, or as safetensors";
   const std::vector<char> bytes = read_bytes(path);
   c10::IValue root;
   try {
-    root = torch::pickle_load(bytes);
+    // What torch::pickle_load does, over the bounded reader.
+    caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReader>(bytes));
+    root = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"", /*type_resolver=*/{},
+                                             /*obj_loader=*/{}, /*device=*/{}, reader);
   } catch (const c10::Error& e) {
     // torch.save stores its pickle uncompressed: one that starts (after PROTO 2) by building an
     // OrderedDict holds one at the top, which LibTorch's unpickler before 2.6 turns into None.
@@ -50,8 +78,10 @@ TensorFile read_torch_save(const std::string& path) {
                        "read (PyTorch issue 100741): save it with torch.save(dict(model.state_dict()), path) or as "
                        "safetensors (safetensors.torch.save_file)");
     const std::string reason = plain_torch_message(e.what_without_backtrace());
-    // LibTorch 2.x checks its unpickler's table indices and reports a damaged pickle so.
-    if (reason.rfind("Parsing error", 0) == 0) throw read_error(path, damaged);
+    // A zip archive LibTorch's reader refuses (truncated, records past the end), or (LibTorch 2.x,
+    // which checks its unpickler's table indices) a damaged pickle.
+    if (reason.rfind("PytorchStreamReader failed", 0) == 0 || reason.rfind("Parsing error", 0) == 0)
+      throw read_error(path, damaged);
     throw read_error(path,
                      "not a torch.save file this LibTorch can read (save it with PyTorch >= 1.6, tensors and dicts "
                      "only, or as safetensors): " +
