@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "data/source_kinds.h"
 #include "spec/params.h"
 #include "util/strings.h"
 
@@ -25,63 +26,6 @@ int64_t auto_or_int(spec::ParamReader& p, const std::string& key) {
   return n;
 }
 
-// `columns: {input or target: what feeds it}` (a CSV column, a tar member).
-void read_column_map(spec::ParamReader& p, SourceSpec& source) {
-  if (const Value* columns = p.find("columns"))
-    for (const auto& e : columns->entries()) source.column_map[e.key] = e.value.as_string();
-}
-
-// The source kinds, each named by the key that holds its main value ({folder: PATH, ...}).
-struct SourceKind {
-  const char* name;
-  const char* help;
-  void (*read)(spec::ParamReader& p, SourceSpec& source);
-};
-
-const SourceKind kSourceKinds[] = {
-    {"folder", "images in one sub-folder per class (the classes are the sorted folder names)",
-     [](spec::ParamReader& p, SourceSpec& source) {
-       source.kind = SourceSpec::Kind::Folder;
-       source.path = p.get_path("folder");
-       source.extensions = p.get_or<std::vector<std::string>>("extensions", default_image_extensions());
-     }},
-    {"csv", "a CSV or TSV manifest: a column per input (image paths, numbers) and per target",
-     [](spec::ParamReader& p, SourceSpec& source) {
-       source.kind = SourceSpec::Kind::Csv;
-       source.path = p.get_path("csv");
-       std::string delimiter =
-           p.get_or<std::string>("delimiter", fs::path(source.path).extension() == ".tsv" ? "\t" : ",");
-       if (delimiter.size() != 1) throw Error("delimiter must be one character", p.loc_of("delimiter"));
-       source.delimiter = delimiter[0];
-       read_column_map(p, source);
-     }},
-    {"tar",
-     "WebDataset tar shards, read in sequence: a sample per member key (`{000000..000127}` ranges, globs, lists)",
-     [](spec::ParamReader& p, SourceSpec& source) {
-       source.kind = SourceSpec::Kind::Tar;
-       source.shard_patterns = p.get_paths("tar");
-       read_column_map(p, source);
-     }},
-    {"synthetic", "random pixels and labels, for smoke tests and benchmarks",
-     [](spec::ParamReader& p, SourceSpec& source) {
-       source.kind = SourceSpec::Kind::Synthetic;
-       spec::ParamReader s = p.nested("synthetic", "synthetic");
-       // Each sample costs ~25 bytes of index structures, so 10 million stay under 250 MB,
-       // where a typo (1e9) would take 24 GB.
-       s.require("size");
-       source.synthetic_size = s.get_in<int64_t>("size", 0, 1, 10'000'000);
-       s.finish();
-     }},
-    {"split_of", "a fraction of another split's samples, held out from it",
-     [](spec::ParamReader& p, SourceSpec& source) {
-       source.kind = SourceSpec::Kind::SplitOf;
-       source.split_of = p.get<std::string>("split_of");
-       source.fraction = p.get<double>("fraction");
-       if (source.fraction <= 0 || source.fraction >= 1)
-         throw Error("fraction must be between 0 and 1 (exclusive)", p.loc_of("fraction"));
-     }},
-};
-
 SourceSpec parse_source(const Value& v) {
   SourceSpec source;
   source.loc = v.loc();
@@ -91,14 +35,14 @@ SourceSpec parse_source(const Value& v) {
         "{synthetic: {size: N}} or {split_of: SPLIT, fraction: F}",
         v.loc());
   spec::ParamReader p(v, "source");
-  for (const SourceKind& kind : kSourceKinds) {
-    if (!v.find(kind.name)) continue;
-    kind.read(p, source);
+  for (const std::string& name : source_registry().names()) {
+    if (!v.find(name)) continue;
+    source.kind = name;
+    source_registry().find(name)->read(p, source);
     p.finish();
     return source;
   }
-  std::vector<std::string> kinds;
-  for (const SourceKind& kind : kSourceKinds) kinds.push_back(kind.name);
+  std::vector<std::string> kinds = source_registry().names();
   const std::string last = kinds.back();
   kinds.pop_back();
   throw Error("a source needs one of " + join(kinds) + " or " + last + "; got " + join(v.keys()), v.loc());
@@ -254,12 +198,12 @@ const std::vector<std::string>& default_image_extensions() {
 
 std::vector<spec::KindDescription> describe_sources() {
   std::vector<spec::KindDescription> out;
-  for (const SourceKind& kind : kSourceKinds) {
+  for (const std::string& name : source_registry().names()) {
+    const SourceKind* kind = source_registry().find(name);
     SourceSpec ignored;
     out.push_back(
-        {kind.name, kind.help, spec::describe_params(kind.name, [&](spec::ParamReader& p) { kind.read(p, ignored); })});
+        {name, kind->help, spec::describe_params(name, [&](spec::ParamReader& p) { kind->read(p, ignored); })});
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }
 
@@ -287,12 +231,12 @@ DataSpec parse_data_spec(const spec::Value& data, const spec::ModelSpec& model,
     }
   }
   for (const auto& [name, split] : spec.splits) {
-    if (split.source.kind != SourceSpec::Kind::SplitOf) continue;
+    if (split.source.kind != "split_of") continue;
     const SplitSpec* parent = spec.find(split.source.split_of);
     std::vector<std::string> names;
     for (const auto& [n, s] : spec.splits) names.push_back(n);
     const bool parent_failed = !parent && data.find(split.source.split_of);  // already reported
-    if (!parent_failed && (!parent || parent->source.kind == SourceSpec::Kind::SplitOf))
+    if (!parent_failed && (!parent || parent->source.kind == "split_of"))
       errors.emplace_back("split_of names '" + split.source.split_of + "', which is not a split with its own source" +
                               did_you_mean(split.source.split_of, names),
                           split.source.loc);

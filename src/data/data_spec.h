@@ -29,8 +29,7 @@ struct ColumnSpec {
 const std::vector<std::string>& default_image_extensions();
 
 struct SourceSpec {
-  enum class Kind { Folder, Csv, Synthetic, SplitOf, Tar };
-  Kind kind = Kind::Folder;
+  std::string kind = "folder";              // the source kind's name (data/source_kinds.h)
   std::string path;                         // folder or manifest, resolved
   std::vector<std::string> shard_patterns;  // Tar: shard paths or patterns, resolved
   char delimiter = ',';

@@ -167,8 +167,8 @@ cv::Mat cmyk_to_rgb(const cv::Mat& cmyk) {
 
 // The decode and first resize of a YCbCr or gray JPEG in one: its planes are resized to the
 // target as they are stored (chroma at its subsampled size, mapped onto the same picture area),
-// and only then converted to RGB, on the target's pixels. Skips the chroma upsampling and colour conversion at the decoded size, most of
-// what a decode costs beyond its entropy decoding and IDCT. False with TurboJPEG's reason.
+// and only then converted to RGB, on the target's pixels. Skips the chroma upsampling and the
+// colour conversion at the decoded size. False with TurboJPEG's reason.
 bool decode_jpeg_resized(tjhandle turbo, const uint8_t* bytes, size_t size, int width, int height, int subsampling,
                          int flags, const DecodeOptions& options, cv::Mat& out) {
   const bool gray = subsampling == TJSAMP_GRAY;
@@ -242,8 +242,8 @@ bool decode_jpeg(const uint8_t* bytes, size_t size, const DecodeOptions& options
       }
     }
   }
-  const int flags =
-      TJFLAG_STOPONWARNING | (options.fast_dct ? TJFLAG_FASTDCT : 0) | (options.fast_upsample ? TJFLAG_FASTUPSAMPLE : 0);
+  const int flags = TJFLAG_STOPONWARNING | (options.fast_dct ? TJFLAG_FASTDCT : 0) |
+                    (options.fast_upsample ? TJFLAG_FASTUPSAMPLE : 0);
   // Planes resized whole, where libjpeg would interpolate the chroma (4:2:0, 4:2:2, 4:4:0) or has
   // none to interpolate. At a reduced DCT scale libjpeg decodes the chroma at a finer scale than
   // its planes hold, so there the RGB decode keeps more colour detail and is used.

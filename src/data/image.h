@@ -31,7 +31,7 @@ struct DecodeError {
 };
 
 struct DecodeOptions {
-  int channels = 3;    // 1 gray, 3 RGB, 4 RGBA
+  int channels = 3;  // 1 gray, 3 RGB, 4 RGBA
   // The target of the chain's first op when it is a plain resize (the loader sets these): a JPEG
   // may then decode at a reduced DCT scale (1/2, 1/4, 1/8) that still covers it. Else, with
   // `resize_mode` (an OpenCV interpolation), the decoder does that resize when it shrinks a YCbCr

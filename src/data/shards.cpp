@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "data/source_kinds.h"
 #include "io/atomic_file.h"
 #include "util/strings.h"
 
@@ -27,10 +28,6 @@ using json = nlohmann::json;
 constexpr const char* kIndexName = "index.json";
 // Far more shards than any dataset has; beyond it a typo in a range (`{0..99999999}`).
 constexpr int64_t kMaxShards = 1'000'000;
-
-Error data_error(const std::string& message, const SourceLoc& loc = {}) {
-  return Error(message, loc, {}, ErrorKind::Runtime);
-}
 
 // Brace expansion, left to right: `a{1..3}b` -> a1b a2b a3b, `{x,y}` -> x y.
 void expand_braces(const std::string& pattern, std::vector<std::string>& out, const SourceLoc& loc) {
@@ -555,6 +552,17 @@ void ShardStream::read() {
     read_ = position;
   }
   cv_.notify_all();
+}
+
+void register_tar_source(SourceRegistry& registry) {
+  registry.add(
+      {"tar",
+       "WebDataset tar shards, read in sequence: a sample per member key (`{000000..000127}` ranges, globs, lists)",
+       [](spec::ParamReader& p, SourceSpec& source) {
+         source.shard_patterns = p.get_paths("tar");
+         read_column_map(p, source);
+       },
+       load_tar});
 }
 
 }  // namespace dltrain::data

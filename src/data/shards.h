@@ -4,6 +4,7 @@
 // read sequentially through libarchive, never seeked into at random, so they suit network
 // filesystems. An `index.json` beside the shards (written by `dltrain pack`) gives each shard's
 // sample count and the class names; without one, the shards are counted once when the table loads.
+// This is the `tar` source kind's file (data/source_kinds.h).
 #pragma once
 
 #include <condition_variable>

@@ -54,7 +54,7 @@ int64_t predict(const RunPlan& plan, const PredictOptions& options, std::ostream
   const fs::path input(options.input);
   const std::string ext = input.extension().string();
   if (ext == ".csv" || ext == ".tsv") {
-    split.source.kind = data::SourceSpec::Kind::Csv;
+    split.source.kind = "csv";
     split.source.path = input.string();
     split.source.delimiter = ext == ".tsv" ? '\t' : ',';
     table = data::load_table(split);

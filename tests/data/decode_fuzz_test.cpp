@@ -105,7 +105,7 @@ TEST_CASE("damaged JPEG and PNG bytes are refused with a reason or decoded whole
       options.channels = std::vector<int>{1, 3, 4}[damage.below(3)];
       options.max_pixels = 1 << 22;
       if (damage.below(4) == 0) options.min_height = options.min_width = 4;  // JPEG's reduced DCT scales
-      if (damage.below(2) == 0) options.resize_mode = cv::INTER_LINEAR;       // and the decoder's own resize
+      if (damage.below(2) == 0) options.resize_mode = cv::INTER_LINEAR;      // and the decoder's own resize
       data::Image image;
       data::DecodeError error;
       bool ok = false;

@@ -159,8 +159,7 @@ TEST_CASE("decompression bombs in every format are refused from their headers by
   }
 }
 
-TEST_CASE("a first resize done by the decoder: planes resized before the colour conversion, a few levels from "
-          "decoding whole", "[data]") {
+TEST_CASE("a first resize done by the decoder: planes resized, then colour converted, near decoding whole", "[data]") {
   cv::Mat rgb;
   cv::cvtColor(test::picture(301, 403, 5), rgb, cv::COLOR_BGR2RGB);  // odd sizes: padded planes, half chroma samples
   auto resized_by_decoder = [](const std::vector<uint8_t>& jpeg, int channels, cv::Size target) {

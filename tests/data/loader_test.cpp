@@ -193,7 +193,7 @@ TEST_CASE("ops that end at the wrong size are caught before any decode", "[data]
 
 TEST_CASE("no deadlock: consumer stops early, worker throws, destruction mid-epoch", "[data]") {
   data::SplitSpec split = test::folder_split("/unused", 3, 32, 32, 4, "{batch: 2, workers: 4, prefetch: 2}");
-  split.source.kind = data::SourceSpec::Kind::Synthetic;
+  split.source.kind = "synthetic";
   split.source.synthetic_size = 400;
   data::Table table = data::load_table(split);
   for (int round = 0; round < 20; ++round) {
@@ -224,7 +224,7 @@ TEST_CASE("no deadlock: consumer stops early, worker throws, destruction mid-epo
 
 TEST_CASE("the prefetch window bounds the batches in flight", "[data]") {
   data::SplitSpec split = test::folder_split("/unused", 3, 16, 16, 4, "{batch: 2, workers: 3, prefetch: 3}");
-  split.source.kind = data::SourceSpec::Kind::Synthetic;
+  split.source.kind = "synthetic";
   split.source.synthetic_size = 200;
   data::Loader loader(split, data::load_table(split), {});
   loader.start_epoch(0);
@@ -242,7 +242,7 @@ TEST_CASE("data-parallel ranks take slices of the global batch: together one pro
   const int64_t samples = GENERATE(20, 21, 19);
   INFO(samples << " samples, batch 3 per rank, 2 ranks");
   data::SplitSpec split = test::folder_split("/unused", 1, 4, 4, 2, "{batch: 3, shuffle: 100}");
-  split.source.kind = data::SourceSpec::Kind::Synthetic;
+  split.source.kind = "synthetic";
   split.source.synthetic_size = samples;
   data::Table table = data::load_table(split);
   data::Loader rank0(split, table, {7, false, 0, 2}), rank1(split, table, {7, false, 1, 2});

@@ -31,7 +31,7 @@ std::multiset<Sample> epoch_samples(data::Loader& loader, int64_t epoch, int64_t
 
 data::SplitSpec tar_split(data::SplitSpec split, const std::string& pattern) {
   split.source = {};
-  split.source.kind = data::SourceSpec::Kind::Tar;
+  split.source.kind = "tar";
   split.source.shard_patterns = {pattern};
   return split;
 }
@@ -198,7 +198,7 @@ TEST_CASE("tar source errors name the shard and what is missing", "[data][shards
   carved.splits["train"] = tar_split(folder, packed.pattern());
   data::SplitSpec val = folder;
   val.source = {};
-  val.source.kind = data::SourceSpec::Kind::SplitOf;
+  val.source.kind = "split_of";
   val.source.split_of = "train";
   val.source.fraction = 0.1;
   carved.splits["val"] = val;

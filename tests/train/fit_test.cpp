@@ -273,7 +273,8 @@ TEST_CASE("SIGTERM at 10 moments of a run, each then --resume: bit-identical wei
   CHECK(mid_epoch >= 2);
 }
 
-TEST_CASE("signals aimed inside a step, validation and a checkpoint's save: --resume is bit-identical", "[train][e2e]") {
+TEST_CASE("signals aimed inside a step, validation and a checkpoint's save: --resume is bit-identical",
+          "[train][e2e]") {
   test::TempDir dir;
   const std::string spec = blob_spec(dir, "{epochs: 3, optimizer: {adam: {lr: 0.01}}}");
   REQUIRE(test::run_dltrain("-q fit " + spec + " --run-dir " + dir.path() + "/straight") == 0);
@@ -284,11 +285,11 @@ TEST_CASE("signals aimed inside a step, validation and a checkpoint's save: --re
     std::string failpoint, stopped_at;  // and how the run's log says it stopped
   };
   const std::vector<Moment> moments = {
-      {"step", "stopped after batch 1/16 of epoch 1"},          // the first step's backward pass done
+      {"step", "stopped after batch 1/16 of epoch 1"},  // the first step's backward pass done
       {"step#20:SIGUSR1", "stopped after batch 4/16 of epoch 2"},
-      {"validation", "stopped after epoch 1"},                  // the rest of validation still runs
-      {"save", "stopped after batch 1/16 of epoch 2"},          // epoch 1's checkpoint completes first
-      {"save#2:SIGKILL", ""},                                   // dies writing epoch 2's: epoch 1's stays
+      {"validation", "stopped after epoch 1"},          // the rest of validation still runs
+      {"save", "stopped after batch 1/16 of epoch 2"},  // epoch 1's checkpoint completes first
+      {"save#2:SIGKILL", ""},                           // dies writing epoch 2's: epoch 1's stays
   };
   for (const Moment& m : moments) {
     INFO("DLTRAIN_FAILPOINT=" << m.failpoint);
