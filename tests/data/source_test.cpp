@@ -115,7 +115,7 @@ TEST_CASE("data section errors are located", "[data]") {
   CHECK_THAT(error_of("data: {train: {source: {folder: x}}, val: {source: {split_of: trian, fraction: 0.1}}}\n"),
              Catch::Contains("split_of names 'trian'") && Catch::Contains("did you mean 'train'?"));
   CHECK_THAT(error_of("data: {train: {source: {url: x}}}\n"),
-             Catch::Contains("a source needs one of folder, csv, tar, synthetic or split_of"));
+             Catch::Contains("a source needs one of csv, folder, split_of, synthetic or tar"));
 }
 
 TEST_CASE("every source kind reads its samples into batches, and every kind has a row", "[data]") {
