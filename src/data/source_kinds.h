@@ -29,7 +29,7 @@ void register_builtin_sources(SourceRegistry& registry);
 
 // Helpers shared by the kinds' files.
 Error data_error(const std::string& message, const SourceLoc& loc = {});  // bad data, not a bad spec
-Table empty_table(const SplitSpec& split);                                 // the split's columns, no rows
+Table empty_table(const SplitSpec& split);                                // the split's columns, no rows
 // `columns: {input or target: what feeds it}` (a CSV column, a tar member).
 void read_column_map(spec::ParamReader& p, SourceSpec& source);
 

@@ -5,7 +5,8 @@
 namespace dltrain::data {
 
 void register_split_of_source(SourceRegistry& registry) {
-  registry.add({"split_of", "a fraction of another split's samples, held out from it",
+  registry.add({"split_of",
+                "a fraction of another split's samples, held out from it",
                 [](spec::ParamReader& p, SourceSpec& source) {
                   source.split_of = p.get<std::string>("split_of");
                   source.fraction = p.get<double>("fraction");
