@@ -81,11 +81,19 @@ int tiff_close(thandle_t) { return 0; }
 toff_t tiff_size(thandle_t h) { return static_cast<TiffBytes*>(h)->size; }
 int tiff_quiet(TIFF*, void*, const char*, const char*, va_list) { return 1; }
 
+bool is_bmp(const uint8_t* b, size_t n) { return n >= 26 && b[0] == 'B' && b[1] == 'M'; }
+bool is_webp(const uint8_t* b, size_t n) {
+  return n >= 12 && std::memcmp(b, "RIFF", 4) == 0 && std::memcmp(b + 8, "WEBP", 4) == 0;
+}
+bool is_tiff(const uint8_t* b, size_t n) {
+  return n >= 8 && (std::memcmp(b, "II*\0", 4) == 0 || std::memcmp(b, "MM\0*", 4) == 0);
+}
+
 // The width and height a BMP, WebP or TIFF header declares, read before OpenCV allocates the
 // picture (OpenCV's own cap is 2^30 pixels, gigabytes); false for other formats and for headers
 // too damaged to say (OpenCV then reports the damage).
 bool declared_size(const uint8_t* b, size_t n, uint64_t& width, uint64_t& height) {
-  if (n >= 26 && b[0] == 'B' && b[1] == 'M') {  // BITMAPCOREHEADER (12 bytes) or a later one
+  if (is_bmp(b, n)) {  // BITMAPCOREHEADER (12 bytes) or a later one
     if (le32(b + 14) == 12) {
       width = b[18] | (b[19] << 8);
       height = b[20] | (b[21] << 8);
@@ -95,14 +103,14 @@ bool declared_size(const uint8_t* b, size_t n, uint64_t& width, uint64_t& height
     }
     return true;
   }
-  if (n >= 12 && std::memcmp(b, "RIFF", 4) == 0 && std::memcmp(b + 8, "WEBP", 4) == 0) {
+  if (is_webp(b, n)) {
     int w = 0, h = 0;
     if (!WebPGetInfo(b, n, &w, &h)) return false;
     width = static_cast<uint64_t>(w);
     height = static_cast<uint64_t>(h);
     return true;
   }
-  if (n >= 8 && (std::memcmp(b, "II", 2) == 0 || std::memcmp(b, "MM", 2) == 0)) {
+  if (is_tiff(b, n)) {
     TiffBytes bytes{b, n};
     TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
     TIFFOpenOptionsSetErrorHandlerExtR(options, tiff_quiet, nullptr);
@@ -384,9 +392,14 @@ bool decode_image(const uint8_t* bytes, size_t size, const DecodeOptions& option
   if (is_jpeg(bytes, size)) return decode_jpeg(bytes, size, options, out, error);
   if (is_png(bytes, size)) return decode_png(bytes, size, options, out, error);
 #ifdef DLTRAIN_WITH_IMGCODECS
-  // Other formats through OpenCV: BMP, TIFF and WebP checked against max_pixels from their
-  // headers first; the rest against OpenCV's own cap (OPENCV_IO_MAX_IMAGE_PIXELS), and
-  // max_pixels once decoded.
+  // BMP, TIFF and WebP through OpenCV, checked against max_pixels from their headers first.
+  // Nothing else reaches OpenCV's other readers: some abort the process on damaged input (GDCM's
+  // DICOM reader asserts, fuzz finding 12), and others size their pictures only by OpenCV's own
+  // 2^30-pixel cap.
+  if (!is_bmp(bytes, size) && !is_webp(bytes, size) && !is_tiff(bytes, size)) {
+    error.reason = "not a JPEG, PNG, BMP, WebP or TIFF image (the formats dltrain reads)";
+    return false;
+  }
   uint64_t declared_width = 0, declared_height = 0;
   if (declared_size(bytes, size, declared_width, declared_height) &&
       !fits(declared_width, declared_height, options.max_pixels)) {

@@ -1,6 +1,7 @@
 #include "spec/yaml_io.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -186,15 +187,42 @@ void check_characters(const std::string& text, const std::string& origin) {
   }
 }
 
+// Counts documents and notes where the second starts; builds nothing.
+struct DocumentCounter : YAML::EventHandler {
+  int documents = 0;
+  YAML::Mark second;
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 Value parse(const std::string& text, const std::string& origin) {
   check_characters(text, origin);
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.empty()) return Value::null({origin, 1, 1});
-    if (docs.size() > 1)
-      throw Error("expected one YAML document, found " + std::to_string(docs.size()), SourceLoc{origin, 1, 1});
+    // Documents are counted up to two before the first is loaded: yaml-cpp's LoadAll keeps
+    // taking empty documents, without end, from some malformed text (fuzz finding 6: a
+    // flow sequence's closing brackets on lines of their own ran a process out of memory).
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
+    }
+    if (counter.documents == 0) return Value::null({origin, 1, 1});
+    if (counter.documents > 1)
+      throw Error(
+          "a second YAML document starts here (a `---` line, or text the YAML reader cannot fit into the first); a "
+          "spec is one document",
+          SourceLoc{origin, counter.second.line + 1, counter.second.column + 1});
     Budget budget;
-    return convert(docs[0], origin, budget);
+    return convert(YAML::Load(text), origin, budget);
   } catch (const YAML::DeepRecursion& e) {
     throw Error("lists and maps nested too deeply from here: the YAML reader stops at a depth of " +
                     std::to_string(e.depth()) + "; a spec needs a handful of levels",

@@ -209,3 +209,19 @@ TEST_CASE("a first resize done by the decoder: planes resized, then colour conve
   CHECK(resized_by_decoder(jpeg, 3, cv::Size(500, 400)).size() == rgb.size());
   CHECK(resized_by_decoder(turbo_jpeg(rgb, TJPF_RGB, TJSAMP_411), 3, target).size() == rgb.size());
 }
+
+TEST_CASE("formats beyond JPEG, PNG, BMP, WebP and TIFF are refused before any reader sees them (fuzz finding)",
+          "[data]") {
+  // tests/fuzz/regressions/decode/dicom-gdcm-assert: bytes with DICOM's "DICM" marker, on which
+  // OpenCV's DICOM reader (GDCM) failed an assertion and aborted the process.
+  std::ifstream in(test::source_path("tests/fuzz/regressions/decode/dicom-gdcm-assert"), std::ios::binary);
+  const std::vector<uint8_t> dicom((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(dicom.size() == 132);
+  const std::string pgm = "P5\n30000 30000\n255\n";  // a PNM, which OpenCV sized only by its own cap
+  for (const std::vector<uint8_t>& bytes : {dicom, std::vector<uint8_t>(pgm.begin(), pgm.end())}) {
+    data::Image out;
+    data::DecodeError error;
+    CHECK_FALSE(data::decode_image(bytes.data(), bytes.size(), data::DecodeOptions{}, out, error));
+    CHECK(error.reason == "not a JPEG, PNG, BMP, WebP or TIFF image (the formats dltrain reads)");
+  }
+}

@@ -138,7 +138,7 @@ TEST_CASE("bad files: skip drops them with their path, fail stops with path and 
     std::string skipped;
     for (const auto& s : batch->skipped) skipped += s + "\n";
     CHECK_THAT(skipped, Catch::Contains("empty.png: empty file"));
-    CHECK_THAT(skipped, Catch::Contains("text.jpg: not a decodable image"));
+    CHECK_THAT(skipped, Catch::Contains("text.jpg: not a JPEG, PNG, BMP, WebP or TIFF image"));
     CHECK_THAT(skipped, Catch::Contains("truncated.jpg: corrupt or truncated JPEG"));
     CHECK_THAT(skipped, Catch::Contains("bomb.png: declares 100000x100000 pixels, more than max_pixels"));
     CHECK_FALSE(loader.next());
@@ -217,7 +217,7 @@ TEST_CASE("no deadlock: consumer stops early, worker throws, destruction mid-epo
         [&] {
           while (loader.next()) ++batches;
         }(),
-        Catch::Contains("17.png: not a decodable image"));
+        Catch::Contains("17.png: not a JPEG, PNG, BMP, WebP or TIFF image"));
     CHECK(batches <= 8);
   }
 }

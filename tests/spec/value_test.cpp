@@ -95,3 +95,16 @@ TEST_CASE("bytes YAML does not allow are refused at their place before yaml-cpp 
              Catch::StartsWith("test.yaml:1:4: error: the text is not UTF-8 here (byte 0xE0)"));
   CHECK_NOTHROW(test::yaml("name: caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\n"));  // é, a check mark, an emoji
 }
+
+TEST_CASE("one document is read; text yaml-cpp cannot end a document in is refused where it starts another", "[spec]") {
+  // tests/fuzz/regressions/spec/loadall-endless-documents: yaml-cpp 0.7's LoadAll took empty
+  // documents from it until the process ran out of memory.
+  CHECK_THAT(test::reports_of([] {
+               spec::parse_yaml_file(test::source_path("tests/fuzz/regressions/spec/loadall-endless-documents"));
+             }).at(0),
+             Catch::Contains("loadall-endless-documents:4:1: error: a second YAML document starts here"));
+  CHECK_THAT(test::reports_of([] { test::yaml("a: 1\n---\nb: 2\n"); }).at(0),
+             Catch::StartsWith("test.yaml:2:1: error: a second YAML document starts here"));
+  CHECK(test::yaml("# only a comment\n").is_null());
+  CHECK(test::yaml("---\na: 1\n...\n").find("a"));
+}
