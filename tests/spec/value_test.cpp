@@ -96,7 +96,8 @@ TEST_CASE("bytes YAML does not allow are refused at their place before yaml-cpp 
   CHECK_NOTHROW(test::yaml("name: caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\n"));  // é, a check mark, an emoji
 }
 
-TEST_CASE("one document is read; text yaml-cpp cannot end a document in is refused where it starts another", "[spec]") {
+TEST_CASE("one document is read, and text yaml-cpp cannot end a document in is refused where another starts",
+          "[spec]") {
   // tests/fuzz/regressions/spec/loadall-endless-documents: yaml-cpp 0.7's LoadAll took empty
   // documents from it until the process ran out of memory.
   CHECK_THAT(test::reports_of([] {
