@@ -49,10 +49,11 @@ int run_bench_data(const BenchDataOptions& o) {
 
   // Warm-up epochs first (the same one: the page cache, the workers' buffers and the pool of
   // batch buffers warm), then the timed one, as the Python peers time their second epoch.
+  const int64_t warmups = std::max<int64_t>(o.warmup_epochs, 0);
   int64_t batches = 0, samples = 0, skipped = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (int64_t round = 0; round <= std::max<int64_t>(o.warmup_epochs, 0); ++round) {
-    const bool timed = round == std::max<int64_t>(o.warmup_epochs, 0);
+  std::chrono::steady_clock::time_point start;
+  for (int64_t round = 0; round <= warmups; ++round) {
+    const bool timed = round == warmups;
     batches = samples = skipped = 0;
     start = std::chrono::steady_clock::now();
     loader.start_epoch(o.epoch);

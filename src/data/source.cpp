@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <numeric>
 #include <random>
-#include <regex>
 
 #include "data/source_kinds.h"
 #include "util/strings.h"
