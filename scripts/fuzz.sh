@@ -90,9 +90,6 @@ for name in $harnesses; do
   mkdir -p "$corpus" "$findings"
   extra=(-malloc_limit_mb=2048)
   [[ $name == spec ]] && extra+=(-dict="$build/spec.dict")
-  # LibTorch's unpickler allocates a damaged pickle's declared string length (up to 4 GB) before
-  # reading it: LibTorch's behaviour, not fixable here, so that harness may allocate more.
-  [[ $name == torch_save ]] && extra=(-malloc_limit_mb=8192)
   log=$build/fuzz-$name.log
   # First every committed reproducer of an earlier finding, once each.
   if [[ -d tests/fuzz/regressions/$name ]] &&

@@ -43,6 +43,140 @@ class BoundedReader : public caffe2::serialize::ReadAdapterInterface {
   const std::vector<char>& bytes_;
 };
 
+// Little-endian unsigned integer of `width` bytes at `at`.
+uint64_t read_le(const unsigned char* at, int width) {
+  uint64_t value = 0;
+  for (int i = width - 1; i >= 0; --i) value = value << 8 | at[i];
+  return value;
+}
+
+// Walks a pickle's opcodes (protocols 0-5) up to STOP and checks that every length it declares
+// (strings, bytes, longs, frames) and every memo index fits in the pickle's own bytes. LibTorch's
+// unpickler allocates a declared length, or reserves the memo table up to an index, before it
+// reads (fuzz finding 8: 4 GB for a damaged 4-byte length). An opcode it does not know ends the
+// walk: the unpickler refuses it there before reading further.
+bool pickle_lengths_fit(const unsigned char* data, size_t size) {
+  size_t at = 0;
+  auto line = [&] {  // an argument ending in '\n'
+    const void* end = std::memchr(data + at, '\n', size - at);
+    if (!end) return false;
+    at = static_cast<size_t>(static_cast<const unsigned char*>(end) - data) + 1;
+    return true;
+  };
+  while (at < size) {
+    const unsigned char op = data[at++];
+    int fixed = 0, length_width = 0, lines = 0;
+    bool memo_index = false;
+    switch (op) {
+      case '.':
+        return true;  // STOP
+      case '(':
+      case '0':
+      case '1':
+      case '2':
+      case 'N':
+      case 'R':
+      case 'a':
+      case 'b':
+      case 'd':
+      case '}':
+      case 'e':
+      case 'l':
+      case ']':
+      case 'o':
+      case 's':
+      case 't':
+      case ')':
+      case 'u':
+      case 'Q':
+      case 0x81:
+      case 0x85:
+      case 0x86:
+      case 0x87:
+      case 0x88:
+      case 0x89:
+      case 0x8f:
+      case 0x90:
+      case 0x91:
+      case 0x92:
+      case 0x93:
+      case 0x94:
+      case 0x97:
+      case 0x98:
+        break;
+      case 'K':
+      case 'h':
+      case 0x80:
+      case 0x82:
+        fixed = 1;
+        break;
+      case 'M':
+      case 0x83:
+        fixed = 2;
+        break;
+      case 'J':
+      case 'j':
+      case 0x84:
+        fixed = 4;
+        break;
+      case 'G':
+        fixed = 8;
+        break;
+      case 'q':
+        fixed = 1, memo_index = true;
+        break;
+      case 'r':
+        fixed = 4, memo_index = true;
+        break;
+      case 'U':
+      case 'C':
+      case 0x8c:
+      case 0x8a:
+        length_width = 1;
+        break;
+      case 'T':
+      case 'X':
+      case 'B':
+      case 0x8b:
+        length_width = 4;
+        break;
+      case 0x8d:
+      case 0x8e:
+      case 0x96:
+      case 0x95:
+        length_width = 8;
+        break;  // FRAME's length, too
+      case 'I':
+      case 'L':
+      case 'S':
+      case 'V':
+      case 'F':
+      case 'p':
+      case 'g':
+      case 'P':
+        lines = 1;
+        break;
+      case 'c':
+      case 'i':
+        lines = 2;
+        break;
+      default:
+        return true;
+    }
+    for (int i = 0; i < lines; ++i)
+      if (!line()) return false;
+    const int width = fixed + length_width;
+    if (size - at < static_cast<size_t>(width)) return false;
+    const uint64_t value = read_le(data + at, width);
+    at += static_cast<size_t>(width);
+    if (memo_index && value >= size) return false;
+    // A frame holds the opcodes that follow; everything else's length is bytes to skip.
+    if (length_width != 0 && value > size - at) return false;
+    if (length_width != 0 && op != 0x95) at += static_cast<size_t>(value);
+  }
+  return false;  // no STOP
+}
+
 void collect(const c10::IValue& value, const std::string& prefix, TensorFile& out) {
   if (value.isTensor()) {
     out.tensors.emplace_back(prefix, value.toTensor());
@@ -62,11 +196,15 @@ TensorFile read_torch_save(const std::string& path) {
       "a damaged torch.save file (its zip archive or pickle does not read); save it again, or as safetensors";
   const std::vector<char> bytes = read_bytes(path);
   c10::IValue root;
+  bool lengths_fit = true;
   try {
-    // What torch::pickle_load does, over the bounded reader.
+    // What torch::pickle_load does, over the bounded reader, once the pickle's lengths are checked.
     caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReader>(bytes));
-    root = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"", /*type_resolver=*/{},
-                                             /*obj_loader=*/{}, /*device=*/{}, reader);
+    const auto [pickle, pickle_size] = reader.getRecord("data.pkl");
+    lengths_fit = pickle_lengths_fit(static_cast<const unsigned char*>(pickle.get()), pickle_size);
+    if (lengths_fit)
+      root = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"", /*type_resolver=*/{},
+                                               /*obj_loader=*/{}, /*device=*/{}, reader);
   } catch (const c10::Error& e) {
     // torch.save stores its pickle uncompressed: one that starts (after PROTO 2) by building an
     // OrderedDict holds one at the top, which LibTorch's unpickler before 2.6 turns into None.
@@ -91,6 +229,7 @@ TensorFile read_torch_save(const std::string& path) {
     // std text says nothing to a user.
     throw read_error(path, damaged);
   }
+  if (!lengths_fit) throw read_error(path, damaged);
   TensorFile file;
   collect(root, "", file);
   if (file.tensors.empty()) throw read_error(path, "holds no tensors");

@@ -18,6 +18,7 @@
 #include "io/torch_save.h"
 #include "support/helpers.h"
 #include "train/checkpoint.h"
+#include "util/memory.h"
 
 using namespace dltrain;
 
@@ -215,4 +216,19 @@ TEST_CASE("a torch.save archive whose record runs past the file's end is refused
   // this 987-byte file under AddressSanitizer.
   const std::string path = test::source_path("tests/fuzz/regressions/torch_save/zip-record-past-the-end");
   CHECK_THROWS_WITH(io::read_torch_save(path), Catch::StartsWith(path + ": a damaged torch.save file"));
+}
+
+TEST_CASE(
+    "a torch.save pickle declaring more bytes or memo entries than it holds is refused before LibTorch allocates "
+    "them (fuzz finding)",
+    "[train][checkpoint]") {
+  // A 4 GB string length and a 2^31 memo index in files of under 1 KB: LibTorch's unpickler
+  // allocated (the string, zero-filled: 4 GB resident) or reserved (64 GB) what they declare
+  // before reading.
+  const double peak_before = peak_resident_mb();
+  for (const char* name : {"string-length-past-the-end", "memo-index-past-the-end"}) {
+    const std::string path = test::source_path(std::string("tests/fuzz/regressions/torch_save/") + name);
+    CHECK_THROWS_WITH(io::read_torch_save(path), Catch::StartsWith(path + ": a damaged torch.save file"));
+  }
+  CHECK(peak_resident_mb() - peak_before < 1000);
 }
