@@ -43,136 +43,57 @@ class BoundedReader : public caffe2::serialize::ReadAdapterInterface {
   const std::vector<char>& bytes_;
 };
 
-// Little-endian unsigned integer of `width` bytes at `at`.
-uint64_t read_le(const unsigned char* at, int width) {
-  uint64_t value = 0;
-  for (int i = width - 1; i >= 0; --i) value = value << 8 | at[i];
-  return value;
-}
+// A pickle opcode's argument (protocols 0-5): fixed-size bytes, a little-endian length of
+// `length_width` bytes and that many bytes, or `lines` lines ending in '\n'.
+struct PickleArgument {
+  std::string_view opcodes;
+  int fixed = 0, length_width = 0, lines = 0;
+  bool memo_index = false;  // BINPUT, LONG_BINPUT
+};
+constexpr PickleArgument kPickleArguments[] = {
+    {"(012NRabd}el]ost)uQ\x81\x85\x86\x87\x88\x89\x8f\x90\x91\x92\x93\x94\x97\x98"},
+    {"Kh\x80\x82", 1},
+    {"M\x83", 2},
+    {"Jj\x84", 4},
+    {"G", 8},
+    {"q", 1, 0, 0, true},
+    {"r", 4, 0, 0, true},
+    {"UC\x8c\x8a", 0, 1},
+    {"TXB\x8b", 0, 4},
+    {"\x8d\x8e\x96\x95", 0, 8},  // FRAME's length, too
+    {"ILSVFpgP", 0, 0, 1},
+    {"ci", 0, 0, 2},
+};
 
-// Walks a pickle's opcodes (protocols 0-5) up to STOP and checks that every length it declares
-// (strings, bytes, longs, frames) and every memo index fits in the pickle's own bytes. LibTorch's
-// unpickler allocates a declared length, or reserves the memo table up to an index, before it
-// reads (fuzz finding 8: 4 GB for a damaged 4-byte length). An opcode it does not know ends the
-// walk: the unpickler refuses it there before reading further.
+// Walks a pickle's opcodes up to STOP and checks that every length it declares (strings, bytes,
+// longs, frames) and every memo index fits in the pickle's own bytes. LibTorch's unpickler
+// allocates a declared length, or reserves its memo table up to an index, before it reads (fuzz
+// finding 8: 4 GB for a damaged 4-byte length). An opcode outside the table ends the walk: the
+// unpickler refuses it there before reading further.
 bool pickle_lengths_fit(const unsigned char* data, size_t size) {
+  constexpr unsigned char kStop = '.', kFrame = 0x95;
   size_t at = 0;
-  auto line = [&] {  // an argument ending in '\n'
-    const void* end = std::memchr(data + at, '\n', size - at);
-    if (!end) return false;
-    at = static_cast<size_t>(static_cast<const unsigned char*>(end) - data) + 1;
-    return true;
-  };
   while (at < size) {
     const unsigned char op = data[at++];
-    int fixed = 0, length_width = 0, lines = 0;
-    bool memo_index = false;
-    switch (op) {
-      case '.':
-        return true;  // STOP
-      case '(':
-      case '0':
-      case '1':
-      case '2':
-      case 'N':
-      case 'R':
-      case 'a':
-      case 'b':
-      case 'd':
-      case '}':
-      case 'e':
-      case 'l':
-      case ']':
-      case 'o':
-      case 's':
-      case 't':
-      case ')':
-      case 'u':
-      case 'Q':
-      case 0x81:
-      case 0x85:
-      case 0x86:
-      case 0x87:
-      case 0x88:
-      case 0x89:
-      case 0x8f:
-      case 0x90:
-      case 0x91:
-      case 0x92:
-      case 0x93:
-      case 0x94:
-      case 0x97:
-      case 0x98:
-        break;
-      case 'K':
-      case 'h':
-      case 0x80:
-      case 0x82:
-        fixed = 1;
-        break;
-      case 'M':
-      case 0x83:
-        fixed = 2;
-        break;
-      case 'J':
-      case 'j':
-      case 0x84:
-        fixed = 4;
-        break;
-      case 'G':
-        fixed = 8;
-        break;
-      case 'q':
-        fixed = 1, memo_index = true;
-        break;
-      case 'r':
-        fixed = 4, memo_index = true;
-        break;
-      case 'U':
-      case 'C':
-      case 0x8c:
-      case 0x8a:
-        length_width = 1;
-        break;
-      case 'T':
-      case 'X':
-      case 'B':
-      case 0x8b:
-        length_width = 4;
-        break;
-      case 0x8d:
-      case 0x8e:
-      case 0x96:
-      case 0x95:
-        length_width = 8;
-        break;  // FRAME's length, too
-      case 'I':
-      case 'L':
-      case 'S':
-      case 'V':
-      case 'F':
-      case 'p':
-      case 'g':
-      case 'P':
-        lines = 1;
-        break;
-      case 'c':
-      case 'i':
-        lines = 2;
-        break;
-      default:
-        return true;
+    if (op == kStop) return true;
+    const auto* argument = std::find_if(
+        std::begin(kPickleArguments), std::end(kPickleArguments),
+        [&](const PickleArgument& a) { return a.opcodes.find(static_cast<char>(op)) != std::string_view::npos; });
+    if (argument == std::end(kPickleArguments)) return true;
+    for (int i = 0; i < argument->lines; ++i) {
+      const void* end = std::memchr(data + at, '\n', size - at);
+      if (!end) return false;
+      at = static_cast<size_t>(static_cast<const unsigned char*>(end) - data) + 1;
     }
-    for (int i = 0; i < lines; ++i)
-      if (!line()) return false;
-    const int width = fixed + length_width;
+    const int width = argument->fixed + argument->length_width;
     if (size - at < static_cast<size_t>(width)) return false;
-    const uint64_t value = read_le(data + at, width);
+    uint64_t value = 0;
+    for (int i = width - 1; i >= 0; --i) value = value << 8 | data[at + static_cast<size_t>(i)];
     at += static_cast<size_t>(width);
-    if (memo_index && value >= size) return false;
-    // A frame holds the opcodes that follow; everything else's length is bytes to skip.
-    if (length_width != 0 && value > size - at) return false;
-    if (length_width != 0 && op != 0x95) at += static_cast<size_t>(value);
+    if (argument->memo_index && value >= size) return false;
+    if (argument->length_width == 0) continue;
+    if (value > size - at) return false;
+    if (op != kFrame) at += static_cast<size_t>(value);  // a frame holds the opcodes that follow
   }
   return false;  // no STOP
 }
