@@ -94,8 +94,9 @@ Mixup::Mixed Mixup::apply(const data::Batch& batch, int64_t epoch) const {
   for (const auto& [name, t] : batch.tensors) {
     if (lam == 1 || targets_.count(name)) continue;
     if (d.cutmix && t.dim() == 4) {
-      const auto rows = [&](double f) { return static_cast<int64_t>(std::lround(f * static_cast<double>(t.size(2)))); };
-      const auto cols = [&](double f) { return static_cast<int64_t>(std::lround(f * static_cast<double>(t.size(3)))); };
+      const auto h = static_cast<double>(t.size(2)), w = static_cast<double>(t.size(3));
+      const auto rows = [h](double f) { return static_cast<int64_t>(std::lround(f * h)); };
+      const auto cols = [w](double f) { return static_cast<int64_t>(std::lround(f * w)); };
       out.step.tensors[name] = paste_box(t, rows(d.top), rows(d.bottom), cols(d.left), cols(d.right));
     } else {
       out.step.tensors[name] = blend_with_reverse(t, lam);
