@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -21,21 +20,58 @@ SourceLoc loc_of(const YAML::Node& node, const std::string& origin) {
   return {origin, mark.line + 1, mark.column + 1};
 }
 
+// How many ASCII digits start at s[at].
+size_t digits_at(const std::string& s, size_t at) {
+  size_t end = at;
+  while (end < s.size() && s[end] >= '0' && s[end] <= '9') ++end;
+  return end - at;
+}
+
+// 1 when s[at] is a sign.
+size_t sign_at(const std::string& s, size_t at) { return at < s.size() && (s[at] == '-' || s[at] == '+') ? 1 : 0; }
+
+// YAML 1.2 core-schema numbers: an integer is [-+]?[0-9]+, a float
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?. Scanned rather than matched with std::regex,
+// which took seconds over the million scalars an alias-heavy document may expand to.
+
+bool is_integer(const std::string& s) {
+  const size_t sign = sign_at(s, 0);
+  const size_t digits = digits_at(s, sign);
+  return digits > 0 && sign + digits == s.size();
+}
+
+bool is_float(const std::string& s) {
+  size_t at = sign_at(s, 0);
+  const size_t whole = digits_at(s, at);
+  at += whole;
+  size_t fraction = 0;
+  if (at < s.size() && s[at] == '.') {
+    fraction = digits_at(s, ++at);
+    at += fraction;
+  }
+  if (whole == 0 && fraction == 0) return false;
+  if (at < s.size() && (s[at] == 'e' || s[at] == 'E')) {
+    at += 1 + sign_at(s, at + 1);
+    const size_t exponent = digits_at(s, at);
+    if (exponent == 0) return false;
+    at += exponent;
+  }
+  return at == s.size();
+}
+
 // YAML 1.2 core-schema resolution of a plain (unquoted) scalar.
 Value plain_scalar(const std::string& s, SourceLoc loc) {
-  static const std::regex int_re("[-+]?[0-9]+");
-  static const std::regex float_re("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value::null(loc);
   if (s == "true" || s == "True" || s == "TRUE") return Value::boolean(true, loc);
   if (s == "false" || s == "False" || s == "FALSE") return Value::boolean(false, loc);
-  if (std::regex_match(s, int_re)) {
+  if (is_integer(s)) {
     try {
       return Value::integer(std::stoll(s), loc);
     } catch (const std::out_of_range&) {
       throw Error("integer out of range: " + s, loc);
     }
   }
-  if (std::regex_match(s, float_re)) return Value::real(std::stod(s), loc);
+  if (is_float(s)) return Value::real(std::stod(s), loc);
   if (s == ".inf" || s == "+.inf") return Value::real(HUGE_VAL, loc);
   if (s == "-.inf") return Value::real(-HUGE_VAL, loc);
   if (s == ".nan") return Value::real(NAN, loc);

@@ -18,6 +18,21 @@ TEST_CASE("YAML scalars resolve to the core schema's types, quoted ones stay str
   CHECK(v.find("h")->as_double() == Approx(1e-3));
 }
 
+TEST_CASE("numbers follow the core schema's patterns at their edges", "[spec]") {
+  Value v = test::yaml("[-7, +7, .5, 5., -.5e+2, 2E3, '.', ., +, 1e, 1.2.3, 5e-, 0x1F, 1_000, 12a, -]");
+  const auto& items = v.items();
+  CHECK(items[0].as_int() == -7);
+  CHECK(items[1].as_int() == 7);
+  CHECK(items[2].as_double() == 0.5);
+  CHECK(items[3].as_double() == 5.0);
+  CHECK(items[4].as_double() == -50.0);
+  CHECK(items[5].as_double() == 2000.0);
+  for (size_t i = 6; i < items.size(); ++i) {
+    INFO(i);
+    CHECK(items[i].type() == Value::Type::String);
+  }
+}
+
 TEST_CASE("every value keeps its 1-based line and column", "[spec]") {
   Value v = test::yaml("model:\n  - conv2d: {out_channels: 8}\n");
   const Value& entry = v.find("model")->items()[0];
