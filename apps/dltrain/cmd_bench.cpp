@@ -34,6 +34,7 @@ struct BenchDataOptions {
   int64_t warmup_epochs = 1;
   uint64_t seed = 0;
   bool decode_only = false;
+  bool gpu_feed = false;
 };
 
 int run_bench_data(const BenchDataOptions& o) {
@@ -43,6 +44,7 @@ int run_bench_data(const BenchDataOptions& o) {
   data::Table table = data::load_split_table(plan.data, o.split, o.seed);
   data::LoaderOptions options{o.seed};
   options.decode_only = o.decode_only;
+  options.defer_affine = o.gpu_feed;
   data::Loader loader(*plan.data.find(o.split), std::move(table), options);
   spdlog::info("{} split '{}': {} samples, {} batches per epoch", o.spec.spec, o.split, loader.samples(),
                loader.batches_per_epoch());
@@ -196,6 +198,9 @@ void setup_bench(CLI::App& app, Action& action) {
                        "Untimed epochs first, as the peers time their second (default 1; 0 times a cold start)");
   data_cmd->add_flag("--decode-only", o->decode_only,
                      "Read and decode only (no ops, no batches): the decoder's own rate on the same workers");
+  data_cmd->add_flag("--gpu-feed", o->gpu_feed,
+                     "Batches as a GPU run's loader makes them: 8-bit images, their colour ops and scaling left "
+                     "for the device");
   data_cmd->callback([&action, o] { action = [o] { return run_bench_data(*o); }; });
 
   auto step = std::make_shared<BenchStepOptions>();

@@ -67,6 +67,7 @@ if [[ $sections == *pipeline* ]]; then
   for ((round = 0; round < ${DLTRAIN_BENCH_ROUNDS:-3}; ++round)); do
     measure ours "$dltrain" "${bench[@]}"
     measure decode_only "$dltrain" "${bench[@]}" --decode-only
+    measure gpu_feed "$dltrain" "${bench[@]}" --gpu-feed
     measure ceiling "$dltrain" "${bench[@]}" --set 'data.train.ops=[{resize: [224, 224]}]'
     measure whole "$dltrain" "${bench[@]}" --set "$whole_ops"
     measure fast "$dltrain" "${bench[@]}" --set "$fast_ops"
@@ -75,7 +76,7 @@ if [[ $sections == *pipeline* ]]; then
     measure tf "$venv/bin/python" scripts/bench/peers/pipeline_tf.py data/bench/photos --workers "$workers"
   done
   ours=$(median ours) decode_only=$(median decode_only) ceiling=$(median ceiling) whole=$(median whole) fast=$(median fast)
-  from_shards=$(median shards) torch_rate=$(median torch) tf_rate=$(median tf)
+  gpu_feed=$(median gpu_feed) from_shards=$(median shards) torch_rate=$(median torch) tf_rate=$(median tf)
   torch_line=${lines[torch]} tf_line=${lines[tf]}
   # Cold page cache, where this machine lets root drop it: every image read from the disk (once).
   cold_folder=0 cold_shards=0
@@ -84,15 +85,18 @@ if [[ $sections == *pipeline* ]]; then
     sync && echo 3 > /proc/sys/vm/drop_caches
     cold_shards=$("$dltrain" "${bench[@]}" "${shards[@]}" --set data.train.shuffle=1000 --warmup-epochs 0 | rate)
   fi
-  table=$(python3 - "$ours" "$decode_only" "$ceiling" "$whole" "$fast" "$from_shards" "$cold_folder" "$cold_shards" \
-    "$torch_rate" "$tf_rate" "$torch_line" "$tf_line" <<'PY'
+  table=$(python3 - "$ours" "$decode_only" "$gpu_feed" "$ceiling" "$whole" "$fast" "$from_shards" "$cold_folder" \
+    "$cold_shards" "$torch_rate" "$tf_rate" "$torch_line" "$tf_line" <<'PY'
 import sys
-ours, decode_only, ceiling, whole, fast, shards, cold_folder, cold_shards, torch_rate, tf_rate = map(float, sys.argv[1:11])
-torch_line, tf_line = sys.argv[11], sys.argv[12]
+ours, decode_only, gpu_feed, ceiling, whole, fast, shards, cold_folder, cold_shards, torch_rate, tf_rate = map(
+    float, sys.argv[1:12])
+torch_line, tf_line = sys.argv[12], sys.argv[13]
 best = max(torch_rate, tf_rate)
 rows = [
     ("dltrain (full pipeline)", ours, "%.2fx the faster peer; %.2fx of decode only" % (ours / best, ours / decode_only)),
     ("dltrain, decode only (the decoder's limit, same threads)", decode_only, ""),
+    ("dltrain, full pipeline as a GPU run's loader makes its batches (`bench data --gpu-feed`: 8-bit images, "
+     "the colour ops and scaling left for the device)", gpu_feed, "%.2fx of decode only" % (gpu_feed / decode_only)),
     ("dltrain, decode + resize only", ceiling, "full pipeline at %.2fx of it" % (ours / ceiling)),
     ("dltrain, full pipeline, every JPEG decoded whole before the resize (`decode: {fused_resize: false}`)", whole,
      "the fused decode + resize %.2fx it" % (ours / whole)),
