@@ -10,6 +10,10 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace dltrain::spec {
 namespace {
@@ -86,37 +90,18 @@ std::string hex(uint32_t value, int digits = 2) {
   return out;
 }
 
-// What one document may expand to. Aliases share nodes in yaml-cpp but become copies here, so
-// nine levels of nine aliases (the "billion laughs") would need 9^9 values: refused instead.
-constexpr int64_t kMaxValues = 1'000'000;
-constexpr int64_t kMaxScalarBytes = 64 << 20;
-
+// Cycles (an anchor whose list holds its own alias) nest without end once copied.
 constexpr int kMaxDepth = 500;
 
-struct Budget {
-  int64_t values = 0, bytes = 0;
-  int depth = 0;
-  void spend(const YAML::Node& node, const SourceLoc& loc) {
-    if (node.IsScalar()) bytes += static_cast<int64_t>(node.Scalar().size());
-    if (++values <= kMaxValues && bytes <= kMaxScalarBytes) return;
-    throw Error("the document expands to more than " + std::to_string(kMaxValues) + " values or " +
-                    std::to_string(kMaxScalarBytes >> 20) +
-                    " MB of text once its aliases are copied (anchors of aliases of anchors?); "
-                    "a spec is far smaller, so it is refused here",
-                loc);
-  }
-};
-
-Value convert(const YAML::Node& node, const std::string& origin, Budget& budget) {
+// `depth`: how deeply the node sits once aliases are copied.
+Value convert(const YAML::Node& node, const std::string& origin, int& depth) {
   SourceLoc loc = loc_of(node, origin);
-  budget.spend(node, loc);
-  // An anchor whose list holds its own alias is a cycle: copied, it nests without end.
   struct Level {
     int& depth;
     explicit Level(int& d) : depth(++d) {}
     ~Level() { --depth; }
-  } level(budget.depth);
-  if (budget.depth > kMaxDepth)
+  } level(depth);
+  if (depth > kMaxDepth)
     throw Error("lists and maps nested more than " + std::to_string(kMaxDepth) +
                     " levels deep once aliases are copied (an anchor that contains its own alias?)",
                 loc);
@@ -129,7 +114,7 @@ Value convert(const YAML::Node& node, const std::string& origin, Budget& budget)
       return plain_scalar(node.Scalar(), loc);
     case YAML::NodeType::Sequence: {
       std::vector<Value> items;
-      for (const auto& item : node) items.push_back(convert(item, origin, budget));
+      for (const auto& item : node) items.push_back(convert(item, origin, depth));
       return Value::list(std::move(items), loc);
     }
     case YAML::NodeType::Map: {
@@ -140,7 +125,7 @@ Value convert(const YAML::Node& node, const std::string& origin, Budget& budget)
         if (!kv.first.IsScalar()) throw Error("map keys must be plain names", key_loc);
         const std::string key = kv.first.Scalar();
         if (!seen.insert(key).second) throw Error("duplicate key '" + key + "'", key_loc);
-        map.entries().push_back({key, key_loc, convert(kv.second, origin, budget)});
+        map.entries().push_back({key, key_loc, convert(kv.second, origin, depth)});
       }
       return map;
     }
@@ -224,20 +209,77 @@ void check_characters(const std::string& text, const std::string& origin) {
 }
 
 // Counts documents and notes where the second starts; builds nothing.
-struct DocumentCounter : YAML::EventHandler {
+// What one document may expand to. Aliases share nodes in yaml-cpp but become copies here, so
+// nine levels of nine aliases (the "billion laughs") would need 9^9 values.
+constexpr int64_t kMaxValues = 1'000'000;
+constexpr int64_t kMaxScalarBytes = 64 << 20;
+
+// The parser's events for a text, before anything is built: how many documents start, and how
+// many values and bytes of text the first expands to with its aliases copied (refused past the
+// limits above, at the node that crosses them).
+class DocumentSurvey : public YAML::EventHandler {
+ public:
+  explicit DocumentSurvey(std::string origin) : origin_(std::move(origin)) {}
   int documents = 0;
-  YAML::Mark second;
+  YAML::Mark second;  // where the second document starts
+
   void OnDocumentStart(const YAML::Mark& mark) override {
     if (++documents == 2) second = mark;
   }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor, 0); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const auto expanded = anchored_.find(anchor);  // absent inside its own anchor: a cycle, for convert()
+    if (expanded != anchored_.end()) add(mark, expanded->second);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string& value) override {
+    leaf(mark, anchor, static_cast<int64_t>(value.size()));
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    start(mark, anchor);
+  }
+  void OnSequenceEnd() override { end(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    start(mark, anchor);
+  }
+  void OnMapEnd() override { end(); }
+
+ private:
+  struct Size {
+    int64_t values = 0, bytes = 0;
+  };
+  void add(const YAML::Mark& mark, Size size) {
+    if (documents != 1) return;
+    total_.values += size.values;
+    total_.bytes += size.bytes;
+    if (total_.values <= kMaxValues && total_.bytes <= kMaxScalarBytes) return;
+    throw Error("the document expands to more than " + std::to_string(kMaxValues) + " values or " +
+                    std::to_string(kMaxScalarBytes >> 20) +
+                    " MB of text once its aliases are copied (anchors of aliases of anchors?); "
+                    "a spec is far smaller, so it is refused here",
+                SourceLoc{origin_, mark.line + 1, mark.column + 1});
+  }
+  void leaf(const YAML::Mark& mark, YAML::anchor_t anchor, int64_t bytes) {
+    add(mark, {1, bytes});
+    if (anchor != YAML::NullAnchor) anchored_[anchor] = {1, bytes};
+  }
+  void start(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    open_.push_back({anchor, total_});
+    add(mark, {1, 0});
+  }
+  void end() {
+    const auto [anchor, at_start] = open_.back();
+    open_.pop_back();
+    if (anchor != YAML::NullAnchor)
+      anchored_[anchor] = {total_.values - at_start.values, total_.bytes - at_start.bytes};
+  }
+
+  std::string origin_;
+  Size total_;
+  std::vector<std::pair<YAML::anchor_t, Size>> open_;  // collections being read: anchor, total at their start
+  std::unordered_map<YAML::anchor_t, Size> anchored_;  // what each anchor's node expands to
 };
 
 Value parse(const std::string& text, const std::string& origin) {
@@ -248,17 +290,17 @@ Value parse(const std::string& text, const std::string& origin) {
     // flow sequence's closing brackets on lines of their own ran a process out of memory).
     std::istringstream in(text);
     YAML::Parser parser(in);
-    DocumentCounter counter;
-    while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
+    DocumentSurvey survey(origin);
+    while (survey.documents < 2 && parser.HandleNextDocument(survey)) {
     }
-    if (counter.documents == 0) return Value::null({origin, 1, 1});
-    if (counter.documents > 1)
+    if (survey.documents == 0) return Value::null({origin, 1, 1});
+    if (survey.documents > 1)
       throw Error(
           "a second YAML document starts here (a `---` line, or text the YAML reader cannot fit into the first); a "
           "spec is one document",
-          SourceLoc{origin, counter.second.line + 1, counter.second.column + 1});
-    Budget budget;
-    return convert(YAML::Load(text), origin, budget);
+          SourceLoc{origin, survey.second.line + 1, survey.second.column + 1});
+    int depth = 0;
+    return convert(YAML::Load(text), origin, depth);
   } catch (const YAML::DeepRecursion& e) {
     throw Error("lists and maps nested too deeply from here: the YAML reader stops at a depth of " +
                     std::to_string(e.depth()) + "; a spec needs a handful of levels",
