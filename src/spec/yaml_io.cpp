@@ -90,7 +90,7 @@ std::string hex(uint32_t value, int digits = 2) {
   return out;
 }
 
-// Cycles (an anchor whose list holds its own alias) nest without end once copied.
+// How deeply lists and maps may nest once aliases are copied (chains of anchors of aliases).
 constexpr int kMaxDepth = 500;
 
 // `depth`: how deeply the node sits once aliases are copied.
@@ -103,7 +103,7 @@ Value convert(const YAML::Node& node, const std::string& origin, int& depth) {
   } level(depth);
   if (depth > kMaxDepth)
     throw Error("lists and maps nested more than " + std::to_string(kMaxDepth) +
-                    " levels deep once aliases are copied (an anchor that contains its own alias?)",
+                    " levels deep once aliases are copied (anchors of aliases of anchors?)",
                 loc);
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
@@ -229,8 +229,10 @@ class DocumentSurvey : public YAML::EventHandler {
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor, 0); }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    const auto expanded = anchored_.find(anchor);  // absent inside its own anchor: a cycle, for convert()
-    if (expanded != anchored_.end()) add(mark, expanded->second);
+    const auto expanded = anchored_.find(anchor);
+    if (expanded != anchored_.end()) return add(mark, expanded->second);
+    if (documents == 1)  // the anchor's node has not ended: the alias is inside it
+      throw Error("this alias is inside the node its anchor names: copied, it would nest without end", loc(mark));
   }
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string& value) override {
     leaf(mark, anchor, static_cast<int64_t>(value.size()));
@@ -259,8 +261,9 @@ class DocumentSurvey : public YAML::EventHandler {
                     std::to_string(kMaxScalarBytes >> 20) +
                     " MB of text once its aliases are copied (anchors of aliases of anchors?); "
                     "a spec is far smaller, so it is refused here",
-                SourceLoc{origin_, mark.line + 1, mark.column + 1});
+                loc(mark));
   }
+  SourceLoc loc(const YAML::Mark& mark) const { return {origin_, mark.line + 1, mark.column + 1}; }
   void leaf(const YAML::Mark& mark, YAML::anchor_t anchor, int64_t bytes) {
     add(mark, {1, bytes});
     if (anchor != YAML::NullAnchor) anchored_[anchor] = {1, bytes};
