@@ -10,6 +10,7 @@
 #include <iterator>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "util/error.h"
 
@@ -74,57 +75,116 @@ bool records_hold_their_sizes(const std::vector<char>& bytes) {
 #endif
 }
 
-// A pickle opcode's argument (protocols 0-5): fixed-size bytes, a little-endian length of
-// `length_width` bytes and that many bytes, or `lines` lines ending in '\n'.
-struct PickleArgument {
+// What a pickle opcode reads after itself (fixed-size bytes; a little-endian length of
+// `length_width` bytes and that many bytes; or `lines` lines ending in '\n') and what it does to
+// the unpickler's stack, as Python's pickletools models it.
+enum class StackEffect {
+  Plain,      // pops `pops` objects (never across a mark), pushes `pushes`
+  Mark,       // MARK
+  FromMark,   // TUPLE, LIST, DICT, FROZENSET, OBJ, INST: the objects above the mark become one
+  IntoBelow,  // APPENDS, SETITEMS, ADDITEMS: the objects above the mark go into the one below it
+  PopMark,    // POP_MARK
+  Pop,        // POP: the top object, or a mark on top
+};
+struct PickleOpcodes {
   std::string_view opcodes;
   int fixed = 0, length_width = 0, lines = 0;
   bool memo_index = false;  // BINPUT, LONG_BINPUT
+  StackEffect effect = StackEffect::Plain;
+  int pops = 0, pushes = 0;
 };
-constexpr PickleArgument kPickleArguments[] = {
-    {"(012NRabd}el]ost)uQ\x81\x85\x86\x87\x88\x89\x8f\x90\x91\x92\x93\x94\x97\x98"},
-    {"Kh\x80\x82", 1},
-    {"M\x83", 2},
-    {"Jj\x84", 4},
-    {"G", 8},
-    {"q", 1, 0, 0, true},
-    {"r", 4, 0, 0, true},
-    {"UC\x8c\x8a", 0, 1},
-    {"TXB\x8b", 0, 4},
-    {"\x8d\x8e\x96\x95", 0, 8},  // FRAME's length, too
-    {"ILSVFpgP", 0, 0, 1},
-    {"ci", 0, 0, 2},
+using E = StackEffect;
+constexpr PickleOpcodes kPickleOpcodes[] = {
+    {"N\x88\x89)]}\x8f\x97", 0, 0, 0, false, E::Plain, 0, 1},
+    {"Q\x85\x94\x98", 0, 0, 0, false, E::Plain, 1, 1},
+    {"\x86abR\x81\x93", 0, 0, 0, false, E::Plain, 2, 1},
+    {"\x87s\x92", 0, 0, 0, false, E::Plain, 3, 1},
+    {"2", 0, 0, 0, false, E::Plain, 1, 2},
+    {"(", 0, 0, 0, false, E::Mark},
+    {"tld\x91o", 0, 0, 0, false, E::FromMark},
+    {"eu\x90", 0, 0, 0, false, E::IntoBelow},
+    {"1", 0, 0, 0, false, E::PopMark},
+    {"0", 0, 0, 0, false, E::Pop},
+    {"\x80", 1},  // PROTO
+    {"Kh\x82", 1, 0, 0, false, E::Plain, 0, 1},
+    {"M\x83", 2, 0, 0, false, E::Plain, 0, 1},
+    {"Jj\x84", 4, 0, 0, false, E::Plain, 0, 1},
+    {"G", 8, 0, 0, false, E::Plain, 0, 1},
+    {"q", 1, 0, 0, true, E::Plain, 1, 1},
+    {"r", 4, 0, 0, true, E::Plain, 1, 1},
+    {"UC\x8c\x8a", 0, 1, 0, false, E::Plain, 0, 1},
+    {"TXB\x8b", 0, 4, 0, false, E::Plain, 0, 1},
+    {"\x8d\x8e\x96", 0, 8, 0, false, E::Plain, 0, 1},
+    {"\x95", 0, 8},  // FRAME: its length counts the opcodes that follow
+    {"ILSVFgP", 0, 0, 1, false, E::Plain, 0, 1},
+    {"p", 0, 0, 1, false, E::Plain, 1, 1},
+    {"c", 0, 0, 2, false, E::Plain, 0, 1},
+    {"i", 0, 0, 2, false, E::FromMark},
 };
 
-// Walks a pickle's opcodes up to STOP and checks that every length it declares (strings, bytes,
-// longs, frames) and every memo index fits in the pickle's own bytes. LibTorch's unpickler
-// allocates a declared length, or reserves its memo table up to an index, before it reads (fuzz
-// finding 8: 4 GB for a damaged 4-byte length). An opcode outside the table ends the walk: the
-// unpickler refuses it there before reading further.
-bool pickle_lengths_fit(const unsigned char* data, size_t size) {
-  constexpr unsigned char kStop = '.', kFrame = 0x95;
+// Walks a pickle's opcodes up to STOP and checks what LibTorch's unpickler takes on trust: every
+// length it declares (strings, bytes, longs, frames) and every memo index fits in the pickle's
+// own bytes, and no opcode takes more from the stack, or from above a mark, than is there.
+// LibTorch allocates a declared length, or reserves its memo table up to an index, before it reads
+// (fuzz finding 8: 4 GB for a damaged 4-byte length); LibTorch 1.13 pops an empty stack (finding
+// 16: TUPLE3 over two objects freed a pointer it never allocated). An opcode outside the table
+// ends the walk: the unpickler refuses it there before reading further.
+bool pickle_is_well_formed(const unsigned char* data, size_t size) {
+  constexpr unsigned char kStop = '.', kFrame = 0x95, kSetItems = 'u';
   size_t at = 0;
+  int64_t depth = 0;           // objects on the stack
+  std::vector<int64_t> marks;  // the depth at each open mark
   while (at < size) {
     const unsigned char op = data[at++];
-    if (op == kStop) return true;
-    const auto* argument = std::find_if(
-        std::begin(kPickleArguments), std::end(kPickleArguments),
-        [&](const PickleArgument& a) { return a.opcodes.find(static_cast<char>(op)) != std::string_view::npos; });
-    if (argument == std::end(kPickleArguments)) return true;
-    for (int i = 0; i < argument->lines; ++i) {
+    const int64_t above_mark = depth - (marks.empty() ? 0 : marks.back());
+    if (op == kStop) return above_mark >= 1;
+    const auto* code = std::find_if(std::begin(kPickleOpcodes), std::end(kPickleOpcodes), [&](const PickleOpcodes& c) {
+      return c.opcodes.find(static_cast<char>(op)) != std::string_view::npos;
+    });
+    if (code == std::end(kPickleOpcodes)) return true;
+    for (int i = 0; i < code->lines; ++i) {
       const void* end = std::memchr(data + at, '\n', size - at);
       if (!end) return false;
       at = static_cast<size_t>(static_cast<const unsigned char*>(end) - data) + 1;
     }
-    const int width = argument->fixed + argument->length_width;
+    const int width = code->fixed + code->length_width;
     if (size - at < static_cast<size_t>(width)) return false;
     uint64_t value = 0;
     for (int i = width - 1; i >= 0; --i) value = value << 8 | data[at + static_cast<size_t>(i)];
     at += static_cast<size_t>(width);
-    if (argument->memo_index && value >= size) return false;
-    if (argument->length_width == 0) continue;
-    if (value > size - at) return false;
-    if (op != kFrame) at += static_cast<size_t>(value);  // a frame holds the opcodes that follow
+    if (code->memo_index && value >= size) return false;
+    if (code->length_width != 0) {
+      if (value > size - at) return false;
+      if (op != kFrame) at += static_cast<size_t>(value);
+    }
+    switch (code->effect) {
+      case E::Plain:
+        if (above_mark < code->pops) return false;
+        depth += code->pushes - code->pops;
+        break;
+      case E::Mark:
+        marks.push_back(depth);
+        break;
+      case E::FromMark:
+      case E::IntoBelow:
+      case E::PopMark:
+        if (marks.empty()) return false;
+        depth = marks.back();
+        marks.pop_back();
+        if (code->effect == E::FromMark) ++depth;
+        if (code->effect == E::IntoBelow &&
+            (depth - (marks.empty() ? 0 : marks.back()) < 1 || (op == kSetItems && above_mark % 2 != 0)))
+          return false;
+        break;
+      case E::Pop:
+        if (above_mark == 0 && !marks.empty())
+          marks.pop_back();
+        else if (above_mark >= 1)
+          --depth;
+        else
+          return false;
+        break;
+    }
   }
   return false;  // no STOP
 }
@@ -149,13 +209,13 @@ TensorFile read_torch_save(const std::string& path) {
   const std::vector<char> bytes = read_bytes(path);
   if (!records_hold_their_sizes(bytes)) throw read_error(path, damaged);
   c10::IValue root;
-  bool lengths_fit = true;
+  bool well_formed = true;
   try {
-    // What torch::pickle_load does, over the bounded reader, once the pickle's lengths are checked.
+    // What torch::pickle_load does, over the bounded reader, once the pickle's walk finds it well formed.
     caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReader>(bytes));
     const auto [pickle, pickle_size] = reader.getRecord("data.pkl");
-    lengths_fit = pickle_lengths_fit(static_cast<const unsigned char*>(pickle.get()), pickle_size);
-    if (lengths_fit)
+    well_formed = pickle_is_well_formed(static_cast<const unsigned char*>(pickle.get()), pickle_size);
+    if (well_formed)
       root = torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"", /*type_resolver=*/{},
                                                /*obj_loader=*/{}, /*device=*/{}, reader);
   } catch (const c10::Error& e) {
@@ -182,7 +242,7 @@ TensorFile read_torch_save(const std::string& path) {
     // std text says nothing to a user.
     throw read_error(path, damaged);
   }
-  if (!lengths_fit) throw read_error(path, damaged);
+  if (!well_formed) throw read_error(path, damaged);
   TensorFile file;
   collect(root, "", file);
   if (file.tensors.empty()) throw read_error(path, "holds no tensors");

@@ -256,3 +256,30 @@ TEST_CASE(
   (void)peak_before;  // the GPU bundle's build leaves the sizes to LibTorch
 #endif
 }
+
+TEST_CASE("a PyTorch training checkpoint's pickle (nested dicts, lists, tuples, numbers, None) passes the walk",
+          "[train][checkpoint]") {
+  // What a training loop saves: model and optimizer state, an epoch, a name: the opcodes of a real
+  // pickle (MARK, APPENDS, SETITEMS, tuples, floats, None, bools). Not the optimizer's
+  // param_groups: a one-item list is pickled with APPEND, which LibTorch 1.13's unpickler lacks.
+  const char* python = std::getenv("DLTRAIN_PYTHON");
+  if (!python) FAIL("DLTRAIN_PYTHON is not set: run the tests through scripts/test.sh");
+  test::TempDir dir;
+  const std::string path = dir.path() + "/trained.pt";
+  const std::string script = R"(
+import sys, torch
+model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.05)
+model(torch.randn(8, 3)).sum().backward()
+opt.step()
+torch.save({"model": dict(model.state_dict()), "optimizer": opt.state_dict()["state"], "epoch": 7, "name": "run",
+            "best": None, "flags": [True, False], "history": [(1, 0.5), (2, 0.25)]}, sys.argv[1])
+)";
+  const std::string command = std::string(python) + " -c '" + script + "' " + path;
+  REQUIRE(std::system(command.c_str()) == 0);
+  const io::TensorFile file = io::read_torch_save(path);
+  REQUIRE(file.find("model.0.weight"));
+  CHECK(file.find("model.0.weight")->sizes() == torch::IntArrayRef{4, 3});
+  CHECK(file.find("model.1.running_var"));
+  CHECK(file.tensors.size() == 7);  // the model's 7; the optimizer's state is keyed by numbers
+}
