@@ -97,7 +97,7 @@ using E = StackEffect;
 constexpr PickleOpcodes kPickleOpcodes[] = {
     {"N\x88\x89)]}\x8f\x97", 0, 0, 0, false, E::Plain, 0, 1},
     {"Q\x85\x94\x98", 0, 0, 0, false, E::Plain, 1, 1},
-    {"\x86abR\x81\x93", 0, 0, 0, false, E::Plain, 2, 1},
+    {"abR\x86\x81\x93", 0, 0, 0, false, E::Plain, 2, 1},
     {"\x87s\x92", 0, 0, 0, false, E::Plain, 3, 1},
     {"2", 0, 0, 0, false, E::Plain, 1, 2},
     {"(", 0, 0, 0, false, E::Mark},
