@@ -93,6 +93,8 @@ TensorFile read_safetensors(const std::string& path) {
   } catch (const json::parse_error& e) {
     throw io_error(path, "corrupt header (not JSON near byte " + std::to_string(8 + e.byte) +
                              "): the file is damaged or is no safetensors file");
+  } catch (const json::out_of_range&) {  // the JSON reader's "number overflow parsing '5e744'"
+    throw io_error(path, "corrupt header (a number out of range): the file is damaged or is no safetensors file");
   }
   const uint64_t data_start = 8 + length, data_size = size - data_start;
   std::vector<char> data(data_size);

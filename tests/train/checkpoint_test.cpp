@@ -193,6 +193,11 @@ TEST_CASE("a damaged checkpoint header is named in dltrain's words, not the JSON
   CHECK_THROWS_WITH(io::read_safetensors(path), Catch::Contains("tensor 'w': its shape does not fit the file"));
   write_header(R"({"w": {"dtype": "F32", "shape": [-2, 3], "data_offsets": [0, 24]}})");
   CHECK_THROWS_WITH(io::read_safetensors(path), Catch::Contains("tensor 'w': its shape does not fit the file"));
+  // A number past double's range (fuzz finding 17): the JSON library threw its out_of_range.
+  write_header(R"({"w": {"dtype": "F32", "shape": [5e744], "data_offsets": [0, 24]}})");
+  CHECK_THROWS_WITH(io::read_safetensors(path),
+                    Catch::Contains("damaged.safetensors: corrupt header (a number out of range)") &&
+                        !Catch::Contains("json.exception"));
 }
 
 TEST_CASE("a format 1 run resumes with today's code to the weights the old code reached", "[train][checkpoint][e2e]") {
