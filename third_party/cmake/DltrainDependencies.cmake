@@ -139,10 +139,9 @@ else()
 endif()
 message(STATUS "dltrain: TensorBoard event files ${DLTRAIN_WITH_TENSORBOARD}")
 
-# Tar shards (src/data/shards.cpp, pack.cpp) and the size check of torch.save archives
-# (src/io/torch_save.cpp): Debian's libarchive-dev. Not in the GPU bundle (Debian's static
-# libarchive pulls in every format's libraries, ICU among them); a build without it refuses tar
-# sources and pack with a message, and reads torch.save files with LibTorch's checks alone.
+# Tar shards (src/data/shards.cpp, pack.cpp): Debian's libarchive-dev. Not in the GPU bundle
+# (Debian's static libarchive pulls in every format's libraries, ICU among them); a build
+# without it refuses tar sources and pack with a message.
 set(DLTRAIN_WITH_ARCHIVE OFF)
 if(NOT DLTRAIN_BUNDLE)
   find_package(LibArchive 3.3 QUIET)
