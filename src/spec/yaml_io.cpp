@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -75,7 +76,12 @@ Value plain_scalar(const std::string& s, SourceLoc loc) {
       throw Error("integer out of range: " + s, loc);
     }
   }
-  if (is_float(s)) return Value::real(std::stod(s), loc);
+  if (is_float(s)) {
+    // strtod, not stod: a number that underflows is 0 (or subnormal), one that overflows an error.
+    const double value = std::strtod(s.c_str(), nullptr);
+    if (std::isinf(value)) throw Error("number out of range: " + s, loc);
+    return Value::real(value, loc);
+  }
   if (s == ".inf" || s == "+.inf") return Value::real(HUGE_VAL, loc);
   if (s == "-.inf") return Value::real(-HUGE_VAL, loc);
   if (s == ".nan") return Value::real(NAN, loc);

@@ -27,6 +27,11 @@ TEST_CASE("numbers follow the core schema's patterns at their edges", "[spec]") 
   CHECK(items[3].as_double() == 5.0);
   CHECK(items[4].as_double() == -50.0);
   CHECK(items[5].as_double() == 2000.0);
+  // Past double's range (fuzz finding 19: std::stod's out_of_range ended the process).
+  const auto errors = test::reports_of([] { spec::parse_yaml_string("lr: 2e22224\n", "test.yaml"); });
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::StartsWith("test.yaml:1:5: error: number out of range: 2e22224"));
+  CHECK(test::yaml("[1e-400]").items()[0].as_double() == 0.0);
   for (size_t i = 6; i < items.size(); ++i) {
     INFO(i);
     CHECK(items[i].type() == Value::Type::String);
