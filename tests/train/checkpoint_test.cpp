@@ -34,6 +34,14 @@ double peak_virtual_mb() {
 
 const std::string kFormat1 = "tests/fixtures/checkpoints/v1/";
 
+// Each torch.save reproducer (tests/fuzz/regressions/torch_save/NAME) is named a damaged file.
+void check_damaged_torch_saves(std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    const std::string path = test::source_path(std::string("tests/fuzz/regressions/torch_save/") + name);
+    CHECK_THROWS_WITH(io::read_torch_save(path), Catch::StartsWith(path + ": a damaged torch.save file"));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("the training state survives a write and a read, the policies' state included", "[train][checkpoint]") {
@@ -239,10 +247,7 @@ TEST_CASE(
   // allocated (the string, zero-filled: 4 GB resident) or reserved (64 GB) what they declare
   // before reading.
   const double peak_before = peak_resident_mb();
-  for (const char* name : {"string-length-past-the-end", "memo-index-past-the-end"}) {
-    const std::string path = test::source_path(std::string("tests/fuzz/regressions/torch_save/") + name);
-    CHECK_THROWS_WITH(io::read_torch_save(path), Catch::StartsWith(path + ": a damaged torch.save file"));
-  }
+  check_damaged_torch_saves({"string-length-past-the-end", "memo-index-past-the-end"});
   CHECK(peak_resident_mb() - peak_before < 1000);
 }
 
@@ -254,10 +259,7 @@ TEST_CASE(
   // directory only: LibTorch's zip reader allocated the declared size (address space, not yet
   // touched) before reading.
   const double peak_before = peak_virtual_mb();
-  for (const char* name : {"record-size-past-its-bytes", "directory-size-past-its-bytes"}) {
-    const std::string path = test::source_path(std::string("tests/fuzz/regressions/torch_save/") + name);
-    CHECK_THROWS_WITH(io::read_torch_save(path), Catch::StartsWith(path + ": a damaged torch.save file"));
-  }
+  check_damaged_torch_saves({"record-size-past-its-bytes", "directory-size-past-its-bytes"});
   CHECK(peak_virtual_mb() - peak_before < 1000);
 }
 
